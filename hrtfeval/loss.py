@@ -1,0 +1,300 @@
+"""The differentiable scoring core: ``metric_values`` and ``hrtf_loss``.
+
+This module implements the ``hrtf_loss`` contract of hrtfpykit (same signature, same numbers) and
+exposes the unreduced per-vector values that it is built from, so that every table hrtfeval prints
+and the scalar training loss come from one computation.
+
+``torch`` is imported inside the functions: importing :mod:`hrtfeval` (and running
+``hrtfeval --help``) never pays for it, and a missing torch gives an :class:`ImportError` with an
+install hint at the first call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+METRICS = ("rmse", "mae", "lsd")
+INPUT_SCALES = ("db", "linear")
+REDUCTIONS = ("mean", "rms")
+
+__all__ = [
+    "METRICS",
+    "INPUT_SCALES",
+    "REDUCTIONS",
+    "hrtf_loss",
+    "metric_values",
+    "reduce_values",
+    "check_epsilon",
+    "check_option",
+]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - exercised with torch hidden
+        raise ImportError(
+            "hrtf_loss needs PyTorch, which is not installed: "
+            "install it with 'pip install torch' (see https://pytorch.org)"
+        ) from exc
+    return torch
+
+
+def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """Return ``value`` stripped and lower-cased if it is one of ``allowed``, else raise ValueError."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in allowed:
+            return key
+    options = ", ".join(repr(a) for a in allowed)
+    raise ValueError(f"{name} must be one of {options}; got {value!r}")
+
+
+def check_epsilon(epsilon: Any) -> float:
+    """Return ``epsilon`` as a float if it is a finite positive real number, else raise ValueError.
+
+    ``bool`` is rejected (``True`` is not a tolerance); numeric strings such as ``"1e-3"`` are
+    accepted, as ``float()`` accepts them.
+    """
+    if isinstance(epsilon, bool):
+        raise ValueError(f"epsilon must be a finite positive real number; got {epsilon!r}")
+    try:
+        value = float(epsilon)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"epsilon must be a finite positive real number; got {epsilon!r}"
+        ) from None
+    if not math.isfinite(value) or value <= 0.0:
+        raise ValueError(f"epsilon must be a finite positive real number; got {epsilon!r}")
+    return value
+
+
+def _complex_of(torch, dtype):
+    return {torch.float64: torch.complex128, torch.float32: torch.complex64}.get(
+        dtype, torch.complex64
+    )
+
+
+def _to_tensor(torch, value, like):
+    """Convert a non-tensor to a tensor on ``like``'s device with ``like``'s floating dtype."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if like is None:
+        return torch.as_tensor(value)
+    out = torch.as_tensor(value, device=like.device)
+    if like.is_floating_point():
+        # A complex array stays complex (casting it to a real dtype would drop its imaginary part).
+        dtype = _complex_of(torch, like.dtype) if out.is_complex() else like.dtype
+        out = out.to(dtype)
+    elif like.is_complex() and not out.is_complex():
+        out = out.to(like.dtype)
+    return out
+
+
+def _prepare(prediction, target):
+    """Validate and convert to tensors of one compute dtype; return (p, t, result dtype)."""
+    torch = _torch()
+    p_is_t = isinstance(prediction, torch.Tensor)
+    t_is_t = isinstance(target, torch.Tensor)
+    p = _to_tensor(torch, prediction, target if t_is_t and not p_is_t else None)
+    t = _to_tensor(torch, target, p if p_is_t or not t_is_t else None)
+
+    if p.device != t.device:
+        raise ValueError(
+            "prediction and target must be on the same device; "
+            f"got prediction on {p.device} and target on {t.device}"
+        )
+    if p.dim() == 0 or t.dim() == 0:
+        raise ValueError(
+            "prediction and target must have at least one axis (the last axis is scored); "
+            f"got shapes {tuple(p.shape)} and {tuple(t.shape)}"
+        )
+    if p.shape != t.shape:
+        raise ValueError(
+            "prediction and target must have the same shape (no broadcasting); "
+            f"got {tuple(p.shape)} and {tuple(t.shape)}"
+        )
+    if p.numel() == 0:
+        raise ValueError(f"prediction and target are empty (shape {tuple(p.shape)}); nothing to score")
+
+    dtype = torch.promote_types(p.dtype, t.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    # Half precision: compute in single precision (epsilon=1e-12 underflows to 0 in float16
+    # and 20*log10(0) is -inf), then hand the result back in the input's precision.
+    if dtype in (torch.float16, torch.bfloat16):
+        compute, result = torch.float32, dtype
+    elif dtype == torch.complex32:
+        compute, result = torch.complex64, torch.float16
+    else:
+        compute = dtype
+        result = dtype.to_real() if dtype.is_complex else dtype
+    return p.to(compute), t.to(compute), result
+
+
+def metric_values(
+    prediction,
+    target,
+    metric: str = "rmse",
+    input_scale: str = "db",
+    epsilon: float = 1e-12,
+):
+    """Per-vector metric values over the last axis, before any reduction.
+
+    Parameters
+    ----------
+    prediction, target : torch.Tensor or tensor-convertible, shape ``(..., K)``
+        Same shape, at least one axis; the last axis (``K`` samples or frequency bins) is scored.
+        Numpy arrays and nested lists are converted with ``torch.as_tensor`` onto the device and
+        floating dtype of the tensor argument. Integer and bool inputs become the default float
+        dtype.
+    metric : {"rmse", "mae", "lsd"}
+        ``rmse``: ``sqrt(mean(|p - t|**2) + epsilon)``; ``mae``: ``mean(|p - t|)``
+        (``|.|`` is the complex modulus for complex input); ``lsd``:
+        ``sqrt(mean((P_dB - T_dB)**2) + epsilon)`` in dB.
+    input_scale : {"db", "linear"}
+        Only used by ``lsd``. ``"db"``: the inputs already are dB magnitudes. ``"linear"``: they
+        are converted with ``20*log10(clamp(x, min=epsilon))``; complex values go through
+        ``abs`` first, but real values are *clamped, not made absolute*: a negative linear value
+        counts as ``epsilon`` (-240 dB at the default).
+    epsilon : float
+        Finite positive floor for the dB conversion and inside the square roots. Identical inputs
+        give ``sqrt(epsilon)`` (1e-6 at the default) for rmse and lsd, not 0.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``prediction.shape[:-1]`` (0-d for 1-D input), real, differentiable.
+
+    Raises
+    ------
+    ValueError
+        Unknown option; shapes differ; 0-d or empty input; different devices; epsilon not a
+        finite positive number; complex input with ``metric="lsd", input_scale="db"``.
+    ImportError
+        PyTorch is not installed.
+    """
+    metric = check_option("metric", metric, METRICS)
+    input_scale = check_option("input_scale", input_scale, INPUT_SCALES)
+    eps = check_epsilon(epsilon)
+    p, t, result_dtype = _prepare(prediction, target)
+    torch = _torch()
+
+    if metric == "lsd":
+        if input_scale == "db":
+            if p.is_complex():
+                raise ValueError(
+                    "complex input cannot be read as dB magnitudes (input_scale='db'); "
+                    "pass input_scale='linear' for complex spectra"
+                )
+            p_db, t_db = p, t
+        else:
+            p_db, t_db = _to_db(torch, p, eps), _to_db(torch, t, eps)
+        d = p_db - t_db
+        values = torch.sqrt(torch.mean(d * d, dim=-1) + eps)
+    else:
+        d = p - t
+        if metric == "rmse":
+            sq = d.real * d.real + d.imag * d.imag if d.is_complex() else d * d
+            values = torch.sqrt(torch.mean(sq, dim=-1) + eps)
+        else:
+            values = torch.mean(d.abs(), dim=-1)
+    return values.to(result_dtype)
+
+
+def _to_db(torch, x, eps: float):
+    if x.is_complex():
+        x = x.abs()
+    return 20.0 * torch.log10(torch.clamp(x, min=eps))
+
+
+def reduce_values(values, reduction_method: str = "mean", epsilon: float = 1e-12):
+    """Reduce metric values to one number: ``"mean"`` or ``"rms"`` (``sqrt(mean(v**2) + epsilon)``).
+
+    A 0-d ``values`` (from 1-D inputs) is returned as it is: there is nothing left to reduce, so
+    ``"rms"`` adds no ``epsilon`` there.
+    """
+    reduction_method = check_option("reduction_method", reduction_method, REDUCTIONS)
+    eps = check_epsilon(epsilon)
+    torch = _torch()
+    if values.dim() == 0:
+        return values
+    if values.numel() == 0:
+        raise ValueError("no metric values to reduce (empty selection)")
+    work = values.float() if values.dtype in (torch.float16, torch.bfloat16) else values
+    if reduction_method == "mean":
+        out = work.mean()
+    else:
+        out = torch.sqrt(torch.mean(work * work) + eps)
+    return out.to(values.dtype)
+
+
+def hrtf_loss(
+    prediction,
+    target,
+    metric: str = "rmse",
+    input_scale: str = "db",
+    reduction_method: str = "mean",
+    epsilon: float = 1e-12,
+):
+    """Scalar, differentiable loss between HRTF/HRIR predictions and targets.
+
+    Same contract and numbers as ``hrtfpykit.datasets.torch.hrtf_loss``. The last axis is the
+    acoustic axis being scored (HRIR samples, or frequency bins); :func:`metric_values` reduces
+    it, then the remaining axes (batch, positions, ears, ...) are reduced with
+    ``reduction_method``.
+
+    Parameters
+    ----------
+    prediction, target : torch.Tensor or tensor-convertible, shape ``(..., K)``
+        See :func:`metric_values`.
+    metric : {"rmse", "mae", "lsd"}, default "rmse"
+        Case-insensitive; surrounding spaces are ignored.
+    input_scale : {"db", "linear"}, default "db"
+        How ``lsd`` reads its inputs; ignored by ``rmse`` and ``mae``. With ``"linear"``, real
+        values are clamped at ``epsilon`` (not made absolute) before ``20*log10``; complex values
+        are replaced by their modulus first.
+    reduction_method : {"mean", "rms"}, default "mean"
+        ``"mean"`` averages the per-vector values; ``"rms"`` is ``sqrt(mean(v**2) + epsilon)``.
+        For 1-D inputs the single per-vector value is the result and no reduction is applied.
+    epsilon : float, default 1e-12
+        Finite positive floor used by the dB conversion and inside square roots.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d tensor in the promoted input dtype (the real dtype for complex input); supports
+        ``.backward()``.
+
+    Raises
+    ------
+    ImportError
+        PyTorch is unavailable.
+    ValueError
+        An option is not supported, shapes differ, inputs are 0-d, epsilon is not finite and
+        positive, or complex input is given with ``metric="lsd", input_scale="db"``.
+
+    Notes
+    -----
+    Where the reference silently misbehaves, this implementation is stricter:
+
+    * empty inputs (any axis of length 0) raise ValueError instead of returning NaN;
+    * float16 / bfloat16 (and complex32) inputs are computed in float32 (complex64) internally,
+      so ``epsilon`` does not underflow to 0 and give inf/NaN, and the result is returned in the
+      input dtype;
+    * prediction and target on different devices raise ValueError naming both devices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hrtfeval import hrtf_loss
+    >>> pred = torch.zeros(4, 2, 129, requires_grad=True)
+    >>> loss = hrtf_loss(pred, torch.ones(4, 2, 129), metric="lsd", input_scale="db")
+    >>> loss.backward()
+    >>> round(float(loss), 6)
+    1.0
+    """
+    check_option("reduction_method", reduction_method, REDUCTIONS)
+    values = metric_values(prediction, target, metric, input_scale, epsilon)
+    return reduce_values(values, reduction_method, epsilon)

@@ -1,0 +1,94 @@
+"""The in-memory HRTF set that every reader produces and every later stage consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: ``data`` holds impulse responses (time samples on the last axis).
+IR = "ir"
+#: ``data`` holds complex transfer functions at ``frequencies``.
+TF = "tf"
+#: ``data`` holds linear magnitudes |H| at ``frequencies``.
+MAGNITUDE = "magnitude"
+#: ``data`` holds dB magnitudes 20*log10|H| at ``frequencies``.
+DB = "db"
+DOMAINS = (IR, TF, MAGNITUDE, DB)
+
+
+@dataclass
+class HRTFSet:
+    """One HRTF set, kept in SOFA's M x R x N layout (measurements x ears x samples/bins).
+
+    Attributes
+    ----------
+    path : str
+        The file it was read from (used in every message about it).
+    data : numpy.ndarray, shape (M, 2, N)
+        Ear 0 is left, ear 1 is right. Real float for ``ir``, ``magnitude`` and ``db``; complex
+        for ``tf``.
+    domain : {"ir", "tf", "magnitude", "db"}
+    sampling_rate : float or None
+        In Hz. ``None`` when the file does not say (a bare ``.pt`` tensor).
+    positions : numpy.ndarray or None, shape (M, 3)
+        Source positions as azimuth (degree, counter-clockwise from the front, in [0, 360)),
+        elevation (degree, up positive) and distance (metre). ``None`` when the file has none.
+    frequencies : numpy.ndarray or None, shape (N,)
+        Bin frequencies in Hz for the frequency domains; ``None`` for ``ir``.
+    convention : str
+        SOFA convention name (``"SimpleFreeFieldHRIR"`` ...), or ``"pt"`` for torch files.
+    version : str
+        SOFA convention version (or ``""``).
+    delay_applied : bool
+        True when a non-zero ``Data.Delay`` was applied to the impulse responses.
+    meta : dict
+        Extra facts for ``info`` (title, database, original position type and units, ...).
+    """
+
+    path: str
+    data: np.ndarray
+    domain: str
+    sampling_rate: float | None = None
+    positions: np.ndarray | None = None
+    frequencies: np.ndarray | None = None
+    convention: str = ""
+    version: str = ""
+    delay_applied: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_directions(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def n_ears(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def n_samples(self) -> int:
+        """Length of the last axis: taps for ``ir``, bins otherwise."""
+        return int(self.data.shape[2])
+
+    @property
+    def has_ir(self) -> bool:
+        return self.domain == IR
+
+
+def spherical_to_unit(positions: np.ndarray) -> np.ndarray:
+    """(M, 3) azimuth/elevation in degrees (distance ignored) -> (M, 3) unit vectors (x front, y left, z up)."""
+    az = np.deg2rad(np.asarray(positions[:, 0], dtype=np.float64))
+    el = np.deg2rad(np.asarray(positions[:, 1], dtype=np.float64))
+    cos_el = np.cos(el)
+    return np.stack([cos_el * np.cos(az), cos_el * np.sin(az), np.sin(el)], axis=1)
+
+
+def cartesian_to_spherical(xyz: np.ndarray) -> np.ndarray:
+    """(M, 3) cartesian metres -> (M, 3) azimuth [0, 360) deg, elevation deg, distance m."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    r = np.sqrt(x * x + y * y + z * z)
+    az = np.mod(np.rad2deg(np.arctan2(y, x)), 360.0)
+    el = np.rad2deg(np.arctan2(z, np.hypot(x, y)))
+    return np.stack([az, el, r], axis=1)
