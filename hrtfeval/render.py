@@ -1,0 +1,180 @@
+"""Render score rows as a rich table, JSON, CSV or Markdown. Pure: rows in, text out.
+
+Every format is made from the same row model (:class:`hrtfeval.scoring.PairScore`), so a table
+and the JSON written from one run always hold the same numbers (the table rounds to 6 significant
+digits; JSON keeps full float precision).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def fmt(value: float | None, digits: int = 6) -> str:
+    """A number for people: ``digits`` significant digits, ``-`` for a missing value."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def verdict(passed: bool | None) -> str:
+    return "-" if passed is None else ("pass" if passed else "FAIL")
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """Stable, strict JSON (no NaN/Infinity tokens) with a trailing newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def pair_header_lines(doc: dict[str, Any]) -> list[str]:
+    """Short description of how a pair was scored (files, convention, rate, grid, band, ...)."""
+    spec = doc["spec"]
+    d = spec["directions"]
+    pred, ref = spec["prediction"], spec["reference"]
+    conv = ref["convention"] if pred["convention"] == ref["convention"] else (
+        f"{pred['convention']} vs {ref['convention']}")
+    fs = spec.get("sampling_rate")
+    parts = [f"{conv}", f"{fs:g} Hz" if fs else "rate unknown",
+             f"{d['matched']}/{d['reference']} directions matched"]
+    if d["missing"]:
+        parts.append(f"{d['missing']} missing (left out)")
+    lines = [f"prediction  {doc['prediction']}", f"reference   {doc['target']}", " · ".join(parts)]
+    how = []
+    if spec.get("bins") is not None:
+        lo, hi = spec["band_hz"]
+        how.append(f"band {lo:g}-{hi:g} Hz ({spec['bins']} bins, n_fft {spec['n_fft']})")
+    if spec.get("domain"):
+        how.append(f"rmse/mae domain {spec['domain']}")
+    how.append(f"reduction {spec['reduction']}")
+    if spec.get("itd_method"):
+        how.append(f"ITD {spec['itd_method']}")
+    if spec.get("preset"):
+        how.append(f"preset {spec['preset']}")
+    lines.append(" · ".join(how))
+    delays = [name for name in ("prediction", "reference") if spec[name]["delay_applied"]]
+    if delays:
+        lines.append("Data.Delay applied to the " + " and ".join(delays) + " impulse responses")
+    lines.extend(spec.get("notes", []))
+    return lines
+
+
+def _pair_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    checks = any(s["threshold"] is not None for s in doc["scores"].values())
+    head = ["Metric", "Unit", "Left", "Right", "Overall"] + (["Threshold", "Result"] if checks else [])
+    rows = []
+    for name, s in doc["scores"].items():
+        row = [name, s["unit"] or "-", fmt(s["left"]), fmt(s["right"]), fmt(s["overall"])]
+        if checks:
+            row += [fmt(s["threshold"]), verdict(s["passed"])]
+        rows.append(row)
+    return head, rows
+
+
+def pair_table(doc: dict[str, Any], console) -> None:
+    """Print one pair's scores as a rich table (with the header lines above it) on ``console``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    for line in pair_header_lines(doc):
+        console.print(Text(line, style="dim"))
+    head, rows = _pair_rows(doc)
+    table = Table(show_edge=True, header_style="bold")
+    for i, h in enumerate(head):
+        table.add_column(h, justify="left" if i < 2 or h == "Result" else "right")
+    for row in rows:
+        styled = list(row)
+        if row[-1] in ("pass", "FAIL") and len(row) == len(head) and "Result" in head:
+            styled[-1] = Text(row[-1], style="green" if row[-1] == "pass" else "bold red")
+        table.add_row(*styled)
+    console.print(table)
+    if doc.get("passed") is not None:
+        console.print(Text("all checks passed" if doc["passed"] else "a check failed",
+                           style="green" if doc["passed"] else "bold red"))
+
+
+def pair_csv(doc: dict[str, Any]) -> str:
+    """One row per metric: ``metric,unit,left,right,overall,threshold,passed`` (full precision)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["metric", "unit", "left", "right", "overall", "threshold", "passed"])
+    for name, s in doc["scores"].items():
+        w.writerow([name, s["unit"], _csv(s["left"]), _csv(s["right"]), _csv(s["overall"]),
+                    _csv(s["threshold"]), _csv(s["passed"])])
+    return buf.getvalue()
+
+
+def _csv(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def markdown_table(head: list[str], rows: list[list[str]]) -> str:
+    def esc(cell: str) -> str:
+        return str(cell).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in head) + " |",
+             "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(head))) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def pair_markdown(doc: dict[str, Any]) -> str:
+    head, rows = _pair_rows(doc)
+    intro = "\n".join(f"<!-- {line} -->" for line in pair_header_lines(doc))
+    return intro + "\n\n" + markdown_table(head, rows)
+
+
+def render_text(doc: dict[str, Any], fmt_name: str, kind: str = "pair") -> str:
+    """Render a document to text (every format but the rich table, which prints to a console)."""
+    if fmt_name == "json":
+        return to_json(doc)
+    if kind == "pair":
+        if fmt_name == "csv":
+            return pair_csv(doc)
+        if fmt_name == "markdown":
+            return pair_markdown(doc)
+        if fmt_name == "table":
+            return table_to_text(lambda console: pair_table(doc, console))
+    raise ValueError(f"unknown format {fmt_name!r} for a {kind} document")
+
+
+def table_to_text(draw, width: int = 120) -> str:
+    """Render a rich drawing function to plain text (for ``--output FILE`` with table format)."""
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, no_color=True, color_system=None,
+                      force_terminal=False, highlight=False)
+    draw(console)
+    return buf.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
