@@ -82,6 +82,13 @@ def _to_tensor(torch, value, like):
         return value
     if like is None:
         return torch.as_tensor(value)
+    if (like.is_floating_point() or like.is_complex()) and not hasattr(value, "dtype"):
+        # Python numbers (nested lists) are read at like's precision directly: as_tensor alone
+        # would read floats as the default dtype (float32) and lose digits of a float64 pair.
+        try:
+            return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        except TypeError:  # complex numbers for a real like: keep them complex
+            return torch.as_tensor(value, dtype=_complex_of(torch, like.dtype), device=like.device)
     out = torch.as_tensor(value, device=like.device)
     if like.is_floating_point():
         # A complex array stays complex (casting it to a real dtype would drop its imaginary part).
