@@ -33,6 +33,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+_document_stream = None  # the real stdout while a command runs (see user_errors)
 
 
 def _version_callback(value: bool) -> None:
@@ -68,6 +69,8 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        global _document_stream
+        _document_stream = sys.stdout
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 return fn(*args, **kwargs)
@@ -82,11 +85,18 @@ def user_errors(fn):
     return wrapper
 
 
+def document_stream():
+    """The real stdout: inside a command, ``sys.stdout`` is redirected to stderr so that nothing
+    a library prints can corrupt the document."""
+    return _document_stream or sys.stdout
+
+
 def emit(text: str, output: Optional[Path]) -> None:
     """Write the document to ``output`` atomically, or to stdout."""
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stream = document_stream()
+        stream.write(text)
+        stream.flush()
         return
     from .render import write_atomic
 
@@ -101,8 +111,12 @@ def stdout_console():
     """A rich console on stdout: colour only on a terminal and without NO_COLOR."""
     from rich.console import Console
 
-    no_color = bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
-    return Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=False)
+    stream = document_stream()
+    tty = stream.isatty()
+    no_color = bool(os.environ.get("NO_COLOR")) or not tty
+    # Off a terminal (pipes, files, CI logs) rich would wrap at 80 columns; give it room.
+    return Console(file=stream, no_color=no_color, highlight=False, soft_wrap=False,
+                   width=None if tty else 200)
 
 
 def parse_assignments(items: list[str], option: str) -> dict[str, float]:
@@ -163,6 +177,12 @@ FailAboveOpt = Annotated[
                  "above VALUE. Repeatable."),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")]
+PlotDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--plot", metavar="DIR", help="Also write the standard pictures (PNG) into DIR: "
+                 "<metric>_by_direction.png per metric, lsd_by_frequency.png, compare_az0_el0.png "
+                 "(see 'hrtfeval plot')."),
+]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the document to "
                                                    "this file (atomically) instead of stdout.")]
 
@@ -216,6 +236,7 @@ def score(
     fail_above: FailAboveOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    plot_dir: PlotDirOpt = None,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -225,9 +246,11 @@ def score(
     options = build_options(metric, preset, freq_min, freq_max, n_fft, domain, reduction,
                             epsilon, itd_method, position_tolerance, allow_missing,
                             length_policy, fail_above)
-    from .scoring import score_files
+    from .scoring import load_aligned, resolve_device, score_aligned
 
-    result = score_files(str(prediction), str(target), options, device)
+    dev = resolve_device(device)
+    aligned = load_aligned(str(prediction), str(target), options)
+    result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
     if fmt == "table" and output is None:
         from .render import pair_table
@@ -237,6 +260,8 @@ def score(
         from .render import render_text
 
         emit(render_text(doc, fmt), output)
+    if plot_dir is not None:
+        write_pair_plots(aligned, options, dev, plot_dir)
     if result.passed is False:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -276,6 +301,118 @@ def _plain(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return "-" if value is None else str(value)
+
+
+def write_pair_plots(aligned, options, device, plot_dir: Path) -> None:
+    """The standard views of one scored pair into ``plot_dir`` (skipped views noted on stderr)."""
+    from .plot import standard_views
+
+    written = standard_views(aligned, options, plot_dir, device,
+                             warn=lambda message: typer.echo(f"note: {message}", err=True))
+    typer.echo(f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to {plot_dir}",
+               err=True)
+
+
+def write_batch_plot(doc: dict, plot_dir: Path) -> None:
+    """The batch overview (``batch_overview.png``) of a batch document into ``plot_dir``."""
+    from .plot import batch_view, save_view
+
+    path = save_view(batch_view(doc), _plot_folder(plot_dir) / "batch_overview.png")
+    typer.echo(f"wrote {path}", err=True)
+
+
+def _plot_folder(plot_dir: Path) -> Path:
+    try:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HrtfevalError(f"cannot create the plot folder: {exc.strerror or exc}",
+                            str(plot_dir)) from None
+    return plot_dir
+
+
+@app.command("plot")
+@user_errors
+def plot_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="PREDICTION REFERENCE (.sofa or .pt) for the direction, frequency "
+                       "and compare views; or one results JSON of 'hrtfeval score' for the "
+                       "batch view.", show_default=False, metavar="PRED REF | RESULTS.json"),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Image to write (atomically); the format comes from "
+                     "the extension: .png, .svg or .pdf."),
+    ],
+    view: Annotated[
+        Optional[str],
+        typer.Option("--view", help="direction (error map, default for a pair), frequency "
+                     "(error by frequency), compare (one direction's magnitudes) or batch "
+                     "(default for a results JSON)."),
+    ] = None,
+    metric: Annotated[
+        str,
+        typer.Option("--metric", "-m", help="Metric of the direction view: lsd, rmse, mae, itd "
+                     "or ild."),
+    ] = "lsd",
+    direction: Annotated[
+        Optional[tuple[float, float]],
+        typer.Option("--direction", metavar="AZ EL", help="Direction of the compare view, "
+                     "azimuth and elevation in degrees (the nearest matched one is drawn). "
+                     "Default: 0 0, the front.", show_default=False),
+    ] = None,
+    dpi: Annotated[int, typer.Option("--dpi", min=20, max=1200, help="Resolution (dots per "
+                                     "inch) of PNG images.")] = 150,
+    freq_min: FreqMinOpt = 20.0,
+    freq_max: FreqMaxOpt = 20000.0,
+    n_fft: NfftOpt = None,
+    domain: DomainOpt = None,
+    reduction: ReductionOpt = "mean",
+    epsilon: EpsilonOpt = 1e-12,
+    itd_method: ItdMethodOpt = "maxiacce",
+    position_tolerance: ToleranceOpt = 0.1,
+    allow_missing: AllowMissingOpt = False,
+    length_policy: LengthPolicyOpt = "error",
+    device: DeviceOpt = "auto",
+) -> None:
+    """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
+
+    hrtfeval plot PRED REF --view direction|frequency|compare -o FILE, or
+    hrtfeval plot RESULTS.json -o FILE (the batch view). Exit code 2 when the picture cannot be
+    made (e.g. the ITD of magnitude-only data).
+    """
+    from .plot import DEFAULT_DPI, VIEWS, image_format, save_view
+
+    from .loss import check_option
+
+    image_format(output)  # a bad extension or view fails before any work
+    chosen = None if view is None else check_option("view", view, VIEWS)
+    if len(files) == 1:
+        if chosen not in (None, "batch"):
+            raise HrtfevalError(f"the {chosen} view needs two files, PREDICTION and REFERENCE; "
+                                "one file is read as a results JSON (the batch view)")
+        from .plot import batch_view, load_results
+
+        drawn = batch_view(load_results(files[0]), source=str(files[0]), dpi=DEFAULT_DPI)
+    elif len(files) == 2:
+        if chosen == "batch":
+            raise HrtfevalError("the batch view takes one results JSON of 'hrtfeval score', "
+                                f"not {len(files)} files")
+        options = build_options([metric], None, freq_min, freq_max, n_fft, domain, reduction,
+                                epsilon, itd_method, position_tolerance, allow_missing,
+                                length_policy, None)
+        from .plot import pair_view
+        from .scoring import load_aligned, resolve_device
+
+        dev = resolve_device(device)
+        aligned = load_aligned(str(files[0]), str(files[1]), options)
+        drawn = pair_view(aligned, chosen or "direction", options, metric=metric,
+                          direction=direction, device=dev, dpi=DEFAULT_DPI)
+    else:
+        raise HrtfevalError(f"plot takes PREDICTION REFERENCE or one RESULTS.json; got "
+                            f"{len(files)} files")
+    save_view(drawn, output, dpi)
+    typer.echo(f"wrote {output}", err=True)
 
 
 def main() -> None:
