@@ -1,0 +1,920 @@
+"""Readers: SOFA (``.sofa``) and PyTorch (``.pt``) files -> one :class:`~hrtfeval.model.HRTFSet`.
+
+``read_hrtf`` picks the reader from the file's first bytes (HDF5/netCDF signature -> SOFA, zip or
+pickle -> torch) and falls back on the extension. Every problem with a user's file is raised as
+:class:`~hrtfeval.errors.HrtfevalError` with a one-line message.
+
+SOFA files are read with ``netCDF4.Dataset`` directly, read-only, and only the variables that are
+needed are touched: ``sofar.read_sofa`` verifies the whole file against its convention, which costs
+several times the read and prints notices to stdout. ``netCDF4`` and ``torch`` are imported inside
+the functions that need them, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import HrtfevalError
+from .model import DB, IR, MAGNITUDE, TF, HRTFSet, cartesian_to_spherical
+
+__all__ = [
+    "SOFA_CONVENTIONS",
+    "PT_DATA_KEYS",
+    "DELAY_LOSS_WARN_FRACTION",
+    "read_hrtf",
+    "read_sofa",
+    "read_pt",
+    "describe",
+    "parse_source_positions",
+    "apply_delay",
+]
+
+#: The SOFA conventions hrtfeval reads, and the domain each one gives.
+SOFA_CONVENTIONS = {
+    "SimpleFreeFieldHRIR": IR,
+    "GeneralFIR": IR,
+    "SimpleFreeFieldHRTF": TF,
+    "GeneralTF": TF,
+}
+#: The data keys a ``.pt`` dict may hold (exactly one of them).
+PT_DATA_KEYS = ("hrir", "ir", "hrtf", "hrtf_db")
+_PT_OPTIONAL_KEYS = ("sampling_rate", "positions", "frequencies")
+#: Above this fraction of a set's energy pushed past N samples by ``Data.Delay``, warn.
+DELAY_LOSS_WARN_FRACTION = 1e-3
+
+_FORMATS = "SOFA (.sofa) or PyTorch (.pt)"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# An HDF5 superblock may sit after a user block of 512, 1024, 2048 ... bytes.
+_HDF5_OFFSETS = (0, 512, 1024, 2048)
+_CDF_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")  # netCDF classic / 64-bit offset / CDF5
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default (zip) format
+_PICKLE_MAGIC = b"\x80"  # torch.save's legacy format starts with a pickle protocol opcode
+
+_ANGLE_UNITS = {
+    "degree": "degree",
+    "degrees": "degree",
+    "deg": "degree",
+    "rad": "radian",
+    "radian": "radian",
+    "radians": "radian",
+}
+_LENGTH_UNITS = {"metre", "meter", "metres", "meters", "m"}
+_HERTZ = {"hertz", "hz"}
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def read_hrtf(path: str | os.PathLike) -> HRTFSet:
+    """Read a SOFA or ``.pt`` file into an :class:`HRTFSet`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.sofa`` file (SimpleFreeFieldHRIR, GeneralFIR, SimpleFreeFieldHRTF or GeneralTF with
+        two receivers) or a ``.pt`` file (see :func:`read_pt`). The format is recognised from
+        the file's first bytes, then from its extension.
+
+    Returns
+    -------
+    HRTFSet
+
+    Raises
+    ------
+    HrtfevalError
+        The file is missing, unreadable, of an unsupported format or convention, or its content
+        does not describe a binaural HRTF set.
+    """
+    kind = _detect_format(path)
+    return read_sofa(path) if kind == "sofa" else read_pt(path)
+
+
+def _detect_format(path: str | os.PathLike) -> str:
+    """``"sofa"`` or ``"pt"``: by content first (robust to odd names), then by extension."""
+    name = str(path)
+    p = Path(path)
+    if p.is_dir():
+        raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=name)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(_HDF5_OFFSETS[-1] + len(_HDF5_MAGIC))
+    except FileNotFoundError:
+        raise HrtfevalError("file not found", file=name) from None
+    except OSError as exc:
+        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+    if any(head[o : o + 8] == _HDF5_MAGIC for o in _HDF5_OFFSETS) or head[:4] in _CDF_MAGICS:
+        return "sofa"
+    ext = p.suffix.lower()
+    if ext == ".sofa":
+        return "sofa"  # read_sofa reports why it cannot be read (empty, truncated, ...)
+    if ext in (".pt", ".pth") or head[:4] == _ZIP_MAGIC or head[:1] == _PICKLE_MAGIC:
+        return "pt"
+    if not head:
+        raise HrtfevalError(f"the file is empty; expected a {_FORMATS} file", file=name)
+    raise HrtfevalError(
+        f"unsupported file format ({f'extension {ext!r}' if ext else 'no extension'}, no "
+        "SOFA/HDF5 signature); "
+        f"expected a {_FORMATS} file",
+        file=name,
+    )
+
+
+def _check_file(path: str | os.PathLike, what: str) -> None:
+    """Missing / directory / empty -> HrtfevalError (before a library gives a murkier message)."""
+    p = Path(path)
+    if p.is_dir():
+        raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=str(path))
+    if not p.exists():
+        raise HrtfevalError("file not found", file=str(path))
+    if p.stat().st_size == 0:
+        raise HrtfevalError(f"not a readable {what} file: the file is empty", file=str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# SOFA
+
+
+def read_sofa(path: str | os.PathLike) -> HRTFSet:
+    """Read a SOFA file (read-only, only the variables needed) into an :class:`HRTFSet`.
+
+    ``Data.IR`` (SimpleFreeFieldHRIR, GeneralFIR) gives domain ``"ir"``; ``Data.Real`` +
+    ``Data.Imag`` at the frequencies in variable ``N`` (SimpleFreeFieldHRTF, GeneralTF) give
+    domain ``"tf"``. Receiver 0 is the left ear, receiver 1 the right.
+
+    A non-zero ``Data.Delay`` (samples) is applied to the data (see :func:`apply_delay`); the
+    IRs keep their length N, so energy pushed past sample N is lost (a warning names the file
+    when that exceeds 0.1 % of the set's energy). For ``"tf"`` the spectrum is multiplied by
+    ``exp(-2j*pi*f*d/fs)`` when the sampling rate is known.
+
+    Source positions become azimuth in [0, 360) degree, elevation in degree and distance in
+    metre whatever the file's ``Type`` (spherical or cartesian) and ``Units`` spelling.
+
+    Raises
+    ------
+    HrtfevalError
+        See :func:`read_hrtf`.
+    """
+    name = str(path)
+    _check_file(path, "SOFA/netCDF")
+    import netCDF4
+
+    try:
+        ds = netCDF4.Dataset(name, "r")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == -101:  # NC_EHDFERR: the HDF5 layer failed, typically a cut-off file
+            reason += " (truncated or corrupt HDF5 file?)"
+        raise HrtfevalError(f"not a readable SOFA/netCDF file: {reason}", file=name) from None
+    with ds:
+        # Plain ndarrays: masked arrays are slower and a fill value is not a missing sample here.
+        ds.set_auto_mask(False)
+        return _read_sofa_dataset(ds, name)
+
+
+def _attr(obj: Any, key: str) -> str | None:
+    """A netCDF attribute as a stripped str, or None when absent."""
+    try:
+        value = obj.getncattr(key)
+    except (AttributeError, KeyError):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    elif isinstance(value, np.ndarray):
+        value = " ".join(str(v) for v in value.ravel())
+    return str(value).strip()
+
+
+def _read_var(ds: Any, name: str, file: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """(values, dimension names) of a variable, or None when the file has no such variable."""
+    var = ds.variables.get(name)
+    if var is None:
+        return None
+    try:
+        values = np.asarray(var[...])
+    except (OSError, RuntimeError, IndexError, ValueError) as exc:
+        raise HrtfevalError(
+            f"not a readable SOFA/netCDF file: reading {name} failed ({exc})", file=file
+        ) from None
+    return values, tuple(var.dimensions)
+
+
+def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
+    convention = _attr(ds, "SOFAConventions")
+    if convention is None:
+        raise HrtfevalError(
+            "not a SOFA file: it has no global attribute SOFAConventions", file=file
+        )
+    version = _attr(ds, "SOFAConventionsVersion") or ""
+    domain = SOFA_CONVENTIONS.get(convention)
+    if domain is None:
+        raise HrtfevalError(
+            f"SOFA convention {convention!r} is not supported; hrtfeval reads "
+            + ", ".join(SOFA_CONVENTIONS),
+            file=file,
+        )
+
+    if domain == IR:
+        data, frequencies = _sofa_ir(ds, file), None
+    else:
+        data, frequencies = _sofa_tf(ds, file)
+    m_count = data.shape[0]
+
+    sampling_rate = _sofa_sampling_rate(ds, m_count, file, required=domain == IR)
+    positions, pos_meta = _sofa_positions(ds, m_count, file)
+    delay = _sofa_delay(ds, m_count, file)
+
+    meta: dict[str, Any] = {"format": "SOFA", "sofa_version": _attr(ds, "Version") or ""}
+    for key, attr in (
+        ("title", "Title"),
+        ("database", "DatabaseName"),
+        ("listener", "ListenerShortName"),
+        ("data_type", "DataType"),
+    ):
+        value = _attr(ds, attr)
+        if value:
+            meta[key] = value
+    meta.update(pos_meta)
+
+    delay_applied = False
+    if delay is not None:
+        meta["delay_min_samples"] = float(delay.min())
+        meta["delay_max_samples"] = float(delay.max())
+        if np.any(delay != 0):
+            data, delay_applied = _apply_sofa_delay(
+                data, delay, domain, sampling_rate, frequencies, file
+            )
+    meta["delay_applied"] = delay_applied
+
+    return HRTFSet(
+        path=file,
+        data=data,
+        domain=domain,
+        sampling_rate=sampling_rate,
+        positions=positions,
+        frequencies=frequencies,
+        convention=convention,
+        version=version,
+        delay_applied=delay_applied,
+        meta=meta,
+    )
+
+
+def _check_data(values: np.ndarray, name: str, file: str) -> np.ndarray:
+    """Shape (M, 2, N) with M, N > 0 and all finite, else HrtfevalError."""
+    if values.ndim != 3:
+        raise HrtfevalError(
+            f"{name} has shape {tuple(values.shape)}; expected (M, 2, N)", file=file
+        )
+    m_count, r_count, n_count = values.shape
+    if r_count != 2:
+        raise HrtfevalError(
+            f"{name} has {r_count} receiver(s); hrtfeval scores binaural sets with exactly 2 "
+            "(left, right)",
+            file=file,
+        )
+    if m_count == 0 or n_count == 0:
+        raise HrtfevalError(
+            f"{name} has shape {tuple(values.shape)}; expected at least one measurement and "
+            "one sample",
+            file=file,
+        )
+    _check_finite(values, name, file)
+    return values
+
+
+def _check_finite(values: np.ndarray, name: str, file: str | None) -> None:
+    # One sum is cheaper than a full isfinite mask and is finite whenever every value is (an
+    # overflow to inf only costs the full check below, which then finds nothing).
+    with np.errstate(all="ignore"):
+        total = values.sum()
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(values)
+    count = int(bad.sum())
+    if count:
+        first = [int(i) for i in np.argwhere(bad)[0]]
+        raise HrtfevalError(
+            f"{name} has {count} non-finite value(s), first at {first}", file=file
+        )
+
+
+def _sofa_ir(ds: Any, file: str) -> np.ndarray:
+    got = _read_var(ds, "Data.IR", file)
+    if got is None:
+        raise HrtfevalError("SOFA file has no variable Data.IR", file=file)
+    values = got[0]
+    if values.dtype != np.float64:
+        values = values.astype(np.float64)
+    return _check_data(values, "Data.IR", file)
+
+
+def _sofa_tf(ds: Any, file: str) -> tuple[np.ndarray, np.ndarray]:
+    real = _read_var(ds, "Data.Real", file)
+    imag = _read_var(ds, "Data.Imag", file)
+    if real is None or imag is None:
+        pairs = (("Data.Real", real), ("Data.Imag", imag))
+        missing = " and ".join(n for n, v in pairs if v is None)
+        raise HrtfevalError(f"SOFA file has no variable {missing}", file=file)
+    re_part = _check_data(real[0].astype(np.float64, copy=False), "Data.Real", file)
+    im_part = _check_data(imag[0].astype(np.float64, copy=False), "Data.Imag", file)
+    if re_part.shape != im_part.shape:
+        raise HrtfevalError(
+            f"Data.Real has shape {re_part.shape} but Data.Imag has shape {im_part.shape}; "
+            "expected equal shapes",
+            file=file,
+        )
+    data = re_part + 1j * im_part
+
+    freq = _read_var(ds, "N", file)
+    if freq is None:
+        raise HrtfevalError(
+            "SOFA file has no variable N (the frequencies of Data.Real/Data.Imag)", file=file
+        )
+    frequencies = np.asarray(freq[0], dtype=np.float64).reshape(-1)
+    if frequencies.shape[0] != data.shape[2]:
+        raise HrtfevalError(
+            f"variable N has {frequencies.shape[0]} frequencies but Data.Real has "
+            f"{data.shape[2]} bins; expected equal counts",
+            file=file,
+        )
+    _check_finite(frequencies, "N", file)
+    units = _attr(ds.variables["N"], "Units")
+    if units is not None and units.lower() not in _HERTZ:
+        raise HrtfevalError(
+            f"variable N has units {units!r}; expected 'hertz' (or 'Hz')", file=file
+        )
+    return data, frequencies
+
+
+def _per_measurement(
+    values: np.ndarray, dims: tuple[str, ...], m_count: int, name: str, file: str
+) -> np.ndarray:
+    """Apply SOFA's I/M rule to the first axis: size 1 (dimension I) broadcasts to M rows."""
+    if values.ndim == 0:
+        values = values.reshape(1)
+    first = values.shape[0]
+    if first == m_count:
+        return values
+    if first == 1:
+        return np.repeat(values, m_count, axis=0)
+    dim = dims[0] if dims else "?"
+    raise HrtfevalError(
+        f"{name} has {first} rows along dimension {dim}; expected 1 (I) or M={m_count}",
+        file=file,
+    )
+
+
+def _sofa_sampling_rate(ds: Any, m_count: int, file: str, *, required: bool) -> float | None:
+    got = _read_var(ds, "Data.SamplingRate", file)
+    if got is None:
+        if required:
+            raise HrtfevalError("SOFA file has no variable Data.SamplingRate", file=file)
+        return None  # TF conventions need no rate; alignment takes the other file's if needed
+    values = np.asarray(got[0], dtype=np.float64).reshape(-1)
+    if values.size not in (1, m_count):
+        raise HrtfevalError(
+            f"Data.SamplingRate has {values.size} values; expected 1 or M={m_count}", file=file
+        )
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise HrtfevalError(
+            f"Data.SamplingRate is {_fmt_values(values)}; expected a positive number of hertz",
+            file=file,
+        )
+    if values.max() - values.min() > 1e-9 * values.max():
+        raise HrtfevalError(
+            f"Data.SamplingRate varies across measurements ({values.min():g} to "
+            f"{values.max():g} Hz); expected one rate for the whole set",
+            file=file,
+        )
+    units = _attr(ds.variables["Data.SamplingRate"], "Units")
+    if units is not None and units.lower() not in _HERTZ:
+        raise HrtfevalError(
+            f"Data.SamplingRate has units {units!r}; expected 'hertz' (or 'Hz')", file=file
+        )
+    return float(values[0])
+
+
+def _fmt_values(values: np.ndarray) -> str:
+    shown = ", ".join(f"{v:g}" for v in values[:3])
+    return f"[{shown}{', ...' if values.size > 3 else ''}]"
+
+
+def _sofa_positions(
+    ds: Any, m_count: int, file: str
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    got = _read_var(ds, "SourcePosition", file)
+    if got is None:
+        return None, {"position_type": "", "position_units": ""}
+    values, dims = got
+    values = np.asarray(values, dtype=np.float64)
+    # Some old files carry a trailing singleton (e.g. (M, C, 1)).
+    while values.ndim > 2 and values.shape[-1] == 1:
+        values = values[..., 0]
+    if values.ndim == 1 and values.shape[0] == 3:
+        values = values[None, :]
+    if values.ndim != 2 or values.shape[1] != 3:
+        raise HrtfevalError(
+            f"SourcePosition has shape {tuple(values.shape)}; expected (M, 3) or (1, 3)",
+            file=file,
+        )
+    values = _per_measurement(values, dims, m_count, "SourcePosition", file)
+    var = ds.variables["SourcePosition"]
+    ptype, units = _attr(var, "Type"), _attr(var, "Units")
+    positions = parse_source_positions(values, ptype, units, file=file)
+    return positions, {"position_type": ptype or "", "position_units": units or ""}
+
+
+def _unit_tokens(units: str) -> list[str]:
+    return [t for t in re.split(r"[,;\s]+", units.strip().lower()) if t]
+
+
+def parse_source_positions(
+    values: np.ndarray,
+    position_type: str | None,
+    units: str | None,
+    *,
+    name: str = "SourcePosition",
+    file: str | None = None,
+) -> np.ndarray:
+    """SOFA positions -> (M, 3) azimuth [0, 360) degree, elevation degree, distance metre.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (M, 3)
+    position_type : {"spherical", "cartesian"} or None
+        Case-insensitive. ``None`` (attribute missing): inferred from ``units`` -- angle units
+        mean spherical, length units only mean cartesian.
+    units : str or None
+        Comma- or space-separated, e.g. ``"degree, degree, metre"``, ``"deg deg m"``,
+        ``"rad, rad, m"`` (radians are converted) or ``"metre"`` for cartesian. ``None``
+        assumes degree/metre.
+
+    Raises
+    ------
+    HrtfevalError
+        Unknown type or units, non-finite values, or a cartesian position at the origin.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    _check_finite(values, name, file)
+    tokens = _unit_tokens(units) if units else []
+    angle_tokens = [_ANGLE_UNITS.get(t) for t in tokens]
+    ptype = (position_type or "").strip().lower()
+    if not ptype:
+        if tokens and angle_tokens[0] is not None:
+            ptype = "spherical"
+        elif tokens and all(t in _LENGTH_UNITS for t in tokens):
+            ptype = "cartesian"
+        else:
+            raise HrtfevalError(
+                f"{name} has no Type attribute and units {units!r} do not say whether it is "
+                "spherical (e.g. 'degree, degree, metre') or cartesian ('metre')",
+                file=file,
+            )
+
+    if ptype == "spherical":
+        if not tokens:
+            angle_unit: tuple[str | None, str | None] = ("degree", "degree")
+        elif (
+            len(tokens) <= 3
+            and angle_tokens[0] is not None
+            and (len(tokens) < 2 or angle_tokens[1] is not None)
+            and (len(tokens) < 3 or tokens[2] in _LENGTH_UNITS)
+        ):
+            angle_unit = (angle_tokens[0], angle_tokens[1] if len(tokens) > 1 else angle_tokens[0])
+        else:
+            raise HrtfevalError(
+                f"{name} is spherical with units {units!r}; expected 'degree, degree, metre' "
+                "(also 'deg'/'degrees', 'rad'/'radian', 'm'/'meter')",
+                file=file,
+            )
+        out = values.copy()
+        for col, unit in enumerate(angle_unit):
+            if unit == "radian":
+                out[:, col] = np.rad2deg(out[:, col])
+        az = np.mod(out[:, 0], 360.0)
+        az[az >= 360.0] -= 360.0  # np.mod(-1e-15, 360) rounds to 360.0
+        out[:, 0] = az
+        return out
+
+    if ptype == "cartesian":
+        if tokens and not (len(tokens) in (1, 3) and all(t in _LENGTH_UNITS for t in tokens)):
+            raise HrtfevalError(
+                f"{name} is cartesian with units {units!r}; expected 'metre' (or 'meter', 'm')",
+                file=file,
+            )
+        at_origin = np.flatnonzero(~np.any(values != 0, axis=1))
+        if at_origin.size:
+            raise HrtfevalError(
+                f"{name} row {int(at_origin[0])} is (0, 0, 0), which has no direction "
+                f"({at_origin.size} such row(s))",
+                file=file,
+            )
+        return cartesian_to_spherical(values)
+
+    raise HrtfevalError(
+        f"{name} has Type {position_type!r}; expected 'spherical' or 'cartesian'", file=file
+    )
+
+
+def _sofa_delay(ds: Any, m_count: int, file: str) -> np.ndarray | None:
+    """``Data.Delay`` as (M, 2) samples, or None when the file has none."""
+    got = _read_var(ds, "Data.Delay", file)
+    if got is None:
+        return None
+    values, dims = got
+    shape = tuple(values.shape)
+    values = np.asarray(values, dtype=np.float64)
+    # Old files: (I, R, 1) / (M, R, 1); a bare (R,) or scalar also occurs.
+    while values.ndim > 2 and values.shape[-1] == 1:
+        values = values[..., 0]
+    if values.ndim == 0:
+        values = values.reshape(1, 1)
+    elif values.ndim == 1:
+        values = values[None, :]
+    if values.ndim != 2 or values.shape[1] not in (1, 2):
+        raise HrtfevalError(
+            f"Data.Delay has shape {shape}; expected (1, 2) or (M, 2) samples", file=file
+        )
+    values = _per_measurement(values, dims, m_count, "Data.Delay", file)
+    _check_finite(values, "Data.Delay", file)
+    return np.broadcast_to(values, (m_count, 2)).copy()
+
+
+def _apply_sofa_delay(
+    data: np.ndarray,
+    delay: np.ndarray,
+    domain: str,
+    sampling_rate: float | None,
+    frequencies: np.ndarray | None,
+    file: str,
+) -> tuple[np.ndarray, bool]:
+    if domain == IR:
+        delayed, lost = apply_delay(data, delay)
+        if lost > DELAY_LOSS_WARN_FRACTION:
+            warnings.warn(
+                f"{file}: Data.Delay (up to {delay.max():g} samples) pushes {100 * lost:.2g} % "
+                f"of the set's energy past the {data.shape[2]} samples kept; that part is lost",
+                stacklevel=4,
+            )
+        return delayed, True
+    if sampling_rate is None:
+        warnings.warn(
+            f"{file}: Data.Delay is non-zero but the file has no sampling rate, so the delay "
+            "(in samples) cannot be applied to the spectra; it is ignored",
+            stacklevel=4,
+        )
+        return data, False
+    phase = np.exp(
+        (-2j * np.pi / sampling_rate) * delay[:, :, None] * np.asarray(frequencies)[None, None, :]
+    )
+    return data * phase, True
+
+
+def apply_delay(ir: np.ndarray, delay: np.ndarray) -> tuple[np.ndarray, float]:
+    """Delay impulse responses by ``delay`` samples, keeping their length N.
+
+    Integer delays are pure shifts (zeros shifted in). Fractional delays use a linear phase
+    ``exp(-2j*pi*k*d/L)`` on a zero-padded FFT of length ``L >= 2N + |d|`` (band-limited
+    interpolation), then keep the first N samples. Either way, what is pushed past sample N
+    (or, for a negative delay, before sample 0) is lost.
+
+    Parameters
+    ----------
+    ir : numpy.ndarray, shape (M, R, N), real
+    delay : numpy.ndarray, broadcastable to (M, R)
+        Delay in samples per measurement and receiver.
+
+    Returns
+    -------
+    delayed : numpy.ndarray, shape (M, R, N)
+    lost_fraction : float
+        Energy lost over the whole set divided by its energy (0 for an all-zero set).
+    """
+    ir = np.asarray(ir, dtype=np.float64)
+    m_count, r_count, n_count = ir.shape
+    delay = np.broadcast_to(np.asarray(delay, dtype=np.float64), (m_count, r_count))
+    out = ir.copy()
+    lost = 0.0
+    rounded = np.rint(delay)
+    is_int = np.abs(delay - rounded) <= 1e-9
+    gone = np.abs(delay) >= n_count  # pushed out entirely (also keeps the FFT below short)
+
+    shift = is_int & (rounded != 0) & ~gone
+    if shift.any():
+        k = rounded[shift].astype(np.int64)
+        src = ir[shift]  # (P, N)
+        idx = np.arange(n_count)[None, :] - k[:, None]
+        valid = (idx >= 0) & (idx < n_count)
+        moved = np.take_along_axis(src, np.clip(idx, 0, n_count - 1), axis=1)
+        moved[~valid] = 0.0
+        out[shift] = moved
+        lost += float(np.sum(src * src) - np.sum(moved * moved))
+
+    frac = ~is_int & ~gone
+    if frac.any():
+        d = delay[frac]
+        # |d| < N, so the delayed response [d, d + N) never wraps back into the kept [0, N).
+        n_fft = 2 * n_count + int(math.ceil(float(np.abs(d).max())))
+        spec = np.fft.rfft(ir[frac], n=n_fft, axis=-1)
+        bins = np.arange(spec.shape[-1]) / n_fft
+        spec *= np.exp(-2j * np.pi * d[:, None] * bins[None, :])
+        full = np.fft.irfft(spec, n=n_fft, axis=-1)
+        out[frac] = full[:, :n_count]
+        tail = full[:, n_count:]  # past N, or (negative delay) wrapped from before 0
+        lost += float(np.sum(tail * tail))
+
+    if gone.any():
+        lost += float(np.sum(ir[gone] ** 2))
+        out[gone] = 0.0
+
+    energy = float(np.einsum("ijk,ijk->", ir, ir))
+    return out, (min(max(lost, 0.0) / energy, 1.0) if energy > 0.0 else 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch
+
+
+def read_pt(path: str | os.PathLike) -> HRTFSet:
+    """Read a ``torch.save`` file into an :class:`HRTFSet` (``weights_only=True``: no code runs).
+
+    Accepted content:
+
+    * a tensor of shape (M, 2, N): real -> ``"ir"``, complex -> ``"tf"``;
+    * a dict with exactly one data key -- ``"hrir"`` or ``"ir"`` (real, time domain),
+      ``"hrtf"`` (complex -> ``"tf"``, real -> linear ``"magnitude"``) or ``"hrtf_db"``
+      (``"db"``) -- and optionally ``"sampling_rate"`` (Hz; a number or one-element tensor),
+      ``"positions"`` ((M, 3) azimuth degree, elevation degree, distance metre) and
+      ``"frequencies"`` ((N,) Hz, frequency-domain data only). Other keys are ignored (listed in
+      ``meta["ignored_keys"]``).
+
+    Missing rate, positions or frequencies stay ``None``; :func:`hrtfeval.align.align_pair` fills
+    them from the other file. Data become float64 (complex128 when complex).
+
+    Raises
+    ------
+    HrtfevalError
+        Unreadable file, an object other than tensors/dicts/numbers, no or several data keys,
+        wrong shapes, non-finite values.
+    """
+    name = str(path)
+    _check_file(path, "PyTorch")
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        raise HrtfevalError(
+            "reading .pt files needs PyTorch (pip install torch)", file=name
+        ) from None
+
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols and storages; the user gets our message instead.
+            warnings.simplefilter("ignore")
+            obj = torch.load(name, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        detail = (
+            f"it holds {found.group(1)}, which is not loaded for safety"
+            if found
+            else "torch.load(weights_only=True) cannot unpickle it"
+        )
+        raise HrtfevalError(
+            f"{detail}; only tensors, dicts of tensors and numbers are accepted", file=name
+        ) from None
+    except Exception as exc:  # torch raises RuntimeError/EOFError/... on corrupt files
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        raise HrtfevalError(f"not a readable PyTorch file: {reason}", file=name) from None
+
+    meta: dict[str, Any] = {"format": "pt"}
+    if isinstance(obj, torch.Tensor):
+        key, raw, extras = "tensor", obj, {}
+    elif isinstance(obj, dict):
+        keys = [k for k in obj if k in PT_DATA_KEYS]
+        if len(keys) != 1:
+            found = ", ".join(repr(k) for k in keys) if keys else "none"
+            raise HrtfevalError(
+                f"the dict has {found} of the data keys; expected exactly one of "
+                + ", ".join(repr(k) for k in PT_DATA_KEYS),
+                file=name,
+            )
+        key, raw = keys[0], obj[keys[0]]
+        extras = {k: obj[k] for k in _PT_OPTIONAL_KEYS if k in obj}
+        known = PT_DATA_KEYS + _PT_OPTIONAL_KEYS
+        ignored = sorted(str(k) for k in obj if k not in known)
+        if ignored:
+            meta["ignored_keys"] = ignored
+    else:
+        raise HrtfevalError(
+            f"the .pt file holds a {type(obj).__name__}; expected a tensor (M, 2, N) or a dict "
+            "with one of " + ", ".join(repr(k) for k in PT_DATA_KEYS),
+            file=name,
+        )
+    meta["data_key"] = key
+
+    data = _pt_array(raw, key, name)
+    domain = _pt_domain(data, key, name)
+    _check_data(data, key, name)
+
+    sampling_rate = _pt_sampling_rate(extras.get("sampling_rate"), name)
+    positions = None
+    if extras.get("positions") is not None:
+        positions = _pt_positions(extras["positions"], data.shape[0], name)
+    frequencies = None
+    if extras.get("frequencies") is not None:
+        if domain == IR:
+            meta.setdefault("ignored_keys", []).append("frequencies")
+        else:
+            frequencies = _pt_frequencies(extras["frequencies"], data.shape[2], name)
+
+    return HRTFSet(
+        path=name,
+        data=data,
+        domain=domain,
+        sampling_rate=sampling_rate,
+        positions=positions,
+        frequencies=frequencies,
+        convention="pt",
+        version="",
+        delay_applied=False,
+        meta=meta,
+    )
+
+
+def _pt_array(value: Any, key: str, file: str) -> np.ndarray:
+    """A tensor / ndarray / number list -> float64 or complex128 ndarray."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.is_complex():
+            return value.to(torch.complex128).numpy()
+        if value.dtype == torch.bool:
+            raise HrtfevalError(f"{key} is a bool tensor; expected numbers", file=file)
+        return value.to(torch.float64).numpy()
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        array = None
+    if array is None or array.dtype.kind not in "iufc":
+        raise HrtfevalError(
+            f"{key} is a {type(value).__name__}; expected a tensor of numbers", file=file
+        )
+    return array.astype(np.complex128 if array.dtype.kind == "c" else np.float64)
+
+
+def _pt_domain(data: np.ndarray, key: str, file: str) -> str:
+    is_complex = np.iscomplexobj(data)
+    if key == "tensor":
+        return TF if is_complex else IR
+    if key in ("hrir", "ir"):
+        if is_complex:
+            raise HrtfevalError(
+                f"{key} is complex; expected real impulse responses (put complex spectra "
+                "under 'hrtf')",
+                file=file,
+            )
+        return IR
+    if key == "hrtf_db":
+        if is_complex:
+            raise HrtfevalError(
+                "hrtf_db is complex; expected real dB magnitudes (put complex spectra under "
+                "'hrtf')",
+                file=file,
+            )
+        return DB
+    # "hrtf"
+    if is_complex:
+        return TF
+    if data.size and np.nanmin(data) < 0:
+        raise HrtfevalError(
+            f"hrtf is real with negative values (min {np.nanmin(data):g}); expected linear "
+            "magnitudes >= 0 (put dB magnitudes under 'hrtf_db')",
+            file=file,
+        )
+    return MAGNITUDE
+
+
+def _pt_sampling_rate(value: Any, file: str) -> float | None:
+    if value is None:
+        return None
+    import torch
+
+    rate: float | None = None
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and not value.is_complex():
+            rate = float(value.reshape(-1)[0])
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        rate = float(value)
+    if rate is None or not math.isfinite(rate) or rate <= 0:
+        shown = tuple(value.shape) if isinstance(value, torch.Tensor) else value
+        raise HrtfevalError(
+            f"sampling_rate is {shown!r}; expected a positive number of hertz (or a "
+            "one-element tensor)",
+            file=file,
+        )
+    return rate
+
+
+def _pt_positions(value: Any, m_count: int, file: str) -> np.ndarray:
+    positions = _pt_array(value, "positions", file)
+    if np.iscomplexobj(positions) or positions.shape != (m_count, 3):
+        raise HrtfevalError(
+            f"positions has shape {tuple(positions.shape)}; expected real ({m_count}, 3) "
+            "azimuth degree, elevation degree, distance metre",
+            file=file,
+        )
+    return parse_source_positions(
+        positions, "spherical", "degree, degree, metre", name="positions", file=file
+    )
+
+
+def _pt_frequencies(value: Any, n_count: int, file: str) -> np.ndarray:
+    freqs = _pt_array(value, "frequencies", file)
+    if np.iscomplexobj(freqs) or freqs.reshape(-1).shape != (n_count,):
+        raise HrtfevalError(
+            f"frequencies has shape {tuple(freqs.shape)}; expected ({n_count},) hertz, one per "
+            "bin",
+            file=file,
+        )
+    freqs = freqs.reshape(-1)
+    _check_finite(freqs, "frequencies", file)
+    return freqs
+
+
+# --------------------------------------------------------------------------------------------
+# info
+
+
+def describe(path: str | os.PathLike) -> dict[str, Any]:
+    """What ``hrtfeval info`` shows about a file, as a JSON-serialisable dict.
+
+    Keys: ``path``, ``format`` ("SOFA" or "pt"), ``convention``, ``version``, ``sofa_version``,
+    ``file_size_bytes``, ``domain``, ``M``, ``R``, ``N``, ``sampling_rate`` (Hz or None),
+    ``frequencies`` (count/min/max Hz, or None), ``directions`` (count, azimuth/elevation range
+    in degree, distance range in metre, or None without positions), ``position_type``,
+    ``position_units``, ``delay`` (min/max samples, nonzero, applied), and ``title``,
+    ``database``, ``listener`` (str or None).
+
+    Raises
+    ------
+    HrtfevalError
+        See :func:`read_hrtf`.
+    """
+    hrtf = read_hrtf(path)
+    meta = hrtf.meta
+    directions = None
+    if hrtf.positions is not None:
+        pos = hrtf.positions
+        directions = {
+            "count": int(pos.shape[0]),
+            "azimuth_min_deg": float(pos[:, 0].min()),
+            "azimuth_max_deg": float(pos[:, 0].max()),
+            "elevation_min_deg": float(pos[:, 1].min()),
+            "elevation_max_deg": float(pos[:, 1].max()),
+            "distance_min_m": float(pos[:, 2].min()),
+            "distance_max_m": float(pos[:, 2].max()),
+        }
+    frequencies = None
+    if hrtf.frequencies is not None:
+        f = hrtf.frequencies
+        frequencies = {"count": int(f.size), "min_hz": float(f.min()), "max_hz": float(f.max())}
+    d_min = meta.get("delay_min_samples")
+    d_max = meta.get("delay_max_samples")
+    return {
+        "path": str(path),
+        "format": meta.get("format", ""),
+        "convention": hrtf.convention,
+        "version": hrtf.version,
+        "sofa_version": meta.get("sofa_version", ""),
+        "file_size_bytes": int(Path(path).stat().st_size),
+        "domain": hrtf.domain,
+        "M": hrtf.n_directions,
+        "R": hrtf.n_ears,
+        "N": hrtf.n_samples,
+        "sampling_rate": None if hrtf.sampling_rate is None else float(hrtf.sampling_rate),
+        "frequencies": frequencies,
+        "directions": directions,
+        "position_type": meta.get(
+            "position_type", "spherical" if hrtf.positions is not None else ""
+        ),
+        "position_units": meta.get("position_units", ""),
+        "delay": {
+            "min_samples": None if d_min is None else float(d_min),
+            "max_samples": None if d_max is None else float(d_max),
+            "nonzero": bool((d_min or 0.0) != 0.0 or (d_max or 0.0) != 0.0),
+            "applied": bool(hrtf.delay_applied),
+        },
+        "title": meta.get("title"),
+        "database": meta.get("database"),
+        "listener": meta.get("listener"),
+    }

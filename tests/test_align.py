@@ -1,0 +1,344 @@
+"""Alignment of a predicted set to a reference set: directions, rates, lengths, fill-in."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+import sofar
+
+from hrtfeval.align import AlignedPair, align_pair, match_directions
+from hrtfeval.errors import HrtfevalError
+from hrtfeval.io import read_hrtf
+from hrtfeval.model import HRTFSet
+
+FS = 48000.0
+
+
+def _grid(m: int, seed: int = 0) -> np.ndarray:
+    """m directions spread over the sphere (azimuth [0, 360), elevation), distance 1.5 m."""
+    rng = np.random.default_rng(seed)
+    az = rng.uniform(0, 360, m)
+    el = np.rad2deg(np.arcsin(rng.uniform(-1, 1, m)))
+    return np.stack([az, el, np.full(m, 1.5)], axis=1)
+
+
+def _set(path: str, positions: np.ndarray | None, *, n: int = 8, data: np.ndarray | None = None,
+         domain: str = "ir", fs: float | None = FS, m: int | None = None, **kw) -> HRTFSet:
+    m = positions.shape[0] if m is None else m
+    if data is None:
+        data = np.arange(m * 2 * n, dtype=float).reshape(m, 2, n)
+    return HRTFSet(path=path, data=data, domain=domain, sampling_rate=fs, positions=positions, **kw)
+
+
+@contextlib.contextmanager
+def _raises(pattern: str):
+    with pytest.raises(HrtfevalError) as err:
+        yield err
+    assert re.search(pattern, str(err.value)), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+GRID = _grid(60)
+REF = _set("ref.sofa", GRID)
+
+
+def _check_identity(pair: AlignedPair, ref: HRTFSet = REF) -> None:
+    """Every aligned prediction row carries the reference row's data (built to be equal)."""
+    np.testing.assert_array_equal(pair.prediction.data, ref.data)
+    np.testing.assert_array_equal(pair.reference.data, ref.data)
+    assert pair.n_matched == pair.n_reference == ref.n_directions
+    assert pair.missing.size == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Direction matching
+
+
+def test_identical_sets_fast_path():
+    pred = _set("pred.pt", GRID.copy())
+    pair = align_pair(pred, REF)
+    _check_identity(pair)
+    assert pair.max_angle_deg == 0.0 and pair.notes == []
+    assert pair.prediction.data is pred.data  # no search and no copy
+
+
+def test_shuffled_wrapped_and_cartesian_copies_align():
+    perm = np.random.default_rng(1).permutation(GRID.shape[0])
+    # Azimuth in -180..180, shuffled rows, another distance: the same directions.
+    wrapped = GRID[perm].copy()
+    wrapped[:, 0] = np.where(wrapped[:, 0] > 180, wrapped[:, 0] - 360, wrapped[:, 0])
+    wrapped[:, 2] = 2.0
+    pred = _set("pred.pt", wrapped, data=REF.data[perm])
+    pair = align_pair(pred, REF)
+    _check_identity(pair)
+    assert pair.max_angle_deg < 1e-9
+    assert pair.notes == ["pred.pt: directions re-ordered to match ref.sofa"]
+    np.testing.assert_array_equal(pair.prediction.positions, wrapped[np.argsort(perm)])
+
+
+def test_cartesian_sofa_against_spherical_sofa(tmp_path):
+    grid = _grid(40, seed=3)
+    ir = np.random.default_rng(2).standard_normal((40, 2, 16))
+    perm = np.random.default_rng(4).permutation(40)
+    az, el = np.deg2rad(grid[:, 0]), np.deg2rad(grid[:, 1])
+    xyz = grid[:, 2:3] * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], 1)
+    for name, positions, rows, ptype, units in (
+        ("ref.sofa", grid, slice(None), "spherical", "degree, degree, metre"),
+        ("pred.sofa", xyz[perm], perm, "cartesian", "metre"),
+    ):
+        sofa = sofar.Sofa("SimpleFreeFieldHRIR")
+        sofa.Data_IR, sofa.Data_SamplingRate = ir[rows], FS
+        sofa.SourcePosition = positions
+        sofa.SourcePosition_Type, sofa.SourcePosition_Units = ptype, units
+        sofar.write_sofa(str(tmp_path / name), sofa)
+    pair = align_pair(read_hrtf(tmp_path / "pred.sofa"), read_hrtf(tmp_path / "ref.sofa"))
+    np.testing.assert_array_equal(pair.prediction.data, pair.reference.data)
+    assert pair.max_angle_deg < 1e-9
+
+
+@pytest.mark.parametrize(("offset", "matches"), [(0.05, True), (0.2, False)])
+def test_tolerance_boundary(offset, matches):
+    moved = GRID.copy()
+    moved[7, 1] += offset if moved[7, 1] < 0 else -offset  # along a meridian: angle == offset
+    pred = _set("pred.pt", moved)
+    if matches:
+        pair = align_pair(pred, REF)
+        _check_identity(pair)
+        assert pair.max_angle_deg == pytest.approx(offset, rel=1e-6)
+    else:
+        az, el = GRID[7, 0], GRID[7, 1]
+        with _raises(
+            rf"^pred.pt: 1 of 60 reference directions of ref.sofa have no prediction direction "
+            rf"within 0.1 deg \(\(az {az:.4g}, el {el:.4g} deg\)\); widen --position-tolerance "
+            rf"\(up to 0.2 deg matches all\) or pass --allow-missing"
+        ):
+            align_pair(pred, REF)
+        assert align_pair(pred, REF, tolerance_deg=0.25).max_angle_deg == pytest.approx(0.2)
+
+
+def test_great_circle_not_azimuth_difference():
+    # At elevation 60 an azimuth step of 0.15 deg is a great-circle step of about 0.075 deg.
+    ref = _set("ref.sofa", np.array([[10.0, 60.0, 1.0], [200.0, 0.0, 1.0]]))
+    pred = _set("pred.pt", np.array([[200.0, 0.0, 1.0], [10.15, 60.0, 1.0]]), data=ref.data[::-1])
+    pair = align_pair(pred, ref)
+    np.testing.assert_array_equal(pair.prediction.data, ref.data)
+    assert 0.07 < pair.max_angle_deg < 0.08
+
+
+def test_poles_match_whatever_the_azimuth():
+    ref = _set("ref.sofa", np.array([[0.0, 90.0, 1.0], [123.0, -90.0, 1.0]]))
+    pred = _set("pred.pt", np.array([[77.0, -90.0, 1.0], [250.0, 90.0, 1.0]]), data=ref.data[::-1])
+    np.testing.assert_array_equal(align_pair(pred, ref).prediction.data, ref.data)
+
+
+def test_missing_directions_error_and_allow_missing():
+    keep = np.r_[0:20, 25:60]  # reference rows 20..24 have no prediction
+    perm = np.random.default_rng(5).permutation(keep)
+    pred = _set("pred.pt", GRID[perm], data=REF.data[perm])
+    with _raises(
+        r"^pred.pt: 5 of 60 reference directions of ref.sofa have no prediction direction within "
+        r"0.1 deg \(\(az .*\), \(az .*\), \(az .*\), \.\.\.\); widen --position-tolerance .* or "
+        r"pass --allow-missing to score only the matched ones$"
+    ):
+        align_pair(pred, REF)
+
+    pair = align_pair(pred, REF, allow_missing=True)
+    np.testing.assert_array_equal(pair.missing, np.arange(20, 25))
+    assert pair.n_reference == 60 and pair.n_matched == 55
+    np.testing.assert_array_equal(pair.reference.data, REF.data[keep])
+    np.testing.assert_array_equal(pair.prediction.data, REF.data[keep])
+    np.testing.assert_array_equal(pair.reference.positions, GRID[keep])
+    assert any("5 of 60 directions have no prediction direction" in note for note in pair.notes)
+
+
+def test_nothing_matches_even_with_allow_missing():
+    pred = _set("pred.pt", _grid(10, seed=9))
+    with _raises(r"^pred.pt: none of the 60 reference directions of ref.sofa has a prediction"):
+        align_pair(pred, REF, allow_missing=True)
+
+
+def test_prediction_superset_is_subset():
+    extra = np.r_[GRID, _grid(30, seed=11)]
+    data = np.r_[REF.data, np.zeros((30, 2, 8))]
+    perm = np.random.default_rng(6).permutation(90)
+    pair = align_pair(_set("pred.pt", extra[perm], data=data[perm]), REF)
+    _check_identity(pair)
+    assert pair.notes == ["pred.pt: 60 of its 90 directions used, in the order of ref.sofa"]
+
+
+def test_duplicate_reference_directions_are_kept():
+    ref = _set("ref.sofa", np.r_[GRID[:5], GRID[2:3]])
+    pred = _set("pred.pt", GRID[:5][::-1], data=ref.data[:5][::-1])
+    pair = align_pair(pred, ref)
+    assert pair.n_matched == 6
+    np.testing.assert_array_equal(pair.prediction.data, ref.data[[0, 1, 2, 3, 4, 2]])
+
+
+def test_distinct_reference_directions_sharing_one_prediction_is_an_error():
+    ref = _set("ref.sofa", np.array([[10.0, 0.0, 1.0], [11.0, 0.0, 1.0]]))
+    pred = _set("pred.pt", np.array([[10.5, 0.0, 1.0]]))
+    with _raises(
+        r"both match the predicted direction \(az 10.5, el 0 deg\) within 1 deg; "
+        r"lower --position-tolerance"
+    ):
+        align_pair(pred, ref, tolerance_deg=1.0)
+
+
+def test_dense_grid_is_fast_and_memory_linear():
+    m = 40000
+    grid = _grid(m, seed=12)
+    data = np.random.default_rng(13).standard_normal((m, 2, 4))
+    perm = np.random.default_rng(14).permutation(m)
+    wrapped = grid[perm].copy()  # shuffled: the k-d tree path, not the row-by-row shortcut
+    wrapped[:, 0] = np.where(wrapped[:, 0] > 180, wrapped[:, 0] - 360, wrapped[:, 0])
+    ref = _set("ref.sofa", grid, data=data)
+    pred = _set("pred.pt", wrapped, data=data[perm])
+    tracemalloc.start()
+    start = time.perf_counter()
+    pair = align_pair(pred, ref)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    np.testing.assert_array_equal(pair.prediction.data, data)
+    assert elapsed < 3.0
+    # An M x M float64 matrix alone would be 12.8 GB; the data here are ~1.3 MB per set.
+    assert peak < 100e6
+
+
+def test_match_directions_reports_unmatched():
+    index, angle = match_directions(GRID[:3], GRID[:5], 0.1)
+    np.testing.assert_array_equal(index, [0, 1, 2, -1, -1])
+    assert np.all(np.isnan(angle[3:])) and np.all(angle[:3] < 1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling rate, positions and frequencies filled in from the other file
+
+
+def test_rate_mismatch():
+    with _raises(r"^sampling rates differ: pred.pt is at 44100 Hz, ref.sofa at 48000 Hz"):
+        align_pair(_set("pred.pt", GRID, fs=44100.0), REF)
+    align_pair(_set("pred.pt", GRID, fs=FS * (1 + 1e-8)), REF)  # within 1e-6 relative
+
+
+def test_rate_and_positions_taken_from_reference():
+    pred = _set("pred.pt", None, fs=None, m=60)
+    pair = align_pair(pred, REF)
+    _check_identity(pair)
+    assert pair.prediction.sampling_rate == FS
+    np.testing.assert_array_equal(pair.prediction.positions, GRID)
+    assert pair.notes == [
+        "pred.pt: sampling rate 48000 Hz taken from ref.sofa",
+        "pred.pt: no positions; its 60 prediction rows are taken to be in the order of ref.sofa",
+    ]
+    assert pred.sampling_rate is None and pred.positions is None  # inputs untouched
+
+
+def test_reference_takes_prediction_rate():
+    ref = _set("ref.sofa", GRID, fs=None)
+    pair = align_pair(_set("pred.pt", GRID), ref)
+    assert pair.reference.sampling_rate == FS and ref.sampling_rate is None
+    assert pair.notes == ["ref.sofa: sampling rate 48000 Hz taken from pred.pt"]
+
+
+def test_no_positions_and_different_count():
+    with _raises(
+        r"^pred.pt: has no positions and M=100 differs from reference M=60, so directions "
+        r"cannot be matched$"
+    ):
+        align_pair(_set("pred.pt", None, m=100), REF)
+
+
+def test_neither_has_positions():
+    pair = align_pair(_set("pred.pt", None, m=4), _set("ref.pt", None, m=4))
+    assert pair.n_matched == 4 and "rows are matched by index" in pair.notes[0]
+    with _raises(r"neither pred.pt nor ref.pt has positions and their direction counts differ"):
+        align_pair(_set("pred.pt", None, m=4), _set("ref.pt", None, m=5))
+
+
+def test_no_rate_in_either_file():
+    with _raises(r"^no sampling rate in either file \(pred.pt, ref.sofa\)"):
+        align_pair(_set("pred.pt", GRID, fs=None), _set("ref.sofa", GRID, fs=None))
+
+
+def test_frequency_domain_without_rates_is_fine_with_frequencies():
+    freqs = np.linspace(0, 24000, 5)
+    kw = dict(domain="db", fs=None, n=5, frequencies=freqs)
+    pair = align_pair(_set("pred.pt", GRID, **kw), _set("ref.sofa", GRID, **kw))
+    assert pair.prediction.sampling_rate is None and pair.notes == []
+
+
+def test_frequencies_filled_as_rfft_bins():
+    pred = _set("pred.pt", GRID, domain="magnitude", fs=None, n=5)
+    ref = _set("ref.sofa", GRID, domain="tf", n=5, data=np.ones((60, 2, 5), complex),
+               frequencies=np.linspace(0, 24000, 5))
+    pair = align_pair(pred, ref)
+    np.testing.assert_allclose(pair.prediction.frequencies, [0, 6000, 12000, 18000, 24000])
+    assert "pred.pt: 5 bins taken as rfft bins of a 8-point FFT (0 to 24000 Hz)" in pair.notes
+
+
+def test_frequency_bins_differ():
+    ref = _set("ref.sofa", GRID, domain="tf", n=5, data=np.ones((60, 2, 5), complex),
+               frequencies=np.linspace(0, 24000, 5))
+    pred = _set("pred.pt", GRID, domain="db", n=9)
+    with _raises(
+        r"^frequency bins differ: pred.pt has 9 bins \(0 to 24000 Hz\), ref.sofa has 5 bins "
+        r"\(0 to 24000 Hz\)$"
+    ):
+        align_pair(pred, ref)
+
+
+def test_mixed_domains_allowed():
+    ref = _set("ref.sofa", GRID, domain="tf", n=5, data=np.ones((60, 2, 5), complex), fs=None,
+               frequencies=np.linspace(0, 24000, 5))
+    pair = align_pair(_set("pred.pt", GRID, n=8), ref)
+    assert pair.prediction.n_samples == 8 and pair.reference.n_samples == 5
+
+
+# --------------------------------------------------------------------------------------------
+# IR lengths and options
+
+
+def test_length_policies():
+    pred = _set("pred.pt", GRID, n=12)
+    with _raises(
+        r"^impulse responses differ in length: pred.pt has 12 samples, ref.sofa has 8; "
+        r"pass --length-policy truncate\|pad$"
+    ):
+        align_pair(pred, REF)
+
+    cut = align_pair(pred, REF, length_policy="truncate")
+    assert cut.prediction.n_samples == cut.reference.n_samples == 8
+    np.testing.assert_array_equal(cut.prediction.data, pred.data[:, :, :8])
+    assert cut.notes == ["pred.pt: impulse responses truncated from 12 to 8 samples"]
+
+    padded = align_pair(pred, REF, length_policy="pad")
+    assert padded.prediction.n_samples == padded.reference.n_samples == 12
+    np.testing.assert_array_equal(padded.reference.data[:, :, :8], REF.data)
+    np.testing.assert_array_equal(padded.reference.data[:, :, 8:], 0.0)
+    assert REF.n_samples == 8  # the caller's set is not padded in place
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"length_policy": "stretch"}, r"length policy 'stretch' is not one of error, truncate"),
+        ({"tolerance_deg": -1}, r"position tolerance -1 is not an angle from 0 to 180 degree"),
+        ({"tolerance_deg": float("nan")}, r"position tolerance nan is not an angle"),
+    ],
+)
+def test_bad_options(kwargs, message):
+    with _raises(message):
+        align_pair(REF, REF, **kwargs)
+
+
+def test_zero_tolerance_matches_exact_copies():
+    wrapped = GRID.copy()
+    wrapped[:, 0] -= 360.0
+    pred = _set("pred.pt", wrapped[::-1], data=REF.data[::-1])
+    _check_identity(align_pair(pred, REF, tolerance_deg=0))
