@@ -169,6 +169,11 @@ def _reorder_note(prediction: HRTFSet, reference: HRTFSet, n_reference: int) -> 
     )
 
 
+# Above this many (reference x prediction) direction pairs a KD-tree beats brute force.
+_BRUTE_FORCE_PAIRS = 16_000_000
+_CHUNK_ELEMENTS = 1_000_000  # dot products per chunk: 8 MB of float64
+
+
 def match_directions(
     prediction_positions: np.ndarray,
     reference_positions: np.ndarray,
@@ -178,7 +183,8 @@ def match_directions(
 
     Directions are compared by great-circle angle between unit vectors (azimuth convention,
     distance and spherical/cartesian origin do not matter). Memory is linear in M: equal grids
-    are recognised row by row; otherwise a ``scipy.spatial.cKDTree`` is queried by chord length.
+    are recognised row by row; small grids are searched with chunked dot products; large ones
+    with a ``scipy.spatial.cKDTree`` queried by chord length.
 
     Parameters
     ----------
@@ -203,6 +209,14 @@ def match_directions(
         if np.all(angles <= limit):
             return np.arange(u_ref.shape[0], dtype=np.int64), angles
 
+    if u_ref.shape[0] * u_pred.shape[0] <= _BRUTE_FORCE_PAIRS:
+        # Small grids (every measured set up to a few thousand directions): chunked dot
+        # products, memory bounded by the chunk, and no scipy import (~0.2 s per process).
+        idx = _nearest_by_dot(u_pred, u_ref)
+        angles = _chord_to_deg(np.linalg.norm(u_ref - u_pred[idx], axis=1))
+        found = angles <= limit
+        return np.where(found, idx, -1).astype(np.int64), np.where(found, angles, np.nan)
+
     from scipy.spatial import cKDTree
 
     bound = 2.0 * math.sin(math.radians(min(limit, 180.0)) / 2.0) * (1.0 + 1e-12) + 1e-15
@@ -211,6 +225,15 @@ def match_directions(
     found = np.isfinite(dist) & (angles <= limit)
     index = np.where(found, idx, -1).astype(np.int64)
     return index, np.where(found, angles, np.nan)
+
+
+def _nearest_by_dot(u_pred: np.ndarray, u_ref: np.ndarray) -> np.ndarray:
+    """Row of ``u_pred`` with the largest dot product (smallest angle) for each ``u_ref`` row."""
+    rows = max(1, _CHUNK_ELEMENTS // max(1, u_pred.shape[0]))
+    out = np.empty(u_ref.shape[0], dtype=np.int64)
+    for start in range(0, u_ref.shape[0], rows):
+        out[start:start + rows] = np.argmax(u_ref[start:start + rows] @ u_pred.T, axis=1)
+    return out
 
 
 def _chord_to_deg(chord: np.ndarray) -> np.ndarray:

@@ -342,3 +342,22 @@ def test_zero_tolerance_matches_exact_copies():
     wrapped[:, 0] -= 360.0
     pred = _set("pred.pt", wrapped[::-1], data=REF.data[::-1])
     _check_identity(align_pair(pred, REF, tolerance_deg=0))
+
+
+@pytest.mark.parametrize("tolerance", [0.1, 2.0])
+def test_brute_force_and_kd_tree_searches_agree(monkeypatch, tolerance):
+    """Small grids use chunked dot products, large ones a KD-tree: same matches either way."""
+    import hrtfeval.align as align_module
+
+    rng = np.random.default_rng(11)
+    ref = np.column_stack([rng.uniform(-180, 180, 700), rng.uniform(-90, 90, 700), np.ones(700)])
+    pred = ref[rng.permutation(700)].copy()
+    pred[:, :2] += rng.normal(0, 0.06, (700, 2))  # some within 0.1 deg, some not
+    pred = pred[:650]  # and some reference directions without any partner
+    monkeypatch.setattr(align_module, "_CHUNK_ELEMENTS", 1000)  # several chunks of 1 row
+    brute = match_directions(pred, ref, tolerance)
+    monkeypatch.setattr(align_module, "_BRUTE_FORCE_PAIRS", 0)
+    tree = match_directions(pred, ref, tolerance)
+    np.testing.assert_array_equal(brute[0], tree[0])
+    np.testing.assert_allclose(brute[1], tree[1], equal_nan=True)
+    assert (brute[0] == -1).any() and (brute[0] >= 0).any()
