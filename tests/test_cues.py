@@ -1,0 +1,348 @@
+"""hrtfeval.cues against an independent per-direction numpy/scipy reference (lap_reference.py)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import signal
+
+from hrtfeval import cues
+
+
+def _load_reference():
+    # Loaded by path so that it works whatever pytest's import mode is.
+    path = Path(__file__).with_name("lap_reference.py")
+    spec = importlib.util.spec_from_file_location("lap_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ref = _load_reference()
+
+N_DIRECTIONS = 200
+# (sampling rate in Hz, taps)
+CONFIGS = [
+    (48000, 256),
+    (44100, 256),
+    (96000, 256),
+    (96000, 512),
+    (48000, 128),
+    (48000, 512),
+    (44100, 128),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _synthetic(fs, n, seed=1, noise_floor=1e-3):
+    ir, delays = ref.synthetic_hrirs(N_DIRECTIONS, n, fs, seed=seed, noise_floor=noise_floor)
+    ir.setflags(write=False)
+    return ir, delays
+
+
+def _itd(ir, fs, method="maxiacce"):
+    return cues.itd_seconds(torch.from_numpy(np.array(ir)), fs, method=method).numpy()
+
+
+def _ild(ir):
+    return cues.ild_db(torch.from_numpy(np.array(ir))).numpy()
+
+
+# --------------------------------------------------------------------------- the reference
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+@pytest.mark.parametrize("fs, n", CONFIGS)
+def test_itd_equals_reference_for_every_direction(fs, n, method):
+    ir, _ = _synthetic(fs, n)
+    expected = ref.reference_itd_seconds(ir, fs, method)
+    got = cues.itd_seconds(torch.from_numpy(np.array(ir)), fs, method=method)
+    assert got.dtype == torch.float64
+    assert tuple(got.shape) == (N_DIRECTIONS,)
+    # Same lag for every direction, hence bit-identical lag / fs.
+    np.testing.assert_array_equal(got.numpy(), expected)
+    # The set must exercise many different lags for this to mean something.
+    assert len(np.unique(expected)) > 40
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+@pytest.mark.parametrize("fs, n", CONFIGS)
+def test_itd_fft_lowpass_path_equals_reference(fs, n, method):
+    # Off the CPU the low-pass is an FFT convolution with lowpass_impulse_response instead of
+    # lfilter; run that path here on CPU so that it is checked without a GPU.
+    ir, _ = _synthetic(fs, n)
+    lags = cues._itd_lags(torch, torch.from_numpy(np.array(ir)), float(fs), method, use_fft=True)
+    np.testing.assert_array_equal(
+        lags.numpy() / fs, ref.reference_itd_seconds(ir, fs, method)
+    )
+
+
+@pytest.mark.parametrize("fs, n", CONFIGS)
+def test_ild_equals_reference(fs, n):
+    ir, _ = _synthetic(fs, n)
+    expected = ref.reference_ild_db(ir)
+    got = cues.ild_db(torch.from_numpy(np.array(ir)))
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=0)
+    assert expected.min() < -15 and expected.max() > 15
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+def test_itd_sign_follows_the_applied_delay(method):
+    # The synthetic set delays the left ear by +d samples (source on the right) ...
+    ir, delays = _synthetic(48000, 256)
+    itd_samples = _itd(ir, 48000, method) * 48000
+    assert np.corrcoef(itd_samples, delays)[0, 1] > 0.95
+    # ... and ILD is positive where the left ear is the near (louder) one.
+    ild = _ild(ir)
+    assert np.all(ild[delays < -15] > 0) and np.all(ild[delays > 15] < 0)
+
+
+def test_ties_resolve_to_the_first_lag_like_np_argmax():
+    # All-zero envelopes correlate to zero at every lag: np.argmax picks lag -(N-1).
+    n = 64
+    ir = np.zeros((3, 2, n))
+    ir[1, 0, 5] = 1.0  # one silent ear: the correlation is zero everywhere too
+    expected = ref.reference_itd_seconds(ir, 48000)
+    np.testing.assert_array_equal(_itd(ir, 48000), expected)
+    assert expected[0] == -(n - 1) / 48000
+
+
+# --------------------------------------------------------------------------- known shifts
+
+
+def _delay_ear(ir, ear, k):
+    out = np.array(ir)
+    out[:, ear, k:] = ir[:, ear, :-k]
+    out[:, ear, :k] = 0.0
+    return out
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+@pytest.mark.parametrize("ear, k", [(0, 1), (0, 4), (1, 1), (1, 7), (0, 20)])
+def test_delaying_one_ear_by_k_samples_changes_itd_by_k_over_fs(method, ear, k):
+    fs = 48000
+    ir, _ = _synthetic(fs, 256, noise_floor=0.0)
+    before = _itd(ir, fs, method)
+    after = _itd(_delay_ear(ir, ear, k), fs, method)
+    # Delaying the left ear makes the ITD larger (positive: left lags), the right ear smaller.
+    change = (after - before) * fs
+    expected = k if ear == 0 else -k
+    if method == "threshold":
+        np.testing.assert_allclose(change, expected, rtol=0, atol=1e-9)
+    else:
+        # MaxIACCe is not exactly shift-equivariant: the Hilbert envelopes have long tails, so
+        # moving one ear changes the linear correlation a little, and its broad peak has
+        # neighbouring lags within ~1e-5 of each other. A few directions move by k +/- 1.
+        exact = np.isclose(change, expected, rtol=0, atol=1e-9)
+        assert exact.mean() >= 0.95, f"only {exact.mean():.1%} moved by exactly {expected}"
+        assert np.all(np.abs(change - expected) <= 1 + 1e-9)
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+@pytest.mark.parametrize("k", [-9, -1, 0, 2, 5])
+def test_pure_delay_gives_k_over_fs(method, k):
+    fs, n = 48000, 128
+    pulse = signal.windows.hann(9)
+    ir = np.zeros((2, n))
+    ir[1, 30 : 30 + 9] = pulse  # right ear
+    ir[0, 30 + k : 30 + k + 9] = pulse  # left ear, k samples later
+    got = cues.itd_seconds(torch.from_numpy(ir), fs, method=method)
+    assert got.shape == ()
+    assert float(got) == k / fs
+    assert ref.reference_itd_seconds(ir[None], fs, method)[0] == k / fs
+
+
+@pytest.mark.parametrize("ear, gain", [(0, 0.5), (0, 3.0), (1, 0.1), (1, 2.0)])
+def test_scaling_one_ear_by_g_changes_ild_by_20_log10_g(ear, gain):
+    ir, _ = _synthetic(48000, 256)
+    scaled = np.array(ir)
+    scaled[:, ear] *= gain
+    change = 20 * np.log10(gain) * (1 if ear == 0 else -1)
+    np.testing.assert_allclose(_ild(scaled) - _ild(ir), change, rtol=0, atol=1e-9)
+    # A level change alone leaves the ITD where it was.
+    np.testing.assert_array_equal(_itd(scaled, 48000), _itd(ir, 48000))
+
+
+# --------------------------------------------------------------------------- spectra
+
+
+@pytest.mark.parametrize("n", [255, 256, 129, 2, 1])
+def test_ild_from_spectrum_equals_ild_of_the_irs(n):
+    ir, _ = _synthetic(48000, max(n, 8))
+    ir = torch.from_numpy(np.array(ir[:, :, :n]))
+    expected = cues.ild_db(ir)
+    spectrum = torch.fft.rfft(ir)
+    for given in (spectrum, spectrum.abs(), spectrum.numpy()):
+        got = cues.ild_db_from_spectrum(given, n_fft=n)
+        assert got.dtype == torch.float64
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-9, atol=1e-12)
+    # Single precision spectra are accepted (and computed in double precision).
+    got32 = cues.ild_db_from_spectrum(spectrum.to(torch.complex64), n_fft=n)
+    np.testing.assert_allclose(got32.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- shapes, dtypes
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+def test_leading_batch_dims(method):
+    ir, _ = _synthetic(48000, 256)
+    flat = torch.from_numpy(np.array(ir[:15]))
+    batched = flat.reshape(3, 5, 2, 256)
+    itd = cues.itd_seconds(batched, 48000, method=method)
+    assert itd.shape == (3, 5)
+    assert torch.equal(itd, cues.itd_seconds(flat, 48000, method=method).reshape(3, 5))
+    ild = cues.ild_db(batched)
+    assert ild.shape == (3, 5)
+    torch.testing.assert_close(ild, cues.ild_db(flat).reshape(3, 5), rtol=1e-12, atol=1e-12)
+    spectrum = torch.fft.rfft(batched)
+    torch.testing.assert_close(
+        cues.ild_db_from_spectrum(spectrum, 256), ild, rtol=1e-9, atol=1e-12
+    )
+    # One direction without any batch axis gives 0-d results.
+    assert cues.itd_seconds(flat[0], 48000, method=method).shape == ()
+    assert cues.ild_db(flat[0]).shape == ()
+
+
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+def test_float32_input(method):
+    ir, _ = _synthetic(44100, 256)
+    ir32 = torch.from_numpy(np.array(ir)).to(torch.float32)
+    itd = cues.itd_seconds(ir32, 44100, method=method)
+    assert itd.dtype == torch.float64
+    # Computed in float64: the same as the float64 reference on the float32 values.
+    np.testing.assert_array_equal(
+        itd.numpy(), ref.reference_itd_seconds(ir32.double().numpy(), 44100, method)
+    )
+    ild = cues.ild_db(ir32)
+    assert ild.dtype == torch.float64
+    np.testing.assert_allclose(ild.numpy(), ref.reference_ild_db(ir32.double().numpy()), rtol=1e-9)
+
+
+def test_numpy_input_and_integer_sampling_rate_types():
+    ir, _ = _synthetic(48000, 128)
+    np.testing.assert_array_equal(
+        cues.itd_seconds(ir, np.int64(48000)).numpy(), cues.itd_seconds(ir, 48000.0).numpy()
+    )
+    np.testing.assert_array_equal(cues.ild_db(ir).numpy(), _ild(ir))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", cues.ITD_METHODS)
+def test_cuda_equals_cpu(method):
+    ir, _ = _synthetic(48000, 256)
+    cpu = torch.from_numpy(np.array(ir))
+    gpu = cpu.to("cuda")
+    itd = cues.itd_seconds(gpu, 48000, method=method)
+    assert itd.device.type == "cuda"
+    assert torch.equal(itd.cpu(), cues.itd_seconds(cpu, 48000, method=method))
+    torch.testing.assert_close(cues.ild_db(gpu).cpu(), cues.ild_db(cpu), rtol=1e-9, atol=0)
+    torch.testing.assert_close(
+        cues.ild_db_from_spectrum(torch.fft.rfft(gpu), 256).cpu(),
+        cues.ild_db(cpu),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+
+# --------------------------------------------------------------------------- the filter
+
+
+def test_lowpass_impulse_response_is_lfilter_of_an_impulse_and_cached():
+    h = cues.lowpass_impulse_response(48000, 256)
+    b, a = signal.butter(10, 3000 / (48000 / 2))
+    np.testing.assert_array_equal(h, signal.lfilter(b, a, signal.unit_impulse(256)))
+    assert cues.lowpass_impulse_response(48000, 256) is h
+    assert not h.flags.writeable
+    # The identity the FFT low-pass relies on: lfilter from rest == truncated convolution, up to
+    # the rounding that the ill-conditioned (b, a) recursion amplifies (~3e-10 at 48 kHz).
+    x = np.random.default_rng(0).standard_normal(256)
+    y = signal.lfilter(b, a, x)
+    np.testing.assert_allclose(np.convolve(x, h)[:256], y, rtol=0, atol=1e-8 * np.abs(y).max())
+    fft_filtered = cues._lowpass(torch, torch.from_numpy(x), 48000.0, use_fft=True).numpy()
+    np.testing.assert_allclose(fft_filtered, y, rtol=0, atol=1e-8 * np.abs(y).max())
+    # The CPU path is lfilter itself, bit for bit, for any number of leading axes.
+    batch = np.random.default_rng(1).standard_normal((3, 2, 256))
+    np.testing.assert_array_equal(
+        cues._lowpass(torch, torch.from_numpy(batch), 48000.0).numpy(),
+        [[signal.lfilter(b, a, row) for row in pair] for pair in batch],
+    )
+
+
+@pytest.mark.parametrize("n", [2, 3, 255, 256])
+def test_hilbert_envelope_equals_scipy(n):
+    # Broadband input with a DC offset, so that the DC and Nyquist bins matter (after the 3 kHz
+    # low-pass they barely do, and the ITD tests alone would not notice them being wrong).
+    x = np.random.default_rng(n).standard_normal((4, 2, n)) + 0.5
+    got = cues._hilbert_envelope(torch, torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, np.abs(signal.hilbert(x)), rtol=1e-12, atol=1e-12)
+
+
+def test_importing_cues_imports_neither_scipy_signal_nor_torch():
+    code = (
+        "import sys, hrtfeval.cues; "
+        "print(sorted(m for m in ('scipy.signal', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- errors, helpers
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [((10, 3, 64), r"\(\.\.\., 2, N\).*\(10, 3, 64\)"), ((64,), r"\(\.\.\., 2, N\)"),
+     ((4, 2, 1), r"at least 2 sample"), ((4, 2, 0), r"at least 2 sample")],
+)
+def test_itd_rejects_bad_shapes(shape, match):
+    with pytest.raises(ValueError, match=match):
+        cues.itd_seconds(torch.zeros(shape), 48000)
+
+
+@pytest.mark.parametrize("fs", [0, -48000, float("nan"), float("inf"), True, "48000", None])
+def test_itd_rejects_bad_sampling_rates(fs):
+    with pytest.raises(ValueError, match="sampling_rate must be a positive number"):
+        cues.itd_seconds(torch.zeros(2, 64), fs)
+
+
+def test_other_errors():
+    with pytest.raises(ValueError, match="above 6000 Hz"):
+        cues.itd_seconds(torch.zeros(2, 64), 4000)
+    with pytest.raises(ValueError, match="method must be one of 'maxiacce', 'threshold'"):
+        cues.itd_seconds(torch.zeros(2, 64), 48000, method="xcorr")
+    with pytest.raises(ValueError, match="real impulse responses"):
+        cues.itd_seconds(torch.zeros(2, 64, dtype=torch.complex128), 48000)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        cues.ild_db(torch.full((2, 64), float("nan")))
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2, N\)"):
+        cues.ild_db(torch.ones(5, 1, 64))
+    with pytest.raises(ValueError, match="at least 1 sample"):
+        cues.ild_db(torch.ones(5, 2, 0))
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2, 129\).*\(4, 2, 128\)"):
+        cues.ild_db_from_spectrum(torch.ones(4, 2, 128), n_fft=256)
+    with pytest.raises(ValueError, match="n_fft must be a positive integer"):
+        cues.ild_db_from_spectrum(torch.ones(4, 2, 1), n_fft=0)
+    with pytest.raises(ValueError, match="same shape"):
+        cues.itd_error_us(torch.zeros(3), torch.zeros(4))
+
+
+def test_error_helpers():
+    pred = torch.tensor([1e-4, -2e-4, 0.0], dtype=torch.float64)
+    reference = torch.tensor([-5e-5, -2e-4, 1e-6], dtype=torch.float64)
+    torch.testing.assert_close(
+        cues.itd_error_us(pred, reference),
+        torch.tensor([150.0, 0.0, 1.0], dtype=torch.float64),
+    )
+    torch.testing.assert_close(
+        cues.ild_error_db([3.0, -1.0], [1.0, 2.0]), torch.tensor([2.0, 3.0], dtype=torch.float64)
+    )
