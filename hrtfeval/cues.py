@@ -418,3 +418,33 @@ def ild_error_db(predicted_ild, reference_ild):
     """Per-direction absolute ILD error in dB, from ILDs in dB (same shapes)."""
     torch = _torch()
     return _abs_difference(torch, predicted_ild, reference_ild, "ILDs")
+
+
+def cue_ranges(hrtf) -> dict | None:
+    """ITD (µs, MaxIACCe) and ILD (dB) ranges over the directions of one set, for ``info``.
+
+    Returns ``None`` when the set cannot give them: magnitude-only data has no ITD (the ILD
+    range is still given), and impulse responses need a sampling rate.
+    """
+    import torch
+
+    from .errors import HrtfevalError
+    from .represent import SetTensors
+
+    s = SetTensors.from_set(hrtf, torch.device("cpu"))
+    out: dict = {}
+    if s.domain == "ir":
+        ild = ild_db(s.ir)
+    else:
+        ild = ild_db_from_spectrum(s.spectrum, s.fft_length)
+    ild = ild[torch.isfinite(ild)]  # a silent ear gives +-inf; leave it out of the range
+    if ild.numel():
+        out["ild_min_db"], out["ild_max_db"] = float(ild.min()), float(ild.max())
+    try:
+        ir = s.impulse_responses()
+    except HrtfevalError:
+        ir = None
+    if ir is not None and hrtf.sampling_rate:
+        itd = itd_seconds(ir, float(hrtf.sampling_rate)) * 1e6
+        out["itd_min_us"], out["itd_max_us"] = float(itd.min()), float(itd.max())
+    return out

@@ -862,7 +862,8 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     ``file_size_bytes``, ``domain``, ``M``, ``R``, ``N``, ``sampling_rate`` (Hz or None),
     ``frequencies`` (count/min/max Hz, or None), ``directions`` (count, azimuth/elevation range
     in degree, distance range in metre, or None without positions), ``position_type``,
-    ``position_units``, ``delay`` (min/max samples, nonzero, applied), and ``title``,
+    ``position_units``, ``delay`` (min/max samples, nonzero, applied), ``cues`` (ITD range in
+    µs and ILD range in dB over the directions; see :func:`hrtfeval.cues.cue_ranges`), and ``title``,
     ``database``, ``listener`` (str or None).
 
     Raises
@@ -890,6 +891,12 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         frequencies = {"count": int(f.size), "min_hz": float(f.min()), "max_hz": float(f.max())}
     d_min = meta.get("delay_min_samples")
     d_max = meta.get("delay_max_samples")
+    from .cues import cue_ranges
+
+    try:
+        cues = cue_ranges(hrtf)
+    except ValueError as exc:  # e.g. a rate too low for the 3 kHz ITD low-pass, a silent ear
+        cues = {"unavailable": str(exc)}
     return {
         "path": str(path),
         "format": meta.get("format", ""),
@@ -914,6 +921,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             "nonzero": bool((d_min or 0.0) != 0.0 or (d_max or 0.0) != 0.0),
             "applied": bool(hrtf.delay_applied),
         },
+        "cues": cues,
         "title": meta.get("title"),
         "database": meta.get("database"),
         "listener": meta.get("listener"),

@@ -346,3 +346,25 @@ def test_error_helpers():
     torch.testing.assert_close(
         cues.ild_error_db([3.0, -1.0], [1.0, 2.0]), torch.tensor([2.0, 3.0], dtype=torch.float64)
     )
+
+
+def test_cue_ranges_for_info(tmp_path):
+    """`info` shows the ITD/ILD ranges of a set; a pure left/right delay and gain show up in them."""
+    from hrtfeval.cues import cue_ranges
+    from hrtfeval.model import HRTFSet
+
+    fs, n = 48000.0, 128
+    ir = np.zeros((3, 2, n))
+    for m, (shift, gain) in enumerate([(0, 1.0), (4, 2.0), (-6, 0.5)]):
+        ir[m, 0, 20] = gain  # left
+        ir[m, 1, 20 - shift] = 1.0  # right: earlier by `shift` samples
+    ranges = cue_ranges(HRTFSet("x.sofa", ir, "ir", fs))
+    assert ranges["itd_min_us"] == pytest.approx(-6 / fs * 1e6)
+    assert ranges["itd_max_us"] == pytest.approx(4 / fs * 1e6)
+    assert ranges["ild_min_db"] == pytest.approx(20 * np.log10(0.5))
+    assert ranges["ild_max_db"] == pytest.approx(20 * np.log10(2.0))
+    magnitude = HRTFSet("m.pt", np.abs(np.fft.rfft(ir, axis=-1)), "magnitude", fs,
+                        frequencies=np.fft.rfftfreq(n, 1 / fs))
+    only_ild = cue_ranges(magnitude)
+    assert "itd_min_us" not in only_ild
+    assert only_ild["ild_max_db"] == pytest.approx(20 * np.log10(2.0))
