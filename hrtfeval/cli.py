@@ -91,7 +91,7 @@ def document_stream():
     return _document_stream or sys.stdout
 
 
-def emit(text: str, output: Optional[Path]) -> None:
+def emit(text: str, output: Optional[Path], quiet: bool = False) -> None:
     """Write the document to ``output`` atomically, or to stdout."""
     if output is None:
         stream = document_stream()
@@ -104,7 +104,8 @@ def emit(text: str, output: Optional[Path]) -> None:
         write_atomic(output, text)
     except OSError as exc:
         raise HrtfevalError(f"cannot write the output: {exc.strerror or exc}", str(output)) from None
-    typer.echo(f"wrote {output}", err=True)
+    if not quiet:
+        typer.echo(f"wrote {output}", err=True)
 
 
 def stdout_console():
@@ -176,15 +177,55 @@ FailAboveOpt = Annotated[
     typer.Option("--fail-above", help="METRIC=VALUE: exit 1 when the metric's overall value is "
                  "above VALUE. Repeatable."),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown; "
+                                        "batch runs also jsonl (one line per pair as it is "
+                                        "scored, then a summary line).")]
 PlotDirOpt = Annotated[
     Optional[Path],
-    typer.Option("--plot", metavar="DIR", help="Also write the standard pictures (PNG) into DIR: "
-                 "<metric>_by_direction.png per metric, lsd_by_frequency.png, compare_az0_el0.png "
-                 "(see 'hrtfeval plot')."),
+    typer.Option("--plot", metavar="DIR", help="Also write pictures (PNG) into DIR: for a pair "
+                 "<metric>_by_direction.png per metric, lsd_by_frequency.png and "
+                 "compare_az0_el0.png; for a batch batch_overview.png (see 'hrtfeval plot')."),
 ]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the document to "
                                                    "this file (atomically) instead of stdout.")]
+# Batch runs and CI gates (score with two directories or --pairs, and merge).
+PairsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--pairs", metavar="FILE.csv", help="Batch: score the pairs listed in a CSV "
+                 "file with the columns prediction,target (relative paths are relative to the "
+                 "CSV's folder) instead of PREDICTION_DIR TARGET_DIR."),
+]
+IgnoreUnmatchedOpt = Annotated[bool, typer.Option("--ignore-unmatched", help="Batch: files "
+                                                  "without a partner are still listed but do "
+                                                  "not make the exit code 2.")]
+WorkersOpt = Annotated[
+    Optional[int],
+    typer.Option("--workers", "-j", min=0, help="Batch: worker processes that read and score "
+                 "pairs (default: the CPUs available, at most 8; 0 = all in this process)."),
+]
+PerEarOpt = Annotated[bool, typer.Option("--per-ear", help="Batch table/Markdown: left and "
+                                         "right columns besides the overall value.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, info messages "
+                                        "or warnings on stderr (errors are still printed).")]
+BaselineOpt = Annotated[
+    Optional[Path],
+    typer.Option("--baseline", metavar="OLD.json", help="A JSON (or JSON lines) document of an "
+                 "earlier run: report each metric's change per pair and for the mean."),
+]
+MaxRegressionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--max-regression", help="METRIC=DELTA: exit 1 when a pair's value, or the "
+                 "mean over the pairs, grew by more than DELTA over --baseline. Repeatable."),
+]
+JunitOpt = Annotated[Optional[Path], typer.Option("--junit", metavar="FILE.xml", help="Also "
+                                                  "write a JUnit XML report: one test case per "
+                                                  "pair and check.")]
+ShardOpt = Annotated[
+    Optional[str],
+    typer.Option("--shard", metavar="K/N", help="Batch: score only shard K of N (K = 1..N) of "
+                 "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'."),
+]
+BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 
 
 def build_options(metric, preset, freq_min, freq_max, n_fft, domain, reduction, epsilon,
@@ -218,8 +259,17 @@ def check_format(fmt: str, allowed=("table", "json", "csv", "markdown")) -> str:
 @app.command()
 @user_errors
 def score(
-    prediction: Annotated[Path, typer.Argument(help="Predicted set: .sofa or .pt file.")],
-    target: Annotated[Path, typer.Argument(help="Reference (measured) set: .sofa or .pt file.")],
+    prediction: Annotated[
+        Optional[Path],
+        typer.Argument(help="Predicted set: .sofa or .pt file, or a directory of them (batch).",
+                       show_default=False),
+    ] = None,
+    target: Annotated[
+        Optional[Path],
+        typer.Argument(help="Reference (measured) set: .sofa or .pt file, or a directory of "
+                       "them (batch: files are paired by relative path without extension).",
+                       show_default=False),
+    ] = None,
     metric: MetricOpt = None,
     preset: PresetOpt = None,
     freq_min: FreqMinOpt = 20.0,
@@ -237,33 +287,219 @@ def score(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     plot_dir: PlotDirOpt = None,
+    pairs: PairsOpt = None,
+    ignore_unmatched: IgnoreUnmatchedOpt = False,
+    workers: WorkersOpt = None,
+    per_ear: PerEarOpt = False,
+    quiet: QuietOpt = False,
+    baseline: BaselineOpt = None,
+    max_regression: MaxRegressionOpt = None,
+    junit: JunitOpt = None,
+    shard: ShardOpt = None,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
-    Exit code 0 when scored (and every check passed), 1 when a check failed, 2 on bad input.
+    With two directories (or --pairs FILE.csv) every pair is scored: a table row per pair and
+    the mean, median, min and max over pairs (see docs/batch.md).
+
+    Exit code 0 when scored (and every check passed), 1 when a check failed (threshold,
+    regression), 2 on bad input (in a batch: a pair that could not be scored, or a file without
+    a partner).
     """
-    fmt = check_format(fmt)
+    batch = _is_batch(prediction, target, pairs)
+    fmt = check_format(fmt, BATCH_FORMATS if batch else ("table", "json", "csv", "markdown"))
     options = build_options(metric, preset, freq_min, freq_max, n_fft, domain, reduction,
                             epsilon, itd_method, position_tolerance, allow_missing,
                             length_policy, fail_above)
+    from .gates import Baseline, check_regression_options
+
+    limits = parse_assignments(max_regression, "--max-regression")
+    base = Baseline.load(baseline) if baseline is not None else None
+    check_regression_options(options.metrics, base, limits)
+    if batch:
+        from .batch import find_pairs, parse_shard, run_batch
+        from .render_batch import JsonlWriter, Progress
+
+        shard_kn = parse_shard(shard) if shard is not None else None
+        pair_list = find_pairs(prediction, target, pairs)
+        _list_unmatched(pair_list.unmatched_prediction, pair_list.unmatched_target, quiet)
+        writer = JsonlWriter(document_stream(), output) if fmt == "jsonl" else None
+        progress = Progress(enabled=not quiet and sys.stderr.isatty(), stream=sys.stderr)
+        try:
+            doc = run_batch(pair_list, options, device=device, workers=workers, shard=shard_kn,
+                            ignore_unmatched=ignore_unmatched, baseline=base,
+                            max_regression=limits, progress=progress,
+                            on_entry=None if writer is None else writer.write)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        finally:
+            progress.close()
+        if shard_kn is not None and not doc["pairs"] and not quiet:
+            typer.echo(f"note: shard {shard} has no pairs (the run has "
+                       f"{doc['spec']['pairs_total']})", err=True)
+        raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit, plot_dir,
+                                       writer))
+    if shard is not None:
+        raise HrtfevalError("--shard needs a batch: two directories or --pairs FILE.csv")
     from .scoring import load_aligned, resolve_device, score_aligned
 
     dev = resolve_device(device)
     aligned = load_aligned(str(prediction), str(target), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
+    if base is not None:
+        from .gates import annotate_pair
+
+        annotate_pair(doc, base, limits, single_run=True)
     if fmt == "table" and output is None:
         from .render import pair_table
+        from .render_batch import regression_lines
 
-        pair_table(doc, stdout_console())
+        console = stdout_console()
+        pair_table(doc, console)
+        for line in regression_lines(doc):
+            console.print(line, markup=False)
     else:
         from .render import render_text
 
-        emit(render_text(doc, fmt), output)
+        emit(render_text(doc, fmt), output, quiet)
+    if junit is not None:
+        _write_junit(doc, junit, quiet)
     if plot_dir is not None:
-        write_pair_plots(aligned, options, dev, plot_dir)
-    if result.passed is False:
+        write_pair_plots(aligned, options, dev, plot_dir, quiet)
+    if doc["passed"] is False:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _is_batch(prediction: Optional[Path], target: Optional[Path], pairs: Optional[Path]) -> bool:
+    """Two directories or --pairs: a batch; two files: one pair; anything else: a usage error."""
+    if pairs is not None:
+        if prediction is not None or target is not None:
+            raise HrtfevalError("give either PREDICTION TARGET or --pairs FILE.csv, not both")
+        return True
+    if prediction is None or target is None:
+        raise HrtfevalError("score needs PREDICTION and TARGET (two files or two directories), "
+                            "or --pairs FILE.csv")
+    p_dir, t_dir = prediction.is_dir(), target.is_dir()
+    if p_dir != t_dir:
+        raise HrtfevalError(
+            f"{'PREDICTION' if p_dir else 'TARGET'} is a directory but "
+            f"{'TARGET' if p_dir else 'PREDICTION'} is not: give two files (one pair) or two "
+            "directories (a batch)", str(prediction if p_dir else target))
+    return p_dir
+
+
+def _list_unmatched(predictions: list[str], targets: list[str], quiet: bool) -> None:
+    """Files without a partner, on stderr (all of them are also in the output document)."""
+    if quiet:
+        return
+    shown = 20
+    for side, other, files in (("prediction", "target", predictions),
+                               ("target", "prediction", targets)):
+        if files:
+            more = f" … and {len(files) - shown} more" if len(files) > shown else ""
+            typer.echo(f"warning: {len(files)} {side} file(s) without a {other}: "
+                       f"{', '.join(files[:shown])}{more}", err=True)
+
+
+def _write_junit(doc: dict, path: Path, quiet: bool) -> None:
+    from .gates import junit_xml
+    from .render import write_atomic
+
+    try:
+        write_atomic(path, junit_xml(doc))
+    except OSError as exc:
+        raise HrtfevalError(f"cannot write the JUnit report: {exc.strerror or exc}",
+                            str(path)) from None
+    if not quiet:
+        typer.echo(f"wrote {path}", err=True)
+
+
+def _finish_batch(doc: dict, fmt: str, output: Optional[Path], per_ear: bool, quiet: bool,
+                  junit: Optional[Path], plot_dir: Optional[Path] = None, writer=None) -> int:
+    """Render a batch document (or close the JSON lines), write the reports, return the exit
+    code."""
+    from .gates import exit_code
+    from .render_batch import batch_table, error_line, jsonl_summary, render_batch, summary_line
+
+    for e in doc["pairs"]:  # also with --quiet: an error is not an info message
+        if "error" in e:
+            typer.echo(f"error: {error_line(e)}", err=True)
+    missing = (doc.get("regression") or {}).get("missing") or []
+    if missing and not quiet:
+        names = ", ".join(m["prediction"] for m in missing[:20])
+        more = f" … and {len(missing) - 20} more" if len(missing) > 20 else ""
+        typer.echo(f"warning: {len(missing)} pair(s) not in the baseline, not compared: "
+                   f"{names}{more}", err=True)
+    if fmt == "jsonl":
+        if writer is None:  # merge: the whole document at once
+            emit(render_batch(doc, fmt), output, quiet)
+        else:
+            writer.finish(jsonl_summary(doc))
+            if output is not None and not quiet:
+                typer.echo(f"wrote {output}", err=True)
+    elif fmt == "table" and output is None:
+        batch_table(doc, stdout_console(), per_ear)
+    else:
+        emit(render_batch(doc, fmt, per_ear), output, quiet)
+    if junit is not None:
+        _write_junit(doc, junit, quiet)
+    if plot_dir is not None:
+        write_batch_plot(doc, plot_dir, quiet)
+    if not quiet and not (fmt == "table" and output is None):
+        typer.echo(summary_line(doc), err=True)
+    return exit_code(doc)
+
+
+@app.command()
+@user_errors
+def merge(
+    documents: Annotated[
+        list[Path],
+        typer.Argument(help="Batch documents (JSON or JSON lines) of 'hrtfeval score', e.g. the "
+                       "outputs of --shard 1/N ... N/N.", metavar="DOC.json...",
+                       show_default=False),
+    ],
+    fail_above: FailAboveOpt = None,
+    baseline: BaselineOpt = None,
+    max_regression: MaxRegressionOpt = None,
+    ignore_unmatched: IgnoreUnmatchedOpt = False,
+    junit: JunitOpt = None,
+    per_ear: PerEarOpt = False,
+    quiet: QuietOpt = False,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Combine shard outputs into one batch document; aggregate, checks and exit code are
+    recomputed as for one run.
+
+    Errors (exit 2) when the documents overlap or were scored with other options; warns when
+    shards are missing. --fail-above and --baseline/--max-regression add checks.
+    """
+    fmt = check_format(fmt, BATCH_FORMATS)
+    from .batch import finish, merge_documents
+    from .gates import (Baseline, annotate_pair, apply_fail_above, check_regression_options,
+                        load_document, regression_block)
+
+    docs = [load_document(path) for path in documents]
+    warn = (lambda message: None) if quiet else (
+        lambda message: typer.echo(f"warning: {message}", err=True))
+    doc = merge_documents(docs, [str(path) for path in documents], warn)
+    if ignore_unmatched:
+        doc["spec"]["ignore_unmatched"] = True
+    apply_fail_above(doc, parse_assignments(fail_above, "--fail-above"))
+    limits = parse_assignments(max_regression, "--max-regression")
+    base = Baseline.load(baseline) if baseline is not None else None
+    check_regression_options(doc["spec"]["metrics"], base, limits)
+    if base is not None:
+        for entry in doc["pairs"]:
+            annotate_pair(entry, base, limits)
+        doc["regression"] = regression_block(doc["pairs"], base.name, limits)
+    finish(doc)
+    _list_unmatched(doc["unmatched"]["prediction"], doc["unmatched"]["target"], quiet)
+    raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit))
 
 
 @app.command()
@@ -303,22 +539,24 @@ def _plain(value) -> str:
     return "-" if value is None else str(value)
 
 
-def write_pair_plots(aligned, options, device, plot_dir: Path) -> None:
+def write_pair_plots(aligned, options, device, plot_dir: Path, quiet: bool = False) -> None:
     """The standard views of one scored pair into ``plot_dir`` (skipped views noted on stderr)."""
     from .plot import standard_views
 
     written = standard_views(aligned, options, plot_dir, device,
                              warn=lambda message: typer.echo(f"note: {message}", err=True))
-    typer.echo(f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to {plot_dir}",
-               err=True)
+    if not quiet:
+        typer.echo(f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to "
+                   f"{plot_dir}", err=True)
 
 
-def write_batch_plot(doc: dict, plot_dir: Path) -> None:
+def write_batch_plot(doc: dict, plot_dir: Path, quiet: bool = False) -> None:
     """The batch overview (``batch_overview.png``) of a batch document into ``plot_dir``."""
     from .plot import batch_view, save_view
 
     path = save_view(batch_view(doc), _plot_folder(plot_dir) / "batch_overview.png")
-    typer.echo(f"wrote {path}", err=True)
+    if not quiet:
+        typer.echo(f"wrote {path}", err=True)
 
 
 def _plot_folder(plot_dir: Path) -> Path:
@@ -362,7 +600,7 @@ def plot_command(
                      "Default: 0 0, the front.", show_default=False),
     ] = None,
     dpi: Annotated[int, typer.Option("--dpi", min=20, max=1200, help="Resolution (dots per "
-                                     "inch) of PNG images.")] = 150,
+                                     "inch) of PNG images.")] = 150,  # = plot.DEFAULT_DPI
     freq_min: FreqMinOpt = 20.0,
     freq_max: FreqMaxOpt = 20000.0,
     n_fft: NfftOpt = None,
@@ -381,7 +619,7 @@ def plot_command(
     hrtfeval plot RESULTS.json -o FILE (the batch view). Exit code 2 when the picture cannot be
     made (e.g. the ITD of magnitude-only data).
     """
-    from .plot import DEFAULT_DPI, VIEWS, image_format, save_view
+    from .plot import VIEWS, image_format, save_view
 
     from .loss import check_option
 
@@ -393,7 +631,7 @@ def plot_command(
                                 "one file is read as a results JSON (the batch view)")
         from .plot import batch_view, load_results
 
-        drawn = batch_view(load_results(files[0]), source=str(files[0]), dpi=DEFAULT_DPI)
+        drawn = batch_view(load_results(files[0]), source=str(files[0]), dpi=dpi)
     elif len(files) == 2:
         if chosen == "batch":
             raise HrtfevalError("the batch view takes one results JSON of 'hrtfeval score', "
@@ -407,7 +645,7 @@ def plot_command(
         dev = resolve_device(device)
         aligned = load_aligned(str(files[0]), str(files[1]), options)
         drawn = pair_view(aligned, chosen or "direction", options, metric=metric,
-                          direction=direction, device=dev, dpi=DEFAULT_DPI)
+                          direction=direction, device=dev, dpi=dpi)
     else:
         raise HrtfevalError(f"plot takes PREDICTION REFERENCE or one RESULTS.json; got "
                             f"{len(files)} files")

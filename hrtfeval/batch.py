@@ -1,0 +1,889 @@
+"""Batch scoring: pair files, pick a shard, score the pairs as a stream, aggregate, merge shards.
+
+Data flows one way::
+
+    find_pairs()  ->  PairList (sorted pairs + unmatched files)
+    select_shard()    every N-th pair, for job arrays
+    score_stream()    PairResult per pair, in order (worker processes read + align + score)
+    make_entry()      the pair's JSON entry (relative names, per-pair spec, scores)
+    finish()          aggregate, counts and the checks (thresholds, baseline regression)
+
+Only the small per-pair score dictionaries are kept; the HRTF arrays of a pair live in one
+worker process while it is scored (or, on a GPU, in one stacked batch), so memory does not grow
+with the number of pairs.
+
+The batch document (``--format json``)::
+
+    {"spec": {...options common to all pairs...},
+     "pairs": [{"prediction", "target", "spec", "scores", "passed"[, "regression"]}
+               or {"prediction", "target", "error"}, ...],
+     "unmatched": {"prediction": [...], "target": [...]},
+     "aggregate": {"lsd": {"unit", "mean", "median", "min", "max", "n"}, ...},
+     ["regression": {...},]
+     "counts": {"pairs", "scored", "errors", "unmatched", "failed"}}
+
+Each pair's ``scores`` has the single-pair schema; its ``spec`` holds the facts that may differ
+from pair to pair (conventions, rate, length, matched directions, bins, notes) and the batch
+``spec`` everything common (options, thresholds, definitions, device, shard).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import statistics
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .errors import HrtfevalError
+
+#: File types paired in directories (matched case-insensitively).
+SUFFIXES = (".sofa", ".pt")
+#: Pairs stacked into one batch on the GPU (only pairs of identical shape, domain and rate).
+DEFAULT_BATCH_SIZE = 32
+#: At most this many worker processes by default (more rarely helps: the disk becomes the limit).
+MAX_DEFAULT_WORKERS = 8
+#: Per-pair ``spec`` keys of the single-pair spec: facts about the two files. Every other key of
+#: the single-pair spec comes from the options and is stored once, in the batch ``spec``.
+PAIR_SPEC_KEYS = ("prediction", "reference", "sampling_rate", "n_samples", "n_fft", "directions",
+                  "bins", "domain", "notes")
+#: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
+#: accepts shards that differ in these.
+RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes")
+
+
+# ----------------------------------------------------------------------------------------------
+# Pairing
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One prediction file and its reference.
+
+    ``prediction`` / ``target`` are the names reported in every output: paths relative to the
+    scored directories, or the paths as written in the ``--pairs`` CSV file. ``prediction_path``
+    / ``target_path`` are the files opened.
+    """
+
+    prediction: str
+    target: str
+    prediction_path: str
+    target_path: str
+
+
+@dataclass
+class PairList:
+    """The sorted pairs of a run, the files that found no partner, and where they came from."""
+
+    pairs: list[Pair]
+    unmatched_prediction: list[str] = field(default_factory=list)
+    unmatched_target: list[str] = field(default_factory=list)
+    source: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_unmatched(self) -> int:
+        return len(self.unmatched_prediction) + len(self.unmatched_target)
+
+
+def scan_directory(root: str | os.PathLike) -> dict[str, str]:
+    """``{relative path without extension: relative path}`` of the .sofa/.pt files under ``root``.
+
+    The walk is recursive and sorted; hidden files and folders (name starting with ``.``) are
+    skipped. Paths use ``/`` on every platform.
+
+    Raises
+    ------
+    HrtfevalError
+        ``root`` is not a directory, or two files differ only by extension (``a.sofa``, ``a.pt``).
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise HrtfevalError("is not a directory", str(root))
+    found: dict[str, str] = {}
+
+    def walk_error(exc: OSError) -> None:
+        raise HrtfevalError(f"cannot list the directory: {exc.strerror or exc}",
+                            exc.filename or str(root))
+
+    for folder, dirs, files in os.walk(base, onerror=walk_error, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel_folder = Path(folder).relative_to(base)
+        for name in sorted(files):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            rel = (rel_folder / name).as_posix()
+            key = rel[: -len(Path(name).suffix)]
+            if key in found:
+                raise HrtfevalError(f"{found[key]} and {rel} have the same name: keep one of the "
+                                    "two, or pair files with --pairs", str(root))
+            found[key] = rel
+    return found
+
+
+def pair_directories(prediction_dir: str | os.PathLike, target_dir: str | os.PathLike) -> PairList:
+    """Pair the files of two directories by relative path without extension (recursive)."""
+    preds = scan_directory(prediction_dir)
+    refs = scan_directory(target_dir)
+    pairs = [Pair(preds[k], refs[k], os.path.join(prediction_dir, preds[k]),
+                  os.path.join(target_dir, refs[k])) for k in preds.keys() & refs.keys()]
+    pairs.sort(key=pair_key)
+    return PairList(
+        pairs,
+        sorted(preds[k] for k in preds.keys() - refs.keys()),
+        sorted(refs[k] for k in refs.keys() - preds.keys()),
+        {"prediction_dir": str(prediction_dir), "target_dir": str(target_dir)},
+    )
+
+
+def read_pairs_csv(path: str | os.PathLike) -> PairList:
+    """Pairs from a CSV file with the columns ``prediction,target`` (header required).
+
+    Relative paths are resolved against the CSV file's folder; they are reported as written.
+    Blank rows are skipped; a row that names a pair twice is an error.
+    """
+    name = str(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except FileNotFoundError:
+        raise HrtfevalError("file not found", name) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise HrtfevalError(f"cannot read the pairs file: {getattr(exc, 'strerror', None) or exc}",
+                            name) from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise HrtfevalError("the pairs file is empty; expected a header 'prediction,target'", name)
+    head = [c.strip().lower() for c in rows[0]]
+    if "prediction" not in head or "target" not in head:
+        raise HrtfevalError(f"the pairs file needs the columns 'prediction' and 'target'; got "
+                            f"{', '.join(repr(h) for h in head)}", name)
+    ip, it = head.index("prediction"), head.index("target")
+    base = Path(path).parent
+    pairs: list[Pair] = []
+    seen: set[tuple[str, str]] = set()
+    for line, row in enumerate(rows[1:], start=2):
+        cells = [c.strip() for c in row]
+        pred = cells[ip] if ip < len(cells) else ""
+        ref = cells[it] if it < len(cells) else ""
+        if not pred or not ref:
+            raise HrtfevalError(f"row {line} needs both a prediction and a target", name)
+        if (pred, ref) in seen:
+            raise HrtfevalError(f"row {line} repeats the pair {pred}, {ref}", name)
+        seen.add((pred, ref))
+        pairs.append(Pair(pred, ref, str(base / pred), str(base / ref)))
+    pairs.sort(key=pair_key)
+    return PairList(pairs, source={"pairs_file": name})
+
+
+def pair_key(pair) -> tuple[str, str]:
+    """Sort key of a :class:`Pair` or a pair entry: (prediction, target) names."""
+    if isinstance(pair, Pair):
+        return (pair.prediction, pair.target)
+    return (pair["prediction"], pair["target"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Shards
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` (K from 1 to N, as SLURM_ARRAY_TASK_ID with ``--array=1-N``) -> (K, N)."""
+    k_text, sep, n_text = str(text).strip().partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise HrtfevalError(f"--shard takes K/N (e.g. 2/8); got {text!r}") from None
+    if n < 1 or not 1 <= k <= n:
+        raise HrtfevalError(f"--shard K/N needs 1 <= K <= N; got {text!r} (K counts from 1)")
+    return k, n
+
+
+def select_shard(pairs: list, k: int, n: int) -> list:
+    """The pairs of shard ``k`` of ``n``: indices i of the sorted list with ``i % n == k - 1``."""
+    return pairs[k - 1 :: n]
+
+
+# ----------------------------------------------------------------------------------------------
+# Scoring one pair (in a worker process or in-process)
+
+
+@dataclass
+class PairResult:
+    """What scoring one pair gave: ``score`` (``PairScore.as_dict()``) or ``error`` (a message)."""
+
+    pair: Pair
+    score: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def error_text(exc: BaseException) -> str:
+    """The message recorded for a pair that failed: the user error, or the unexpected one."""
+    if isinstance(exc, (HrtfevalError, ValueError)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return f"unexpected {type(exc).__name__}: {exc} (please report this as a bug)"
+
+
+def _score_job(job) -> tuple[str, Any]:
+    """Worker: read, align and score one pair -> ("ok", PairScore.as_dict()) or ("error", text)."""
+    prediction, target, options, device = job
+    try:
+        from .scoring import score_files
+
+        return "ok", score_files(prediction, target, options, device).as_dict()
+    except Exception as exc:  # noqa: BLE001 - a pair's failure must not stop the run
+        return "error", error_text(exc)
+
+
+def _load_job(job) -> tuple[str, Any]:
+    """Worker: read and align one pair -> ("ok", AlignedPair) or ("error", text)."""
+    prediction, target, options, _device = job
+    try:
+        from .scoring import load_aligned
+
+        return "ok", load_aligned(prediction, target, options)
+    except Exception as exc:  # noqa: BLE001
+        return "error", error_text(exc)
+
+
+def _init_worker() -> None:
+    """Worker set-up: one torch thread, stdout kept clean, Ctrl-C left to the main process."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Anything a library prints in a worker would land in the main process's stdout (the data):
+    # send it to stderr, at the Python and at the file-descriptor level.
+    try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except OSError:  # pragma: no cover - no usable descriptors
+        pass
+    sys.stdout = sys.stderr
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def default_workers() -> int:
+    """CPUs this process may use (``os.sched_getaffinity``), at most :data:`MAX_DEFAULT_WORKERS`."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_DEFAULT_WORKERS))
+
+
+def _mp_context():
+    """``forkserver`` where available (torch is imported once in the server, workers fork from
+    it cheaply and never inherit the main process's threads), else ``spawn``."""
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["hrtfeval.batch", "hrtfeval.scoring", "hrtfeval.io",
+                                    "hrtfeval.align", "hrtfeval.represent", "hrtfeval.cues",
+                                    "torch", "netCDF4"])
+        return ctx
+    return mp.get_context("spawn")  # pragma: no cover - Windows
+
+
+def _resolve_job(device: str) -> tuple[str, str]:
+    """Worker: the device ``auto`` means here (so that the main process need not import torch)."""
+    try:
+        from .scoring import resolve_device
+
+        return "ok", str(resolve_device(device))
+    except Exception as exc:  # noqa: BLE001
+        return "error", error_text(exc)
+
+
+_START_FAILED = ("the worker processes could not start: use --workers 0 (workers=0) to score in "
+                 "this process; a Python script that runs a batch must guard its code with "
+                 "if __name__ == '__main__':")
+
+
+class WorkerPool:
+    """Worker processes (forkserver/spawn), restarted after a worker dies.
+
+    Parameters
+    ----------
+    workers : int
+        Number of processes (at least 1).
+    """
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._ex = None
+
+    def start(self, device: str = "cpu") -> str:
+        """Start the workers and return ``device`` resolved by one of them (``auto`` -> cpu or
+        cuda). Raises HrtfevalError when they cannot start or the device is not available."""
+        self._ex = self._new(self.workers)
+        status, value = self._call(self._ex, _resolve_job, device)
+        if status != "ok":
+            raise HrtfevalError(value)
+        return value
+
+    def _new(self, workers: int):
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker)
+
+    def _call(self, ex, fn, *args):
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return ex.submit(fn, *args).result()
+        except BrokenProcessPool:
+            ex.shutdown(wait=True, cancel_futures=True)
+            raise HrtfevalError(_START_FAILED) from None
+
+    def submit(self, fn, job):
+        return self._ex.submit(fn, job)
+
+    def restart(self) -> None:
+        self.close()
+        self._ex = self._new(self.workers)
+
+    def isolated(self, fn, job) -> tuple[str, Any]:
+        """Run one job alone in a fresh worker: after a worker died, this finds the pair that
+        kills it."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        ex = self._new(1)
+        try:
+            self._call(ex, _resolve_job, "cpu")  # the worker starts at all
+            return ex.submit(fn, job).result()
+        except BrokenProcessPool:
+            return "error", ("the worker process died while reading or scoring this pair (a "
+                             "crash in a file reader?); the other pairs were scored")
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._ex is not None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+            self._ex = None
+
+
+def ordered_map(fn: Callable, jobs: list, pool: WorkerPool | None,
+                window: int) -> Iterator[tuple[str, Any]]:
+    """``fn(job)`` for every job, in order, in ``pool`` with at most ``window`` jobs in flight
+    (so results never pile up), or in this process when ``pool`` is None."""
+    if pool is None:
+        for job in jobs:
+            yield fn(job)
+        return
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending: deque = deque()
+    nxt = 0
+    try:
+        while nxt < len(jobs) or pending:
+            while nxt < len(jobs) and len(pending) < window:
+                pending.append((nxt, pool.submit(fn, jobs[nxt])))
+                nxt += 1
+            i, fut = pending.popleft()
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                # A worker died (segfault in a native reader, out of memory): every job in flight
+                # is lost. Redo them one by one in fresh workers to tell which pair caused it.
+                redo = [(i, fut)] + list(pending)
+                pending.clear()
+                pool.restart()
+                for j, f in redo:
+                    done = f.done() and not f.cancelled() and f.exception() is None
+                    yield f.result() if done else pool.isolated(fn, jobs[j])
+                continue
+            yield result
+    finally:
+        for _, fut in pending:
+            fut.cancel()
+
+
+class _OneTorchThread:
+    """In-process scoring of small tensors: one torch thread is faster than a contended pool
+    (and much faster on a busy machine); the caller's setting is restored afterwards."""
+
+    def __enter__(self):
+        import torch
+
+        self._saved = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self._saved)
+
+
+class BatchScorer:
+    """Scores pairs one after another, reading ahead in worker processes.
+
+    Use as a context manager; :attr:`device` is the resolved device (``"cpu"``, ``"cuda:0"``...)
+    once entered, and :meth:`score` yields a :class:`PairResult` per pair, in order.
+
+    Parameters
+    ----------
+    options : hrtfeval.scoring.ScoreOptions
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    workers : int or None
+        Worker processes that read (and, on the CPU, score) pairs ahead of the main process;
+        ``None`` = :func:`default_workers`, ``0`` = everything in this process.
+    stack : bool or None
+        Stack consecutive pairs of identical shape, domain and rate and score them in one batch
+        (workers then only read and align). ``None``: stack on CUDA devices only. The numbers
+        are those of pair-by-pair scoring; ``stack=True`` on the CPU exists to test that.
+    batch_size : int
+        Most pairs in one stacked batch.
+    n_pairs : int or None
+        Number of pairs to come, if known: no more workers than pairs, none for one pair.
+    """
+
+    def __init__(self, options, device: str = "auto", workers: int | None = None, *,
+                 stack: bool | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 n_pairs: int | None = None):
+        self.options = options
+        self.requested = device
+        n = default_workers() if workers is None else max(0, int(workers))
+        if n_pairs is not None:
+            n = 0 if n_pairs <= 1 else min(n, n_pairs)  # a pool costs more than one pair
+        self.workers = n
+        self.stack = stack
+        self.batch_size = max(1, int(batch_size))
+        self.device = None
+        self._torch_device = None
+        self._pool: WorkerPool | None = None
+        self._threads = None
+
+    def __enter__(self) -> BatchScorer:
+        try:
+            requested = str(self.requested).strip().lower()
+            if self.workers > 0:
+                self._pool = WorkerPool(self.workers)
+                # The main process imports torch only when it scores (stacked batches).
+                self.device = self._pool.start(requested)
+            if self.workers == 0 or self.device.startswith("cuda"):
+                from .scoring import resolve_device
+
+                self._torch_device = resolve_device(requested)
+                self.device = str(self._torch_device)
+            if self.stack is None:
+                self.stack = self.device.startswith("cuda")
+            if self.stack and self._torch_device is None:
+                from .scoring import resolve_device
+
+                self._torch_device = resolve_device(self.device)
+            if self.workers == 0:
+                self._threads = _OneTorchThread()
+                self._threads.__enter__()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._threads is not None:
+            self._threads.__exit__(None, None, None)
+            self._threads = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def score(self, pairs: list[Pair]) -> Iterator[PairResult]:
+        jobs = [(p.prediction_path, p.target_path, self.options, self.device) for p in pairs]
+        window = 2 * self.workers + 2
+        if not self.stack:
+            results = ordered_map(_score_job, jobs, self._pool, window)
+            for pair, (status, value) in zip(pairs, results):
+                yield (PairResult(pair, score=value) if status == "ok"
+                       else PairResult(pair, error=value))
+            return
+        loaded = ordered_map(_load_job, jobs, self._pool, window)
+        dev, options = self._torch_device, self.options
+        group: list[tuple[Pair, Any]] = []
+        for pair, (status, value) in zip(pairs, loaded):
+            if status != "ok":
+                yield from score_group(group, options, dev)
+                group = []
+                yield PairResult(pair, error=value)
+                continue
+            if group and (len(group) >= self.batch_size
+                          or stack_key(group[0][1]) != stack_key(value)):
+                yield from score_group(group, options, dev)
+                group = []
+            group.append((pair, value))
+        yield from score_group(group, options, dev)
+
+
+def score_stream(pairs: list[Pair], options, device: str = "auto", workers: int | None = None,
+                 *, stack: bool | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[PairResult]:
+    """Score ``pairs`` one after another: a :class:`PairResult` per pair, in order (see
+    :class:`BatchScorer` for the parameters)."""
+    with BatchScorer(options, device, workers, stack=stack, batch_size=batch_size,
+                     n_pairs=len(pairs)) as scorer:
+        yield from scorer.score(pairs)
+
+
+def stack_key(aligned) -> tuple:
+    """Pairs with equal keys can be stacked: same shapes, dtypes, domains, rates and bins."""
+    def facts(s):
+        freqs = None if s.frequencies is None else s.frequencies.tobytes()
+        return (s.data.shape, s.data.dtype.str, s.domain, s.sampling_rate, freqs)
+
+    return facts(aligned.prediction) + facts(aligned.reference)
+
+
+def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[PairResult]:
+    """Score aligned pairs of one :func:`stack_key` as one stacked batch on ``device``.
+
+    If the stacked computation fails, every pair is scored on its own so that the error is
+    reported for the pair that causes it.
+    """
+    if not group:
+        return
+    from .scoring import (PairScore, effective_domain, metric_unit, per_direction, reduce_pair,
+                          score_aligned, spec_dict)
+
+    try:
+        pred_t, ref_t = stacked_tensors([a for _, a in group], options, device)
+        values = {}
+        for metric in options.metrics:
+            values[metric] = per_direction(pred_t, ref_t, metric, options)
+    except Exception:  # noqa: BLE001 - fall back to one by one, which names the failing pair
+        for pair, aligned in group:
+            try:
+                yield PairResult(pair, score=score_aligned(aligned, options, device).as_dict())
+            except Exception as exc:  # noqa: BLE001
+                yield PairResult(pair, error=error_text(exc))
+        return
+    for b, (pair, aligned) in enumerate(group):
+        try:
+            scores = {}
+            for metric in options.metrics:
+                unit = metric_unit(metric, effective_domain(options, pred_t.domain, ref_t.domain)
+                                   if metric in ("rmse", "mae") else "")
+                scores[metric] = reduce_pair(values[metric][b], metric, unit, options)
+            spec = spec_dict(aligned, options, device, pred_t, ref_t)
+            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+            yield PairResult(pair, score=score.as_dict())
+        except Exception as exc:  # noqa: BLE001
+            yield PairResult(pair, error=error_text(exc))
+
+
+def stacked_tensors(aligned: list, options, device):
+    """:class:`~hrtfeval.represent.SetTensors` of the predictions and the references of
+    ``aligned`` (equal :func:`stack_key`), stacked on a leading axis: ``(B, M, 2, N)``."""
+    import numpy as np
+
+    from .represent import SetTensors
+
+    def stacked(sets):
+        first = sets[0]
+        return SetTensors(np.stack([s.data for s in sets]), first.domain, first.sampling_rate,
+                          first.frequencies, device, options.n_fft, first.path)
+
+    return (stacked([a.prediction for a in aligned]), stacked([a.reference for a in aligned]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Entries, aggregate, the document
+
+
+def batch_spec(options, device, source: dict[str, str], *, shard: str | None, pairs_total: int,
+               ignore_unmatched: bool) -> dict[str, Any]:
+    """The batch ``spec``: how every pair is scored (from the options alone) and the run."""
+    from . import __version__
+    from .scoring import definitions
+
+    thresholds = {m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit",
+                      "source": t.source} for m, t in options.thresholds}
+    defs = definitions(options, options.domain or "time", None)
+    if options.domain is None:
+        for m in ("rmse", "mae"):
+            if m in defs:
+                defs[m] += ("; domain per pair (time when both files hold impulse responses, "
+                            "else magnitude): see each pair's spec.domain")
+    return {
+        "hrtfeval": __version__,
+        "kind": "batch",
+        "metrics": list(options.metrics),
+        "preset": options.preset,
+        "band_hz": [options.freq_min, options.freq_max],
+        "n_fft": options.n_fft,
+        "domain": options.domain,
+        "reduction": options.reduction,
+        "epsilon": options.epsilon,
+        "itd_method": options.itd_method if "itd" in options.metrics else None,
+        "tolerance_deg": options.tolerance_deg,
+        "allow_missing": options.allow_missing,
+        "length_policy": options.length_policy,
+        "thresholds": thresholds,
+        "definitions": defs,
+        "pairs_total": pairs_total,
+        "shard": shard,
+        "device": str(device),
+        "source": source,
+        "ignore_unmatched": ignore_unmatched,
+        "notes": [],
+    }
+
+
+def make_entry(result: PairResult) -> dict[str, Any]:
+    """A pair's entry in the batch document (names relative, per-pair spec only)."""
+    pair = result.pair
+    if result.score is None:
+        return {"prediction": pair.prediction, "target": pair.target, "error": result.error}
+    spec = result.score["spec"]
+    return {
+        "prediction": pair.prediction,
+        "target": pair.target,
+        "spec": {k: spec[k] for k in PAIR_SPEC_KEYS if k in spec},
+        "scores": result.score["scores"],
+        "passed": result.score["passed"],
+    }
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """mean / median / min / max / n of ``values`` (None when empty). ``math.fsum`` keeps the
+    mean independent of the order pairs were merged in."""
+    n = len(values)
+    if not n:
+        return {"mean": None, "median": None, "min": None, "max": None, "n": 0}
+    return {"mean": math.fsum(values) / n, "median": float(statistics.median(values)),
+            "min": min(values), "max": max(values), "n": n}
+
+
+def aggregate(entries: list[dict[str, Any]], metrics: Iterable[str]) -> dict[str, Any]:
+    """Per metric, statistics of the pairs' overall values over the scored pairs."""
+    out = {}
+    for m in metrics:
+        scored = [e["scores"][m] for e in entries if "scores" in e and m in e["scores"]]
+        units = sorted({s["unit"] for s in scored})
+        unit = units[0] if len(units) == 1 else ("mixed: " + ", ".join(units) if units else None)
+        out[m] = {"unit": unit, **stats([s["overall"] for s in scored])}
+    return out
+
+
+def count(doc: dict[str, Any]) -> dict[str, int]:
+    """The ``counts`` block of a batch document, from its pairs and unmatched lists."""
+    entries = doc["pairs"]
+    unmatched = doc.get("unmatched") or {}
+    return {
+        "pairs": len(entries),
+        "scored": sum("scores" in e for e in entries),
+        "errors": sum("error" in e for e in entries),
+        "unmatched": len(unmatched.get("prediction", [])) + len(unmatched.get("target", [])),
+        "failed": sum(e.get("passed") is False for e in entries),
+    }
+
+
+def finish(doc: dict[str, Any]) -> dict[str, Any]:
+    """Recompute ``aggregate`` and ``counts`` (and the mixed-unit note) from the pairs, in place,
+    keeping the documented key order."""
+    metrics = doc["spec"]["metrics"]
+    agg = aggregate(doc["pairs"], metrics)
+    notes = [n for n in doc["spec"].get("notes", []) if not n.startswith("aggregate of ")]
+    for m, a in agg.items():
+        if a["unit"] and a["unit"].startswith("mixed"):
+            notes.append(f"aggregate of {m} mixes pairs scored in different domains "
+                         f"({a['unit'][7:]}); set --domain to score all pairs alike")
+    doc["spec"]["notes"] = notes
+    ordered = {"spec": doc["spec"], "pairs": doc["pairs"],
+               "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
+               "aggregate": agg}
+    if "regression" in doc:
+        ordered["regression"] = doc["regression"]
+    ordered["counts"] = count(doc)
+    doc.clear()
+    doc.update(ordered)
+    return doc
+
+
+def run_batch(
+    pair_list: PairList,
+    options,
+    *,
+    device: str = "auto",
+    workers: int | None = None,
+    shard: tuple[int, int] | None = None,
+    ignore_unmatched: bool = False,
+    baseline=None,
+    max_regression: dict[str, float] | None = None,
+    on_entry: Callable[[dict[str, Any]], None] | None = None,
+    progress=None,
+    stack: bool | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> dict[str, Any]:
+    """Score every pair of ``pair_list`` (or of one shard of it) and build the batch document.
+
+    Parameters
+    ----------
+    pair_list : PairList
+    options : hrtfeval.scoring.ScoreOptions
+    device, workers, stack, batch_size
+        See :func:`score_stream`.
+    shard : (K, N) or None
+        Score only shard K of N (:func:`select_shard`).
+    ignore_unmatched : bool
+        Recorded in the spec; unmatched files then do not make the exit code 2.
+    baseline : hrtfeval.gates.Baseline or None
+        Compare every pair (and the aggregate mean) with it; ``max_regression`` gives the
+        largest allowed increase per metric.
+    on_entry : callable, optional
+        Called with every pair's entry as soon as it is scored, in order (``--format jsonl``).
+    progress : object with ``start(total)`` and ``advance()``, optional
+
+    Returns
+    -------
+    dict
+        The batch document (see the module docstring).
+
+    Raises
+    ------
+    HrtfevalError
+        When there is nothing to score (no pair at all, before sharding).
+    """
+    from .gates import annotate_pair, regression_block
+
+    pairs = pair_list.pairs
+    if not pairs:
+        where = ", ".join(f"{k} {v}" for k, v in pair_list.source.items())
+        unmatched = (f" ({pair_list.n_unmatched} file(s) without a partner)"
+                     if pair_list.n_unmatched else "")
+        raise HrtfevalError(f"nothing to score: no pair of .sofa/.pt files found ({where})"
+                            f"{unmatched}")
+    shard_text = None
+    if shard is not None:
+        pairs = select_shard(pairs, *shard)
+        shard_text = f"{shard[0]}/{shard[1]}"
+    entries: list[dict[str, Any]] = []
+    with BatchScorer(options, device, workers, stack=stack, batch_size=batch_size,
+                     n_pairs=len(pairs)) as scorer:
+        if progress is not None:
+            progress.start(len(pairs))
+        for result in scorer.score(pairs):
+            entry = make_entry(result)
+            if baseline is not None:
+                annotate_pair(entry, baseline, max_regression or {})
+            entries.append(entry)
+            if on_entry is not None:
+                on_entry(entry)
+            if progress is not None:
+                progress.advance()
+    spec = batch_spec(options, scorer.device, pair_list.source, shard=shard_text,
+                      pairs_total=len(pair_list.pairs), ignore_unmatched=ignore_unmatched)
+    doc = {"spec": spec, "pairs": entries,
+           "unmatched": {"prediction": pair_list.unmatched_prediction,
+                         "target": pair_list.unmatched_target}}
+    if baseline is not None:
+        doc["regression"] = regression_block(entries, baseline.name, max_regression or {})
+    return finish(doc)
+
+
+def find_pairs(prediction: str | None, target: str | None, pairs_file: str | None) -> PairList:
+    """The pairs of a batch run: ``--pairs FILE`` or two directories."""
+    if pairs_file is not None:
+        return read_pairs_csv(pairs_file)
+    return pair_directories(prediction, target)
+
+
+# ----------------------------------------------------------------------------------------------
+# Merge
+
+
+def comparable_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec without the keys that describe one run (device, source, shard, notes)."""
+    return {k: v for k, v in spec.items() if k not in RUN_SPEC_KEYS}
+
+
+def merge_documents(docs: list[dict[str, Any]], names: list[str],
+                    warn: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Combine batch documents (shards of one run) into one, aggregate and counts recomputed.
+
+    Raises
+    ------
+    HrtfevalError
+        A document is not a batch document, the scoring specs differ, the shards come from runs
+        of different sizes, a shard is given twice, or a pair is in two documents.
+
+    Missing shards only ``warn``: the merged document says which (``spec.shard``).
+    """
+    if not docs:
+        raise HrtfevalError("merge needs at least one batch document")
+    for doc, name in zip(docs, names):
+        if not isinstance(doc, dict) or "pairs" not in doc or "spec" not in doc:
+            raise HrtfevalError("is not a batch document written by hrtfeval (no 'pairs')", name)
+    first = comparable_spec(docs[0]["spec"])
+    for doc, name in zip(docs[1:], names[1:]):
+        other = comparable_spec(doc["spec"])
+        if other != first:
+            keys = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+            raise HrtfevalError(f"was scored with other options than {names[0]} (spec differs in "
+                                f"{', '.join(keys)}); merge only shards of one run", name)
+    shards = [d["spec"].get("shard") for d in docs]
+    shard_text = None
+    if any(s is not None for s in shards):
+        if any(s is None for s in shards):
+            raise HrtfevalError("some documents are shards (--shard) and some are not; merge the "
+                                "shards of one run")
+        parsed = [parse_shard(s) for s in shards]
+        n = parsed[0][1]
+        if any(p[1] != n for p in parsed):
+            raise HrtfevalError("the shards split the run differently: "
+                                + ", ".join(sorted(set(shards))))
+        seen: dict[int, str] = {}
+        for (k, _), name in zip(parsed, names):
+            if k in seen:
+                raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
+            seen[k] = name
+        missing = [k for k in range(1, n + 1) if k not in seen]
+        if missing:
+            shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
+            warn(f"shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing: the merged "
+                 f"document covers {sum(len(d['pairs']) for d in docs)} of "
+                 f"{docs[0]['spec'].get('pairs_total')} pairs")
+    where: dict[tuple[str, str], str] = {}
+    entries: list[dict[str, Any]] = []
+    for doc, name in zip(docs, names):
+        for e in doc["pairs"]:
+            key = pair_key(e)
+            if key in where:
+                raise HrtfevalError(f"the pair {key[0]}, {key[1]} is in {where[key]} and in "
+                                    f"{name}: the documents overlap")
+            where[key] = name
+            entries.append(e)
+    entries.sort(key=pair_key)
+    sources = {str(d["spec"].get("source")) for d in docs}
+    if len(sources) > 1:
+        warn("the documents scored different folders or pairs files: " + "; ".join(sorted(sources)))
+    spec = dict(docs[0]["spec"])
+    spec["shard"] = shard_text
+    devices = sorted({str(d["spec"].get("device")) for d in docs})
+    spec["device"] = devices[0] if len(devices) == 1 else ", ".join(devices)
+    spec["ignore_unmatched"] = all(d["spec"].get("ignore_unmatched") for d in docs)
+    unmatched = {side: sorted({f for d in docs for f in (d.get("unmatched") or {}).get(side, [])})
+                 for side in ("prediction", "target")}
+    merged = {"spec": spec, "pairs": entries, "unmatched": unmatched}
+    regs = [d.get("regression") for d in docs]
+    if any(r is not None for r in regs):
+        configs = {None if r is None else
+                   (r.get("baseline"), tuple(sorted(r.get("max", {}).items()))) for r in regs}
+        if len(configs) > 1:
+            raise HrtfevalError("the documents were compared with different baselines or "
+                                "--max-regression limits (or some with none)")
+        from .gates import regression_block
+
+        merged["regression"] = regression_block(entries, regs[0]["baseline"], regs[0]["max"])
+    return finish(merged)

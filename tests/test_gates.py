@@ -1,0 +1,245 @@
+"""CI gates: baseline regression (up and down), exit codes, JUnit XML, JSON lines documents."""
+
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hrtfeval import synth
+from hrtfeval.cli import app
+from hrtfeval.errors import HrtfevalError
+from hrtfeval.gates import (Baseline, annotate_pair, exit_code, junit_cases, junit_xml,
+                            load_document, regression_block)
+
+runner = CliRunner()
+FS = 48000
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def score(*args, code=0, fmt="json"):
+    result = invoke("score", *args, "--format", fmt, "--device", "cpu", "--workers", "0")
+    assert result.exit_code == code, result.stderr
+    return json.loads(result.stdout) if fmt == "json" else result
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory) -> Path:
+    """Four pairs under pred/ and ref/."""
+    root = tmp_path_factory.mktemp("gates")
+    positions = synth.sphere_grid(40)
+    for side in ("pred", "ref"):
+        (root / side).mkdir()
+    for i in range(4):
+        ref = synth.spherical_head_hrirs(positions, FS, 128, seed=i)
+        synth.write_sofa(root / "ref" / f"p{i}.sofa", ref, positions, FS)
+        synth.write_sofa(root / "pred" / f"p{i}.sofa", synth.degrade(ref, seed=i), positions, FS)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(sets) -> dict:
+    return score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd")
+
+
+def baseline_file(tmp_path, doc, shift=None, drop=None) -> Path:
+    """``doc`` with ``shift[i]`` subtracted from pair i's lsd (so the new run is worse by it),
+    without pair ``drop``."""
+    base = copy.deepcopy(doc)
+    for i, delta in (shift or {}).items():
+        base["pairs"][i]["scores"]["lsd"]["overall"] -= delta
+    if drop is not None:
+        del base["pairs"][drop]
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(base))
+    return path
+
+
+def test_same_run_as_baseline_has_zero_deltas(sets, run, tmp_path):
+    path = baseline_file(tmp_path, run)
+    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--baseline", path,
+                "--max-regression", "lsd=0", "--max-regression", "itd=0")
+    for e in doc["pairs"]:
+        assert e["regression"]["lsd"] == {"baseline": e["scores"]["lsd"]["overall"],
+                                          "value": e["scores"]["lsd"]["overall"], "delta": 0.0,
+                                          "max": 0.0, "passed": True}
+        assert e["passed"] is True
+    reg = doc["regression"]
+    assert reg["baseline"] == str(path) and reg["max"] == {"lsd": 0.0, "itd": 0.0}
+    assert reg["aggregate"]["lsd"]["delta"] == 0.0 and reg["aggregate"]["lsd"]["n"] == 4
+    assert reg["missing"] == [] and reg["regressed"] == [] and reg["passed"] is True
+    assert list(doc)[-2:] == ["regression", "counts"]
+
+
+@pytest.mark.parametrize("limit,code", [(0.49, 1), (0.51, 0)])
+def test_one_pair_regression_fails_exactly_above_the_limit(sets, run, tmp_path, limit, code):
+    path = baseline_file(tmp_path, run, shift={1: 0.5})
+    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--baseline", path,
+                "--max-regression", f"lsd={limit}", code=code)
+    delta = doc["pairs"][1]["regression"]["lsd"]["delta"]
+    assert delta == pytest.approx(0.5, abs=1e-12)
+    assert doc["pairs"][1]["passed"] is (code == 0)
+    assert doc["counts"]["failed"] == (1 if code else 0)
+    # the mean grew by 0.5 / 4, below both limits
+    assert doc["regression"]["aggregate"]["lsd"]["delta"] == pytest.approx(0.125, abs=1e-12)
+    assert doc["regression"]["passed"] is True
+    if code:
+        assert doc["regression"]["regressed"] == [
+            {"prediction": "p1.sofa", "target": "p1.sofa", "metrics": ["lsd"]}]
+
+
+@pytest.mark.parametrize("limit,code", [(0.15, 0), (0.05, 1)])
+def test_aggregate_mean_regression(sets, run, tmp_path, limit, code):
+    """Every pair +0.1: per-pair checks at the limit decide nothing, the mean check does."""
+    path = baseline_file(tmp_path, run, shift={i: 0.1 for i in range(4)})
+    result = score(sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path,
+                   "--max-regression", f"lsd={limit}", code=code, fmt="table")
+    assert "Δlsd" in result.stdout and "vs baseline" in result.stdout
+    assert ("FAIL" in result.stdout) is bool(code)
+
+
+def test_improvement_passes_and_missing_pairs_are_reported(sets, run, tmp_path):
+    path = baseline_file(tmp_path, run, shift={0: -1.0, 2: -2.0}, drop=3)
+    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path,
+                "--max-regression", "lsd=0")
+    assert doc["pairs"][0]["regression"]["lsd"]["delta"] == pytest.approx(-1.0)
+    assert doc["pairs"][3]["regression"] is None and doc["pairs"][3]["passed"] is None
+    assert doc["regression"]["missing"] == [{"prediction": "p3.sofa", "target": "p3.sofa"}]
+    assert doc["regression"]["aggregate"]["lsd"]["n"] == 3
+    table = score(sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path, fmt="table")
+    assert "not in the baseline (1): p3.sofa" in table.stdout
+
+
+def test_regression_usage_errors(sets, run, tmp_path):
+    path = baseline_file(tmp_path, run)
+    result = invoke("score", sets / "pred", sets / "ref", "--max-regression", "lsd=1")
+    assert result.exit_code == 2 and "needs --baseline" in result.stderr
+    result = invoke("score", sets / "pred", sets / "ref", "-m", "lsd", "-m", "ild",
+                    "--baseline", path, "--max-regression", "ild=1")
+    assert result.exit_code == 2 and "baseline has no ild" in result.stderr
+    result = invoke("score", sets / "pred", sets / "ref", "--baseline", path,
+                    "--max-regression", "itd=1")
+    assert result.exit_code == 2 and "not scored" in result.stderr
+    result = invoke("score", sets / "pred", sets / "ref", "--baseline", tmp_path / "none.json")
+    assert result.exit_code == 2 and "not found" in result.stderr
+
+
+def test_single_pair_baseline_and_junit(sets, tmp_path):
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    single = score(pred, ref, "-m", "lsd")
+    single["scores"]["lsd"]["overall"] -= 0.3
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(single))
+    report = tmp_path / "junit.xml"
+    doc = score(pred, ref, "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0.2",
+                "--junit", report, code=1)
+    assert doc["regression"]["lsd"]["delta"] == pytest.approx(0.3)
+    assert doc["passed"] is False
+    suite = ET.parse(report).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "1", "0")
+    score(pred, ref, "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0.4")
+    table = score(pred, ref, "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0.2",
+                  fmt="table", code=1)
+    assert "lsd: " in table.stdout and "FAIL" in table.stdout
+
+
+def test_junit_counts_failures_and_errors(tmp_path, sets):
+    root = tmp_path / "j"
+    for side in ("pred", "ref"):
+        (root / side).mkdir(parents=True)
+        for i in range(3):
+            (root / side / f"p{i}.sofa").write_bytes((sets / side / f"p{i}.sofa").read_bytes())
+    (root / "pred" / "p1.sofa").write_bytes(b"not a sofa file")
+    (root / "ref" / "lonely.sofa").write_bytes(b"")
+    doc = score(root / "pred", root / "ref", "-m", "lsd", "-m", "itd", code=2)
+    scored = sorted((e["scores"]["lsd"]["overall"], e["prediction"]) for e in doc["pairs"]
+                    if "scores" in e)
+    limit, worst = scored[0][0], scored[-1][1]  # the worse of the two scored pairs fails
+    report = tmp_path / "report.xml"
+    doc = score(root / "pred", root / "ref", "-m", "lsd", "-m", "itd", "--fail-above",
+                f"lsd={limit}", "--fail-above", "itd=1000", "--junit", report, code=2)
+    root_el = ET.parse(report).getroot()
+    cases = root_el.findall(".//testcase")
+    # 2 scored pairs x 2 checks, 1 errored pair, 1 unmatched file
+    assert len(cases) == 6 == int(root_el.get("tests"))
+    assert len(root_el.findall(".//testcase/failure")) == 1 == int(root_el.get("failures"))
+    assert len(root_el.findall(".//testcase/error")) == 2 == int(root_el.get("errors"))
+    failure = root_el.find(".//testcase/failure/..")
+    assert failure.get("classname") == worst and failure.get("name").startswith("lsd <=")
+    errored = [c for c in cases if c.find("error") is not None]
+    assert {c.get("classname") for c in errored} == {"p1.sofa", "lonely.sofa"}
+
+
+def test_junit_of_a_passing_run_without_checks(run):
+    cases = junit_cases(run)
+    assert [c["name"] for c in cases] == ["score"] * 4
+    assert all(c["outcome"] == "pass" for c in cases)
+    ET.fromstring(junit_xml(run))
+
+
+def test_exit_code_rules(run):
+    doc = copy.deepcopy(run)
+    assert exit_code(doc) == 0
+    doc["counts"]["failed"] = 1
+    assert exit_code(doc) == 1
+    doc["counts"]["unmatched"] = 1
+    assert exit_code(doc) == 2
+    doc["spec"]["ignore_unmatched"] = True
+    assert exit_code(doc) == 1
+    doc["counts"]["failed"] = 0
+    doc["regression"] = {"passed": False}
+    assert exit_code(doc) == 1
+    doc["counts"]["errors"] = 1
+    assert exit_code(doc) == 2
+    assert exit_code({"scores": {}, "passed": False}) == 1
+
+
+def test_baseline_lookup_falls_back_on_the_target(run):
+    base = Baseline(run, "old")
+    other = copy.deepcopy(run["pairs"][2])
+    other["prediction"] = "model_v2/p2.sofa"
+    annotate_pair(other, base, {"lsd": 0.0})
+    assert other["regression"]["lsd"]["delta"] == 0.0
+    block = regression_block([other], "old", {"lsd": 0.0})
+    assert block["aggregate"]["lsd"]["n"] == 1 and block["passed"] is True
+
+
+def test_load_document_reads_json_lines(tmp_path, run):
+    lines = [json.dumps(e) for e in run["pairs"]]
+    lines.append(json.dumps({k: v for k, v in run.items() if k != "pairs"}))
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert load_document(path) == run
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(HrtfevalError, match="no final summary"):
+        load_document(path)
+    path.write_text('{"something": 1}')
+    with pytest.raises(HrtfevalError, match="not a score document"):
+        load_document(path)
+
+
+def test_merge_recomputes_regression_and_accepts_a_baseline(sets, run, tmp_path):
+    path = baseline_file(tmp_path, run, shift={0: 0.5})
+    shards = []
+    for k in (1, 2):
+        doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--shard", f"{k}/2",
+                    "--baseline", path, "--max-regression", "lsd=0.2", code=1 if k == 1 else 0)
+        shards.append(tmp_path / f"s{k}.json")
+        shards[-1].write_text(json.dumps(doc))
+    whole = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--baseline", path,
+                  "--max-regression", "lsd=0.2", code=1)
+    merged = invoke("merge", *shards, "--format", "json")
+    assert merged.exit_code == 1
+    assert json.loads(merged.stdout) == whole
+    # a looser limit given to merge replaces the shards' comparison
+    merged = invoke("merge", *shards, "--format", "json", "--baseline", path,
+                    "--max-regression", "lsd=0.6")
+    assert merged.exit_code == 0
+    assert json.loads(merged.stdout)["regression"]["max"] == {"lsd": 0.6}
