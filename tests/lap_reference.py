@@ -118,3 +118,30 @@ def synthetic_hrirs(n_directions, n_taps, sampling_rate, seed=0, noise_floor=1e-
         ir[i, 1] = right + noise_floor * peak * rng.standard_normal(n_taps)
         delays[i] = delay
     return ir, delays
+
+
+def reference_lsd_db(pred_ir, ref_ir, sampling_rate, freq_min=20.0, freq_max=20000.0):
+    """LSD of each direction and ear (M, 2), written out per direction: |FFT| in dB over the bins
+    with freq_min <= f <= freq_max among the first N/2 bins (no Nyquist bin), RMS over them."""
+    pred_ir = np.asarray(pred_ir, dtype=np.float64)
+    ref_ir = np.asarray(ref_ir, dtype=np.float64)
+    n = ref_ir.shape[-1]
+    freqs = np.fft.fftfreq(n, 1.0 / sampling_rate)[: n // 2]
+    band = (freqs >= freq_min) & (freqs <= freq_max)
+    out = np.empty(ref_ir.shape[:2])
+    for i in range(ref_ir.shape[0]):
+        for ear in range(2):
+            p = 20 * np.log10(np.abs(np.fft.fft(pred_ir[i, ear]))[: n // 2][band])
+            t = 20 * np.log10(np.abs(np.fft.fft(ref_ir[i, ear]))[: n // 2][band])
+            out[i, ear] = np.sqrt(np.mean((p - t) ** 2))
+    return out
+
+
+def reference_lap(pred_ir, ref_ir, sampling_rate):
+    """The three LAP challenge numbers of one aligned pair: ITD difference (µs, mean |dITD|),
+    ILD difference (dB, mean |dILD|) and LSD (dB, mean over directions and ears)."""
+    itd = np.abs(reference_itd_seconds(pred_ir, sampling_rate)
+                 - reference_itd_seconds(ref_ir, sampling_rate))
+    ild = np.abs(reference_ild_db(pred_ir) - reference_ild_db(ref_ir))
+    lsd = reference_lsd_db(pred_ir, ref_ir, sampling_rate)
+    return {"itd": float(np.mean(itd) * 1e6), "ild": float(np.mean(ild)), "lsd": float(np.mean(lsd))}
