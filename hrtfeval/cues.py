@@ -181,6 +181,10 @@ def _tensor(torch, value):
     return torch.as_tensor(value)
 
 
+# Directions per ITD block: 2048 directions of 256 taps (a few tens of MB of intermediates).
+_ITD_BLOCK_SAMPLES = 2048 * 256
+
+
 def _as_ears(torch, value, name: str, min_samples: int, check_finite: bool = True):
     """``value`` as a real float64 tensor shaped (..., 2, N) with N >= min_samples."""
     x = _tensor(torch, value)
@@ -322,7 +326,13 @@ def itd_seconds(
     _check_lowpass(fs, LOWPASS_CUTOFF_HZ, LOWPASS_ORDER)
     torch = _torch()
     x = _as_ears(torch, ir, "ir", min_samples=2, check_finite=check_finite)
-    return _itd_lags(torch, x, fs, method).to(torch.float64) / fs
+    # Directions are independent: work through them in blocks so that the filter, envelope and
+    # correlation intermediates (about 10 copies of the data) stay bounded on dense grids.
+    flat = x.reshape(-1, 2, x.shape[-1])
+    step = max(1, _ITD_BLOCK_SAMPLES // x.shape[-1])
+    lags = torch.cat([_itd_lags(torch, flat[i : i + step], fs, method)
+                      for i in range(0, flat.shape[0], step)])
+    return lags.reshape(x.shape[:-2]).to(torch.float64) / fs
 
 
 def ild_db(ir, *, check_finite: bool = True):

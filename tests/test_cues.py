@@ -368,3 +368,16 @@ def test_cue_ranges_for_info(tmp_path):
     only_ild = cue_ranges(magnitude)
     assert "itd_min_us" not in only_ild
     assert only_ild["ild_max_db"] == pytest.approx(20 * np.log10(2.0))
+
+
+def test_itd_blocks_over_directions_give_the_same_lags(monkeypatch):
+    """Dense grids are processed in blocks of directions; blocking must not change any lag."""
+    rng = np.random.default_rng(4)
+    ir = rng.standard_normal((3, 7, 2, 96)) * np.exp(-np.arange(96) / 12)
+    whole = cues.itd_seconds(ir, 48000)
+    monkeypatch.setattr(cues, "_ITD_BLOCK_SAMPLES", 96 * 2)  # blocks of 2 directions
+    blocked = cues.itd_seconds(ir, 48000)
+    assert blocked.shape == (3, 7)
+    assert torch.equal(whole, blocked)
+    single = cues.itd_seconds(ir[0, 0], 48000)
+    assert single.shape == () and float(single) == float(whole[0, 0])
