@@ -172,6 +172,8 @@ def _reorder_note(prediction: HRTFSet, reference: HRTFSet, n_reference: int) -> 
 # Above this many (reference x prediction) direction pairs a KD-tree beats brute force.
 _BRUTE_FORCE_PAIRS = 16_000_000
 _CHUNK_ELEMENTS = 1_000_000  # dot products per chunk: 8 MB of float64
+# Unit vectors are rounded to 1/this to find prediction rows of the same direction.
+_DUPLICATE_KEY_SCALE = 1e9
 
 
 def match_directions(
@@ -185,6 +187,11 @@ def match_directions(
     distance and spherical/cartesian origin do not matter). Memory is linear in M: equal grids
     are recognised row by row; small grids are searched with chunked dot products; large ones
     with a ``scipy.spatial.cKDTree`` queried by chord length.
+
+    When the prediction holds the same direction several times (a pole measured at several
+    azimuths, or one direction at several distances), the angle cannot choose between those
+    rows; the one with the reference row's distance, then its azimuth label, is taken (see
+    :func:`_prefer_same_labels`).
 
     Parameters
     ----------
@@ -207,7 +214,10 @@ def match_directions(
         # Fast path: the same grid in the same order (the common case) needs no search.
         angles = _chord_to_deg(np.linalg.norm(u_ref - u_pred, axis=1))
         if np.all(angles <= limit):
-            return np.arange(u_ref.shape[0], dtype=np.int64), angles
+            index = np.arange(u_ref.shape[0], dtype=np.int64)
+            return _prefer_same_labels(
+                index, u_pred, prediction_positions, reference_positions
+            ), angles
 
     if u_ref.shape[0] * u_pred.shape[0] <= _BRUTE_FORCE_PAIRS:
         # Small grids (every measured set up to a few thousand directions): chunked dot
@@ -215,16 +225,71 @@ def match_directions(
         idx = _nearest_by_dot(u_pred, u_ref)
         angles = _chord_to_deg(np.linalg.norm(u_ref - u_pred[idx], axis=1))
         found = angles <= limit
-        return np.where(found, idx, -1).astype(np.int64), np.where(found, angles, np.nan)
+        index = np.where(found, idx, -1).astype(np.int64)
+    else:
+        from scipy.spatial import cKDTree
 
-    from scipy.spatial import cKDTree
-
-    bound = 2.0 * math.sin(math.radians(min(limit, 180.0)) / 2.0) * (1.0 + 1e-12) + 1e-15
-    dist, idx = cKDTree(u_pred).query(u_ref, k=1, distance_upper_bound=bound)
-    angles = _chord_to_deg(np.where(np.isfinite(dist), dist, 2.0))
-    found = np.isfinite(dist) & (angles <= limit)
-    index = np.where(found, idx, -1).astype(np.int64)
+        bound = 2.0 * math.sin(math.radians(min(limit, 180.0)) / 2.0) * (1.0 + 1e-12) + 1e-15
+        dist, idx = cKDTree(u_pred).query(u_ref, k=1, distance_upper_bound=bound)
+        angles = _chord_to_deg(np.where(np.isfinite(dist), dist, 2.0))
+        found = np.isfinite(dist) & (angles <= limit)
+        index = np.where(found, idx, -1).astype(np.int64)
+    index = _prefer_same_labels(index, u_pred, prediction_positions, reference_positions)
     return index, np.where(found, angles, np.nan)
+
+
+def _prefer_same_labels(
+    index: np.ndarray,
+    u_pred: np.ndarray,
+    prediction_positions: np.ndarray,
+    reference_positions: np.ndarray,
+) -> np.ndarray:
+    """Among prediction rows of one direction, take the reference row's distance and azimuth.
+
+    Measured grids repeat directions: the zenith at every azimuth of a ring (the great-circle
+    angle between them is 0), or every direction once per distance (near-field sets such as
+    SCUT's). Any of those rows is an equally good match by angle, so the nearest search picks
+    one arbitrarily; this re-picks, within each group of identical prediction directions, the
+    row with the closest distance, then the closest azimuth label, keeping the current choice
+    on ties. ``index`` (-1 = unmatched) is returned unchanged when no direction repeats.
+    """
+    if u_pred.shape[0] < 2:
+        return index
+    # Identical directions to ~1e-7 degree (the zenith at any azimuth differs by ~1e-14).
+    key = np.round(u_pred * _DUPLICATE_KEY_SCALE).astype(np.int64)
+    _, group, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    group = group.reshape(-1)
+    if counts.max() == 1:
+        return index
+    rows = np.flatnonzero(index >= 0)
+    rows = rows[counts[group[index[rows]]] > 1]
+    if rows.size == 0:
+        return index
+    out = index.copy()
+    pred_az = np.asarray(prediction_positions[:, 0], dtype=np.float64)
+    pred_dist = np.asarray(prediction_positions[:, 2], dtype=np.float64)
+    # Prediction rows and the reference rows to resolve, both sorted by group: one slice each.
+    by_group = np.argsort(group, kind="stable")
+    first = np.concatenate([[0], np.cumsum(counts)])
+    rows = rows[np.argsort(group[index[rows]], kind="stable")]
+    row_groups = group[index[rows]]
+    cuts = np.flatnonzero(np.diff(row_groups)) + 1
+    for refs in np.split(rows, cuts):
+        g = group[index[refs[0]]]
+        candidates = by_group[first[g]:first[g + 1]]  # ascending: argsort is stable
+        ref_az = np.asarray(reference_positions[refs, 0], dtype=np.float64)
+        ref_dist = np.asarray(reference_positions[refs, 2], dtype=np.float64)
+        d_dist = np.abs(ref_dist[:, None] - pred_dist[None, candidates])
+        d_az = np.abs(np.mod(ref_az[:, None] - pred_az[None, candidates] + 180.0, 360.0) - 180.0)
+        # Distance first, then azimuth (a micrometre outweighs 180 deg); both rounded so that
+        # float noise cannot decide.
+        cost = np.round(d_dist, 6) * 1e9 + np.round(d_az, 6)
+        lowest = cost.min(axis=1)
+        current = out[refs]
+        current_cost = cost[np.arange(refs.size), np.searchsorted(candidates, current)]
+        best = candidates[np.argmin(cost, axis=1)]
+        out[refs] = np.where(current_cost <= lowest, current, best)
+    return out
 
 
 def _nearest_by_dot(u_pred: np.ndarray, u_ref: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from .model import DB, IR, MAGNITUDE, TF, HRTFSet, cartesian_to_spherical
 
 __all__ = [
     "SOFA_CONVENTIONS",
+    "SOFA_CONVENTION_ALIASES",
     "PT_DATA_KEYS",
     "DELAY_LOSS_WARN_FRACTION",
     "read_hrtf",
@@ -44,6 +45,9 @@ SOFA_CONVENTIONS = {
     "SimpleFreeFieldHRTF": TF,
     "GeneralTF": TF,
 }
+#: Older names of the conventions above, read as the convention they were renamed to.
+#: ``SimpleFreeFieldTF`` (versions 0.4 and 1.0) became ``SimpleFreeFieldHRTF``.
+SOFA_CONVENTION_ALIASES = {"SimpleFreeFieldTF": "SimpleFreeFieldHRTF"}
 #: The data keys a ``.pt`` dict may hold (exactly one of them).
 PT_DATA_KEYS = ("hrir", "ir", "hrtf", "hrtf_db")
 _PT_OPTIONAL_KEYS = ("sampling_rate", "positions", "frequencies")
@@ -66,12 +70,19 @@ _ANGLE_UNITS = {
     "degree": "degree",
     "degrees": "degree",
     "deg": "degree",
+    "°": "degree",
     "rad": "radian",
     "radian": "radian",
     "radians": "radian",
 }
 _LENGTH_UNITS = {"metre", "meter", "metres", "meters", "m"}
 _HERTZ = {"hertz", "hz"}
+# Data.Delay is in samples (AES69); a file that says otherwise in a Units attribute is believed.
+_SAMPLE_UNITS = {"sample", "samples", "1", ""}
+_SECOND_UNITS = {"second", "seconds", "s", "sec"}
+# Characters an attribute may be padded with (fixed-length HDF5 strings are NUL- or space-padded).
+_ATTR_PADDING = " \t\r\n\x00"
+_MRN = ("M", "R", "N")  # the AES69 order of Data.IR, Data.Real and Data.Imag
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,31 +201,51 @@ def _attr(obj: Any, key: str) -> str | None:
         value = obj.getncattr(key)
     except (AttributeError, KeyError):
         return None
+    if isinstance(value, (list, tuple)):  # an NC_STRING attribute with several values
+        value = ", ".join(_attr_text(v) for v in value)
+    elif isinstance(value, np.ndarray):
+        value = " ".join(_attr_text(v) for v in value.ravel())
+    return _attr_text(value)
+
+
+def _attr_text(value: Any) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    elif isinstance(value, np.ndarray):
-        value = " ".join(str(v) for v in value.ravel())
-    return str(value).strip()
+    return str(value).strip(_ATTR_PADDING)
 
 
-def _read_var(ds: Any, name: str, file: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
-    """(values, dimension names) of a variable, or None when the file has no such variable."""
+def _read_var(
+    ds: Any, name: str, file: str, *orders: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """(values, dimension names) of a variable, or None when the file has no such variable.
+
+    ``orders`` are the AES69 dimension orders of the variable (e.g. ``("M", "R", "N")``): a
+    variable whose dimensions carry those names in another order (a writer that kept MATLAB's
+    column-major order) is transposed to it.
+    """
     var = ds.variables.get(name)
     if var is None:
         return None
+    values = None
     if name in _BULK_VARIABLES and not (set(var.ncattrs()) & _PACKING_ATTRS):
         from ._h5fast import read_variable
 
         values = read_variable(file, name)  # raw chunks + zlib-ng: about half the CPU time
-        if values is not None and values.shape == tuple(var.shape):
-            return values, tuple(var.dimensions)
-    try:
-        values = np.asarray(var[...])
-    except (OSError, RuntimeError, IndexError, ValueError) as exc:
-        raise HrtfevalError(
-            f"not a readable SOFA/netCDF file: reading {name} failed ({exc})", file=file
-        ) from None
-    return values, tuple(var.dimensions)
+        if values is not None and values.shape != tuple(var.shape):
+            values = None
+    if values is None:
+        try:
+            values = np.asarray(var[...])
+        except (OSError, RuntimeError, IndexError, ValueError) as exc:
+            raise HrtfevalError(
+                f"not a readable SOFA/netCDF file: reading {name} failed ({exc})", file=file
+            ) from None
+    dims = tuple(var.dimensions)
+    for order in orders:
+        if dims != order and len(set(dims)) == len(dims) and sorted(dims) == sorted(order):
+            values = np.ascontiguousarray(np.transpose(values, [dims.index(d) for d in order]))
+            return values, order
+    return values, dims
 
 
 def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
@@ -224,11 +255,15 @@ def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
             "not a SOFA file: it has no global attribute SOFAConventions", file=file
         )
     version = _attr(ds, "SOFAConventionsVersion") or ""
-    domain = SOFA_CONVENTIONS.get(convention)
+    domain = _convention_domain(convention)
     if domain is None:
         raise HrtfevalError(
             f"SOFA convention {convention!r} is not supported; hrtfeval reads "
-            + ", ".join(SOFA_CONVENTIONS),
+            + ", ".join(SOFA_CONVENTIONS)
+            + "".join(
+                f" and {old} (the old name of {new})"
+                for old, new in SOFA_CONVENTION_ALIASES.items()
+            ),
             file=file,
         )
 
@@ -240,7 +275,7 @@ def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
 
     sampling_rate = _sofa_sampling_rate(ds, m_count, file, required=domain == IR)
     positions, pos_meta = _sofa_positions(ds, m_count, file)
-    delay = _sofa_delay(ds, m_count, file)
+    delay = _sofa_delay(ds, m_count, sampling_rate, file)
 
     meta: dict[str, Any] = {"format": "SOFA", "sofa_version": _attr(ds, "Version") or ""}
     for key, attr in (
@@ -276,6 +311,17 @@ def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
         delay_applied=delay_applied,
         meta=meta,
     )
+
+
+def _convention_domain(convention: str) -> str | None:
+    """The domain of a convention name, also for old names and other capitalisations."""
+    known = {**SOFA_CONVENTIONS, **{
+        old: SOFA_CONVENTIONS[new] for old, new in SOFA_CONVENTION_ALIASES.items()
+    }}
+    if convention in known:
+        return known[convention]
+    folded = {name.lower(): domain for name, domain in known.items()}
+    return folded.get(convention.lower())
 
 
 def _check_data(values: np.ndarray, name: str, file: str) -> np.ndarray:
@@ -318,7 +364,7 @@ def _check_finite(values: np.ndarray, name: str, file: str | None) -> None:
 
 
 def _sofa_ir(ds: Any, file: str) -> np.ndarray:
-    got = _read_var(ds, "Data.IR", file)
+    got = _read_var(ds, "Data.IR", file, _MRN)
     if got is None:
         raise HrtfevalError("SOFA file has no variable Data.IR", file=file)
     values = got[0]
@@ -328,8 +374,8 @@ def _sofa_ir(ds: Any, file: str) -> np.ndarray:
 
 
 def _sofa_tf(ds: Any, file: str) -> tuple[np.ndarray, np.ndarray]:
-    real = _read_var(ds, "Data.Real", file)
-    imag = _read_var(ds, "Data.Imag", file)
+    real = _read_var(ds, "Data.Real", file, _MRN)
+    imag = _read_var(ds, "Data.Imag", file, _MRN)
     if real is None or imag is None:
         pairs = (("Data.Real", real), ("Data.Imag", imag))
         missing = " and ".join(n for n, v in pairs if v is None)
@@ -421,7 +467,7 @@ def _fmt_values(values: np.ndarray) -> str:
 def _sofa_positions(
     ds: Any, m_count: int, file: str
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
-    got = _read_var(ds, "SourcePosition", file)
+    got = _read_var(ds, "SourcePosition", file, ("M", "C"), ("I", "C"))
     if got is None:
         return None, {"position_type": "", "position_units": ""}
     values, dims = got
@@ -462,11 +508,16 @@ def parse_source_positions(
     values : numpy.ndarray, shape (M, 3)
     position_type : {"spherical", "cartesian"} or None
         Case-insensitive. ``None`` (attribute missing): inferred from ``units`` -- angle units
-        mean spherical, length units only mean cartesian.
+        mean spherical, length units only mean cartesian; without units either, SOFA's default
+        for source positions (spherical, degree, degree, metre).
     units : str or None
         Comma- or space-separated, e.g. ``"degree, degree, metre"``, ``"deg deg m"``,
         ``"rad, rad, m"`` (radians are converted) or ``"metre"`` for cartesian. ``None``
         assumes degree/metre.
+
+    Spherical elevations outside [-90, 90] degree are folded back over the pole (elevation
+    315 is -45; elevation 100 at azimuth 0 is elevation 80 at azimuth 180), so the result
+    always has elevation in [-90, 90] and names the same direction as the input.
 
     Raises
     ------
@@ -479,7 +530,7 @@ def parse_source_positions(
     angle_tokens = [_ANGLE_UNITS.get(t) for t in tokens]
     ptype = (position_type or "").strip().lower()
     if not ptype:
-        if tokens and angle_tokens[0] is not None:
+        if not tokens or angle_tokens[0] is not None:
             ptype = "spherical"
         elif tokens and all(t in _LENGTH_UNITS for t in tokens):
             ptype = "cartesian"
@@ -510,6 +561,7 @@ def parse_source_positions(
         for col, unit in enumerate(angle_unit):
             if unit == "radian":
                 out[:, col] = np.rad2deg(out[:, col])
+        out[:, 0], out[:, 1] = _fold_elevation(out[:, 0], out[:, 1])
         az = np.mod(out[:, 0], 360.0)
         az[az >= 360.0] -= 360.0  # np.mod(-1e-15, 360) rounds to 360.0
         out[:, 0] = az
@@ -535,9 +587,33 @@ def parse_source_positions(
     )
 
 
-def _sofa_delay(ds: Any, m_count: int, file: str) -> np.ndarray | None:
-    """``Data.Delay`` as (M, 2) samples, or None when the file has none."""
-    got = _read_var(ds, "Data.Delay", file)
+def _fold_elevation(azimuth: np.ndarray, elevation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Elevations outside [-90, 90] degree -> the same directions with elevation in [-90, 90].
+
+    Some databases write elevations modulo 360 (LISTEN's -15 deg is 345); an elevation past a
+    pole is the elevation mirrored at that pole, seen from the opposite azimuth.
+    """
+    outside = (elevation < -90.0) | (elevation > 90.0)
+    if not outside.any():
+        return azimuth, elevation
+    azimuth, elevation = azimuth.copy(), elevation.copy()
+    wrapped = np.mod(elevation[outside] + 180.0, 360.0) - 180.0  # [-180, 180)
+    over = np.abs(wrapped) > 90.0
+    wrapped[over] = np.copysign(180.0, wrapped[over]) - wrapped[over]
+    elevation[outside] = wrapped
+    azimuth[np.flatnonzero(outside)[over]] += 180.0
+    return azimuth, elevation
+
+
+def _sofa_delay(
+    ds: Any, m_count: int, sampling_rate: float | None, file: str
+) -> np.ndarray | None:
+    """``Data.Delay`` as (M, 2) samples, or None when the file has none.
+
+    AES69 gives the delay in samples and defines no Units for it; a file whose ``Units``
+    attribute says seconds is converted with the sampling rate.
+    """
+    got = _read_var(ds, "Data.Delay", file, ("M", "R"), ("I", "R"))
     if got is None:
         return None
     values, dims = got
@@ -549,13 +625,33 @@ def _sofa_delay(ds: Any, m_count: int, file: str) -> np.ndarray | None:
     if values.ndim == 0:
         values = values.reshape(1, 1)
     elif values.ndim == 1:
-        values = values[None, :]
+        # One delay per measurement (dimension M) applies to both ears; otherwise (R,).
+        per_row = dims[:1] == ("M",) or values.shape[0] not in (1, 2)
+        values = values[:, None] if per_row else values[None, :]
     if values.ndim != 2 or values.shape[1] not in (1, 2):
         raise HrtfevalError(
             f"Data.Delay has shape {shape}; expected (1, 2) or (M, 2) samples", file=file
         )
     values = _per_measurement(values, dims, m_count, "Data.Delay", file)
     _check_finite(values, "Data.Delay", file)
+    units = _attr(ds.variables["Data.Delay"], "Units")
+    unit = (units or "").lower()
+    if unit in _SECOND_UNITS:
+        if sampling_rate is None:
+            if np.any(values != 0):
+                warnings.warn(
+                    f"{file}: Data.Delay is in seconds but the file has no sampling rate to "
+                    "convert it to samples; it is ignored",
+                    stacklevel=4,
+                )
+            return None
+        values = values * sampling_rate
+    elif unit not in _SAMPLE_UNITS:
+        raise HrtfevalError(
+            f"Data.Delay has units {units!r}; expected samples (no Units attribute) or "
+            "'second'",
+            file=file,
+        )
     return np.broadcast_to(values, (m_count, 2)).copy()
 
 
