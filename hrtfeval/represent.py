@@ -135,6 +135,24 @@ class SetTensors:
         mag = self.spectrum[..., bins].abs()
         return 20.0 * torch.log10(torch.clamp(mag, min=epsilon))
 
+    def check_rfft_grid(self, what: str) -> None:
+        """Raise unless the spectrum's bins are those of an rfft (0 Hz, fs/n, ..., up to fs/2).
+
+        Impulse responses (``irfft``) and the energy by Parseval need the whole grid; spectra on
+        another grid (e.g. Mesh2HRTF output without a 0 Hz bin) still give spectral metrics.
+        """
+        if self.domain == IR or self.frequencies_hz is None or not self.sampling_rate:
+            return
+        expected = rfft_frequencies(self.fft_length, self.sampling_rate)
+        f = np.asarray(self.frequencies_hz, dtype=np.float64)
+        if f.shape != expected.shape or not np.allclose(f, expected, rtol=1e-6, atol=1e-6):
+            raise HrtfevalError(
+                f"its {f.size} frequency bins ({f.min():g}-{f.max():g} Hz) are not the bins of a "
+                f"real FFT at {float(self.sampling_rate):g} Hz (0 Hz, fs/n, ..., fs/2), so {what} "
+                "cannot be computed from them; spectral metrics (lsd, rmse, mae) still work",
+                self.path,
+            )
+
     def impulse_responses(self):
         """IRs for time-domain cues: the data itself, or ``irfft`` of a complex spectrum.
 
@@ -145,6 +163,7 @@ class SetTensors:
         if self.domain == TF:
             import torch
 
+            self.check_rfft_grid("impulse responses (and the ITD)")
             return torch.fft.irfft(self.spectrum, n=self.fft_length, dim=-1)
         raise HrtfevalError(
             f"holds {self.domain} spectra without phase, so no impulse response (and no ITD) "

@@ -275,6 +275,7 @@ def _ild(s):
 
     if s.domain == IR:
         return ild_db(s.ir, check_finite=False)
+    s.check_rfft_grid("the ILD (energy by Parseval)")
     return ild_db_from_spectrum(s.spectrum, s.fft_length)
 
 

@@ -226,3 +226,19 @@ def test_cuda_scores_equal_cpu():
                         SetTensors(ref, "ir", 48000.0, None, gpu_dev), opts)
     for m in opts.metrics:
         assert gpu[m].overall == pytest.approx(cpu[m].overall, rel=1e-5, abs=1e-9)
+
+
+def test_spectra_off_the_rfft_grid_give_spectral_metrics_but_no_cues():
+    """Mesh2HRTF-style spectra without a 0 Hz bin: LSD works, ITD/ILD are a clear error."""
+    pred, ref = random_irs()
+    fs = 48000.0
+    spec_p, spec_r = np.fft.rfft(pred, axis=-1)[..., 1:], np.fft.rfft(ref, axis=-1)[..., 1:]
+    freqs = rfft_frequencies(pred.shape[-1], fs)[1:]
+    p = SetTensors(spec_p, "tf", fs, freqs, CPU, path="mesh2hrtf.sofa")
+    t = SetTensors(spec_r, "tf", fs, freqs, CPU, path="ref.sofa")
+    lsd = score_tensors(p, t, ScoreOptions.build(["lsd"]))["lsd"].overall
+    expected, _ = numpy_lsd(pred, ref, fs)
+    assert lsd == pytest.approx(expected.mean(), rel=1e-9)  # the 0 Hz bin is outside 20 Hz anyway
+    for metric, what in (("itd", "impulse responses"), ("ild", "the ILD")):
+        with pytest.raises(HrtfevalError, match=f"mesh2hrtf.sofa: .*not the bins of a real FFT.*{what}"):
+            score_tensors(p, t, ScoreOptions.build([metric]))
