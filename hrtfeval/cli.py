@@ -300,7 +300,7 @@ def score(
     """Score PREDICTION against TARGET, per ear and overall.
 
     With two directories (or --pairs FILE.csv) every pair is scored: a table row per pair and
-    the mean, median, min and max over pairs (see docs/batch.md).
+    the mean, median, min and max over pairs (see the README, "Batch scoring").
 
     Exit code 0 when scored (and every check passed), 1 when a check failed (threshold,
     regression), 2 on bad input (in a batch: a pair that could not be scored, or a file without
