@@ -40,7 +40,7 @@ from numbers import Real
 
 import numpy as np
 
-from .loss import check_option
+from .loss import check_option, require_torch
 
 ITD_METHODS = ("maxiacce", "threshold")
 #: Low-pass applied before either ITD estimator (LAP evaluation): cutoff in Hz and order.
@@ -64,14 +64,7 @@ __all__ = [
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - exercised with torch hidden
-        raise ImportError(
-            "hrtfeval.cues needs PyTorch, which is not installed: "
-            "install it with 'pip install torch' (see https://pytorch.org)"
-        ) from exc
-    return torch
+    return require_torch("hrtfeval.cues")
 
 
 def _check_sampling_rate(sampling_rate) -> float:

@@ -30,15 +30,20 @@ __all__ = [
 ]
 
 
-def _torch():
+def require_torch(feature: str = "hrtf_loss"):
+    """Import torch, or raise ImportError saying that ``feature`` needs it and how to install it."""
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - exercised with torch hidden
         raise ImportError(
-            "hrtf_loss needs PyTorch, which is not installed: "
+            f"{feature} needs PyTorch, which is not installed: "
             "install it with 'pip install torch' (see https://pytorch.org)"
         ) from exc
     return torch
+
+
+def _torch():
+    return require_torch("hrtf_loss")
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
