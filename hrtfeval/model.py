@@ -90,5 +90,6 @@ def cartesian_to_spherical(xyz: np.ndarray) -> np.ndarray:
     x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     r = np.sqrt(x * x + y * y + z * z)
     az = np.mod(np.rad2deg(np.arctan2(y, x)), 360.0)
+    az[az >= 360.0] -= 360.0  # np.mod(-1e-15, 360) rounds to 360.0 (y just below the x axis)
     el = np.rad2deg(np.arctan2(z, np.hypot(x, y)))
     return np.stack([az, el, r], axis=1)

@@ -93,6 +93,10 @@ class ScoreOptions:
             if key not in chosen:
                 raise ValueError(f"--fail-above names {key!r}, which is not scored; add --metric {key}")
             thresholds[key] = Threshold(float(limit), "<=", "fail-above")
+        # Stored normalised: the spec's definitions and batch_spec compare them as written.
+        for key in ("domain", "reduction", "itd_method", "length_policy"):
+            if isinstance(kwargs.get(key), str):
+                kwargs[key] = kwargs[key].strip().lower()
         opts = cls(metrics=tuple(chosen), thresholds=tuple(thresholds.items()), preset=preset,
                    **kwargs)
         opts.validate()
