@@ -37,14 +37,16 @@ def _write_pair(args) -> None:
     name = f"subject_{index:04d}.sofa"
     if (root / "pred" / name).exists() and (root / "ref" / name).exists():
         return
-    positions, ref, pred = synth.make_pair(n_directions=n_directions, sampling_rate=fs,
-                                           n_taps=n_taps, seed=1000 + index)
+    positions, ref, pred = synth.make_pair(
+        n_directions=n_directions, sampling_rate=fs, n_taps=n_taps, seed=1000 + index
+    )
     synth.write_sofa(root / "ref" / name, ref, positions, fs)
     synth.write_sofa(root / "pred" / name, pred, positions, fs)
 
 
-def make_pairs(root: Path, count: int, n_directions: int | None = None, n_taps: int = 256,
-               fs: int = 48000) -> list[tuple[Path, Path]]:
+def make_pairs(
+    root: Path, count: int, n_directions: int | None = None, n_taps: int = 256, fs: int = 48000
+) -> list[tuple[Path, Path]]:
     """``count`` distinct measured-size pairs (793 x 2 x 256 at 48 kHz by default) under root."""
     (root / "pred").mkdir(parents=True, exist_ok=True)
     (root / "ref").mkdir(parents=True, exist_ok=True)
@@ -64,12 +66,15 @@ def pairs_csv(path: Path, pairs) -> Path:
 def wall(cmd: list[str], env: dict | None = None) -> float:
     """Wall time of one fresh process; fails loudly if the command fails (exit 0 or 1 only)."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          env=env)
+    done = subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
-        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(map(str, cmd))}"
-                         f"\n{done.stderr}")
+        raise SystemExit(
+            f"benchmark command failed ({done.returncode}): {' '.join(map(str, cmd))}"
+            f"\n{done.stderr}"
+        )
     return elapsed
 
 
@@ -125,8 +130,9 @@ def peak_rss(cmd: list[str], interval: float = 0.02) -> tuple[float, int]:
     stop.set()
     sampler.join()
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(map(str, cmd))}"
-                         f"\n{err}")
+        raise SystemExit(
+            f"benchmark command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err}"
+        )
     return elapsed, peak // 1024
 
 

@@ -83,10 +83,18 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=45, help="large batch size (default 45)")
     parser.add_argument("--small", type=int, default=5, help="small batch size (default 5)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each timing (best kept)")
-    parser.add_argument("--reference-pairs", type=int, default=5,
-                        help="pairs timed with the per-direction reference (default 5)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the generated files here (default: a temporary folder)")
+    parser.add_argument(
+        "--reference-pairs",
+        type=int,
+        default=5,
+        help="pairs timed with the per-direction reference (default 5)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the generated files here (default: a temporary folder)",
+    )
     args = parser.parse_args()
     if args.pairs <= args.small:
         parser.error("--pairs must be larger than --small")
@@ -99,60 +107,108 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         pairs = make_pairs(work, args.pairs)
-        print(f"built {len(pairs)} distinct pairs (793x2x256, 48 kHz) in "
-              f"{time.perf_counter() - t0:.1f} s under {work}", file=sys.stderr)
+        print(
+            f"built {len(pairs)} distinct pairs (793x2x256, 48 kHz) in "
+            f"{time.perf_counter() - t0:.1f} s under {work}",
+            file=sys.stderr,
+        )
         small_csv = pairs_csv(work / "small.csv", pairs[: args.small])
         large_csv = pairs_csv(work / "large.csv", pairs)
         ref_csv = pairs_csv(work / "reference.csv", pairs[: args.reference_pairs])
         cli = hrtfeval_cmd()
 
-        reference = min(run_python(REFERENCE_CODE, str(ROOT / "tests/lap_reference.py"),
-                                   str(ref_csv)) for _ in range(max(1, args.repeats - 1)))
+        reference = min(
+            run_python(REFERENCE_CODE, str(ROOT / "tests/lap_reference.py"), str(ref_csv))
+            for _ in range(max(1, args.repeats - 1))
+        )
         read_cpu = min(run_python(READ_CODE, str(large_csv)) for _ in range(args.repeats))
 
         batch = [*cli, "score", "--preset", "lap", "--format", "json", "--quiet", "--pairs"]
-        timed = interleaved({"small": [*batch, str(small_csv)], "large": [*batch, str(large_csv)]},
-                            args.repeats)
+        timed = interleaved(
+            {"small": [*batch, str(small_csv)], "large": [*batch, str(large_csv)]}, args.repeats
+        )
         marginal = (timed["large"][0] - timed["small"][0]) / (args.pairs - args.small)
         marginal_median = (timed["large"][1] - timed["small"][1]) / (args.pairs - args.small)
 
         pred0, ref0 = map(str, pairs[0])
-        single = interleaved({"score": [*cli, "score", pred0, ref0],
-                              "imports": [PYTHON, "-c", "import torch, sofar"],
-                              "help": [*cli, "--help"], "version": [*cli, "--version"],
-                              "torch": [PYTHON, "-c", "import torch"]},
-                             max(args.repeats, 5))
+        single = interleaved(
+            {
+                "score": [*cli, "score", pred0, ref0],
+                "imports": [PYTHON, "-c", "import torch, sofar"],
+                "help": [*cli, "--help"],
+                "version": [*cli, "--version"],
+                "torch": [PYTHON, "-c", "import torch"],
+            },
+            max(args.repeats, 5),
+        )
 
         ms = 1e3
         rows = [
-            ("reference per pair (sofar + per-direction loops)", f"{reference * ms:.1f} ms", "", ""),
+            (
+                "reference per pair (sofar + per-direction loops)",
+                f"{reference * ms:.1f} ms",
+                "",
+                "",
+            ),
             ("read Data.IR of both files, CPU per pair", f"{read_cpu * ms:.1f} ms", "", ""),
-            (f"batch --preset lap, {args.small} pairs (best/median)",
-             f"{timed['small'][0]:.2f} / {timed['small'][1]:.2f} s", "", ""),
-            (f"batch --preset lap, {args.pairs} pairs (best/median)",
-             f"{timed['large'][0]:.2f} / {timed['large'][1]:.2f} s", "", ""),
-            ("batch marginal wall per pair (best / median)",
-             f"{marginal * ms:.1f} / {marginal_median * ms:.1f} ms", "", ""),
-            ("speed-up over the reference", f"{reference / marginal:.1f}x", ">= 10x",
-             verdict(reference / marginal >= 10)),
-            ("marginal / read-CPU", f"{marginal / read_cpu:.2f}x", "<= 1.5x",
-             verdict(marginal / read_cpu <= 1.5)),
-            ("single score / import torch+sofar",
-             f"{single['score'][0]:.2f} / {single['imports'][0]:.2f} s = "
-             f"{single['score'][0] / single['imports'][0]:.2f}x", "<= 1.3x",
-             verdict(single["score"][0] / single["imports"][0] <= 1.3)),
-            ("--help / import torch",
-             f"{single['help'][0]:.3f} / {single['torch'][0]:.2f} s = "
-             f"{single['help'][0] / single['torch'][0]:.2f}x", "<= 0.4x",
-             verdict(single["help"][0] / single["torch"][0] <= 0.4)),
-            ("--version / import torch",
-             f"{single['version'][0]:.3f} / {single['torch'][0]:.2f} s = "
-             f"{single['version'][0] / single['torch'][0]:.2f}x", "<= 0.4x",
-             verdict(single["version"][0] / single["torch"][0] <= 0.4)),
+            (
+                f"batch --preset lap, {args.small} pairs (best/median)",
+                f"{timed['small'][0]:.2f} / {timed['small'][1]:.2f} s",
+                "",
+                "",
+            ),
+            (
+                f"batch --preset lap, {args.pairs} pairs (best/median)",
+                f"{timed['large'][0]:.2f} / {timed['large'][1]:.2f} s",
+                "",
+                "",
+            ),
+            (
+                "batch marginal wall per pair (best / median)",
+                f"{marginal * ms:.1f} / {marginal_median * ms:.1f} ms",
+                "",
+                "",
+            ),
+            (
+                "speed-up over the reference",
+                f"{reference / marginal:.1f}x",
+                ">= 10x",
+                verdict(reference / marginal >= 10),
+            ),
+            (
+                "marginal / read-CPU",
+                f"{marginal / read_cpu:.2f}x",
+                "<= 1.5x",
+                verdict(marginal / read_cpu <= 1.5),
+            ),
+            (
+                "single score / import torch+sofar",
+                f"{single['score'][0]:.2f} / {single['imports'][0]:.2f} s = "
+                f"{single['score'][0] / single['imports'][0]:.2f}x",
+                "<= 1.3x",
+                verdict(single["score"][0] / single["imports"][0] <= 1.3),
+            ),
+            (
+                "--help / import torch",
+                f"{single['help'][0]:.3f} / {single['torch'][0]:.2f} s = "
+                f"{single['help'][0] / single['torch'][0]:.2f}x",
+                "<= 0.4x",
+                verdict(single["help"][0] / single["torch"][0] <= 0.4),
+            ),
+            (
+                "--version / import torch",
+                f"{single['version'][0]:.3f} / {single['torch'][0]:.2f} s = "
+                f"{single['version'][0] / single['torch'][0]:.2f}x",
+                "<= 0.4x",
+                verdict(single["version"][0] / single["torch"][0] <= 0.4),
+            ),
         ]
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        print_table(f"hrtfeval batch speed ({cpus} CPUs, best of {args.repeats} cold runs each; "
-                    f"{time.strftime('%Y-%m-%d')})", rows)
+        print_table(
+            f"hrtfeval batch speed ({cpus} CPUs, best of {args.repeats} cold runs each; "
+            f"{time.strftime('%Y-%m-%d')})",
+            rows,
+        )
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -116,5 +116,6 @@ def _row(name, times):
         f"{slow_median / fast_median:6.1f}x / {slow_best / fast_best:5.1f}x"
     )
 
+
 if __name__ == "__main__":
     main()

@@ -50,8 +50,10 @@ def dense_pair(root: Path, n_directions: int) -> tuple[Path, Path]:
     ref = synth.spherical_head_hrirs(positions, 48000, 256)
     pred = synth.degrade(ref, seed=1)
     order = np.random.default_rng(0).permutation(n_directions)  # make alignment search
-    return (synth.write_sofa(root / "dense_pred.sofa", pred[order], positions[order], 48000),
-            synth.write_sofa(root / "dense_ref.sofa", ref, positions, 48000))
+    return (
+        synth.write_sofa(root / "dense_pred.sofa", pred[order], positions[order], 48000),
+        synth.write_sofa(root / "dense_ref.sofa", ref, positions, 48000),
+    )
 
 
 def main() -> None:
@@ -75,17 +77,45 @@ def main() -> None:
         batch = [*cli, "score", "--preset", "lap", "--format", "json", "--quiet"]
         small_s, small_mib = peak_rss([*batch, *map(str, small)])
         large_s, large_mib = peak_rss([*batch, *map(str, large)])
-        dense_s, dense_mib = peak_rss([*cli, "score", *map(str, dense), "--preset", "lap",
-                                       "--format", "json", "--device", "cpu"])
+        dense_s, dense_mib = peak_rss(
+            [
+                *cli,
+                "score",
+                *map(str, dense),
+                "--preset",
+                "lap",
+                "--format",
+                "json",
+                "--device",
+                "cpu",
+            ]
+        )
         ratio = large_mib / small_mib
         rows = [
-            (f"batch of {args.small} pairs: peak RSS (all processes)", f"{small_mib} MiB",
-             "", f"{small_s:.1f} s"),
-            (f"batch of {args.pairs} pairs: peak RSS (all processes)", f"{large_mib} MiB",
-             "", f"{large_s:.1f} s"),
-            (f"{args.pairs} / {args.small} pairs", f"{ratio:.2f}x", "<= 1.5x", verdict(ratio <= 1.5)),
-            (f"one pair of {args.directions} directions (--preset lap)",
-             f"{dense_mib} MiB in {dense_s:.1f} s", "<= 2048 MiB", verdict(dense_mib <= 2048)),
+            (
+                f"batch of {args.small} pairs: peak RSS (all processes)",
+                f"{small_mib} MiB",
+                "",
+                f"{small_s:.1f} s",
+            ),
+            (
+                f"batch of {args.pairs} pairs: peak RSS (all processes)",
+                f"{large_mib} MiB",
+                "",
+                f"{large_s:.1f} s",
+            ),
+            (
+                f"{args.pairs} / {args.small} pairs",
+                f"{ratio:.2f}x",
+                "<= 1.5x",
+                verdict(ratio <= 1.5),
+            ),
+            (
+                f"one pair of {args.directions} directions (--preset lap)",
+                f"{dense_mib} MiB in {dense_s:.1f} s",
+                "<= 2048 MiB",
+                verdict(dense_mib <= 2048),
+            ),
         ]
         print_table(f"hrtfeval memory ({time.strftime('%Y-%m-%d')})", rows)
     finally:

@@ -276,7 +276,7 @@ def _prefer_same_labels(
     cuts = np.flatnonzero(np.diff(row_groups)) + 1
     for refs in np.split(rows, cuts):
         g = group[index[refs[0]]]
-        candidates = by_group[first[g]:first[g + 1]]  # ascending: argsort is stable
+        candidates = by_group[first[g] : first[g + 1]]  # ascending: argsort is stable
         ref_az = np.asarray(reference_positions[refs, 0], dtype=np.float64)
         ref_dist = np.asarray(reference_positions[refs, 2], dtype=np.float64)
         d_dist = np.abs(ref_dist[:, None] - pred_dist[None, candidates])
@@ -297,7 +297,7 @@ def _nearest_by_dot(u_pred: np.ndarray, u_ref: np.ndarray) -> np.ndarray:
     rows = max(1, _CHUNK_ELEMENTS // max(1, u_pred.shape[0]))
     out = np.empty(u_ref.shape[0], dtype=np.int64)
     for start in range(0, u_ref.shape[0], rows):
-        out[start:start + rows] = np.argmax(u_ref[start:start + rows] @ u_pred.T, axis=1)
+        out[start : start + rows] = np.argmax(u_ref[start : start + rows] @ u_pred.T, axis=1)
     return out
 
 
@@ -445,9 +445,7 @@ def _fill_positions(pred: HRTFSet, ref: HRTFSet, notes: list[str]) -> None:
                 f"neither {pred.path} nor {ref.path} has positions and their direction counts "
                 f"differ (M={m_p} vs M={m_r}), so directions cannot be matched"
             )
-        notes.append(
-            f"neither {pred.path} nor {ref.path} has positions: rows are matched by index"
-        )
+        notes.append(f"neither {pred.path} nor {ref.path} has positions: rows are matched by index")
         return
     lacking, other = (pred, ref) if pred.positions is None else (ref, pred)
     role = "prediction" if lacking is pred else "reference"

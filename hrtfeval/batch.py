@@ -49,8 +49,17 @@ DEFAULT_BATCH_SIZE = 32
 MAX_DEFAULT_WORKERS = 8
 #: Per-pair ``spec`` keys of the single-pair spec: facts about the two files. Every other key of
 #: the single-pair spec comes from the options and is stored once, in the batch ``spec``.
-PAIR_SPEC_KEYS = ("prediction", "reference", "sampling_rate", "n_samples", "n_fft", "directions",
-                  "bins", "domain", "notes")
+PAIR_SPEC_KEYS = (
+    "prediction",
+    "reference",
+    "sampling_rate",
+    "n_samples",
+    "n_fft",
+    "directions",
+    "bins",
+    "domain",
+    "notes",
+)
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
 RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes")
@@ -106,8 +115,9 @@ def scan_directory(root: str | os.PathLike) -> dict[str, str]:
     found: dict[str, str] = {}
 
     def walk_error(exc: OSError) -> None:
-        raise HrtfevalError(f"cannot list the directory: {exc.strerror or exc}",
-                            exc.filename or str(root))
+        raise HrtfevalError(
+            f"cannot list the directory: {exc.strerror or exc}", exc.filename or str(root)
+        )
 
     for folder, dirs, files in os.walk(base, onerror=walk_error, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -118,8 +128,11 @@ def scan_directory(root: str | os.PathLike) -> dict[str, str]:
             rel = (rel_folder / name).as_posix()
             key = rel[: -len(Path(name).suffix)]
             if key in found:
-                raise HrtfevalError(f"{found[key]} and {rel} have the same name: keep one of the "
-                                    "two, or pair files with --pairs", str(root))
+                raise HrtfevalError(
+                    f"{found[key]} and {rel} have the same name: keep one of the "
+                    "two, or pair files with --pairs",
+                    str(root),
+                )
             found[key] = rel
     return found
 
@@ -128,8 +141,15 @@ def pair_directories(prediction_dir: str | os.PathLike, target_dir: str | os.Pat
     """Pair the files of two directories by relative path without extension (recursive)."""
     preds = scan_directory(prediction_dir)
     refs = scan_directory(target_dir)
-    pairs = [Pair(preds[k], refs[k], os.path.join(prediction_dir, preds[k]),
-                  os.path.join(target_dir, refs[k])) for k in preds.keys() & refs.keys()]
+    pairs = [
+        Pair(
+            preds[k],
+            refs[k],
+            os.path.join(prediction_dir, preds[k]),
+            os.path.join(target_dir, refs[k]),
+        )
+        for k in preds.keys() & refs.keys()
+    ]
     pairs.sort(key=pair_key)
     return PairList(
         pairs,
@@ -152,15 +172,19 @@ def read_pairs_csv(path: str | os.PathLike) -> PairList:
     except FileNotFoundError:
         raise HrtfevalError("file not found", name) from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise HrtfevalError(f"cannot read the pairs file: {getattr(exc, 'strerror', None) or exc}",
-                            name) from None
+        raise HrtfevalError(
+            f"cannot read the pairs file: {getattr(exc, 'strerror', None) or exc}", name
+        ) from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise HrtfevalError("the pairs file is empty; expected a header 'prediction,target'", name)
     head = [c.strip().lower() for c in rows[0]]
     if "prediction" not in head or "target" not in head:
-        raise HrtfevalError(f"the pairs file needs the columns 'prediction' and 'target'; got "
-                            f"{', '.join(repr(h) for h in head)}", name)
+        raise HrtfevalError(
+            f"the pairs file needs the columns 'prediction' and 'target'; got "
+            f"{', '.join(repr(h) for h in head)}",
+            name,
+        )
     ip, it = head.index("prediction"), head.index("target")
     base = Path(path).parent
     pairs: list[Pair] = []
@@ -309,9 +333,18 @@ def _mp_context():
 
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["hrtfeval.batch", "hrtfeval.scoring", "hrtfeval.io",
-                                    "hrtfeval.align", "hrtfeval.represent", "hrtfeval.cues",
-                                    "torch", "netCDF4"])
+        ctx.set_forkserver_preload(
+            [
+                "hrtfeval.batch",
+                "hrtfeval.scoring",
+                "hrtfeval.io",
+                "hrtfeval.align",
+                "hrtfeval.represent",
+                "hrtfeval.cues",
+                "torch",
+                "netCDF4",
+            ]
+        )
         return ctx
     return mp.get_context("spawn")  # pragma: no cover - Windows
 
@@ -326,9 +359,11 @@ def _resolve_job(device: str) -> tuple[str, str]:
         return "error", error_text(exc)
 
 
-_START_FAILED = ("the worker processes could not start: use --workers 0 (workers=0) to score in "
-                 "this process; a Python script that runs a batch must guard its code with "
-                 "if __name__ == '__main__':")
+_START_FAILED = (
+    "the worker processes could not start: use --workers 0 (workers=0) to score in "
+    "this process; a Python script that runs a batch must guard its code with "
+    "if __name__ == '__main__':"
+)
 
 
 class WorkerPool:
@@ -384,8 +419,10 @@ class WorkerPool:
             self._call(ex, _resolve_job, "cpu")  # the worker starts at all
             return ex.submit(fn, job).result()
         except BrokenProcessPool:
-            return "error", ("the worker process died while reading or scoring this pair (a "
-                             "crash in a file reader?); the other pairs were scored")
+            return "error", (
+                "the worker process died while reading or scoring this pair (a "
+                "crash in a file reader?); the other pairs were scored"
+            )
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
 
@@ -395,8 +432,9 @@ class WorkerPool:
             self._ex = None
 
 
-def ordered_map(fn: Callable, jobs: list, pool: WorkerPool | None,
-                window: int) -> Iterator[tuple[str, Any]]:
+def ordered_map(
+    fn: Callable, jobs: list, pool: WorkerPool | None, window: int
+) -> Iterator[tuple[str, Any]]:
     """``fn(job)`` for every job, in order, in ``pool`` with at most ``window`` jobs in flight
     (so results never pile up), or in this process when ``pool`` is None."""
     if pool is None:
@@ -471,9 +509,16 @@ class BatchScorer:
         Number of pairs to come, if known: no more workers than pairs, none for one pair.
     """
 
-    def __init__(self, options, device: str = "auto", workers: int | None = None, *,
-                 stack: bool | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                 n_pairs: int | None = None):
+    def __init__(
+        self,
+        options,
+        device: str = "auto",
+        workers: int | None = None,
+        *,
+        stack: bool | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        n_pairs: int | None = None,
+    ):
         self.options = options
         self.requested = device
         n = default_workers() if workers is None else max(0, int(workers))
@@ -527,8 +572,11 @@ class BatchScorer:
         if not self.stack:
             results = ordered_map(_score_job, jobs, self._pool, window)
             for pair, (status, value) in zip(pairs, results):
-                yield (PairResult(pair, score=value) if status == "ok"
-                       else PairResult(pair, error=value))
+                yield (
+                    PairResult(pair, score=value)
+                    if status == "ok"
+                    else PairResult(pair, error=value)
+                )
             return
         loaded = ordered_map(_load_job, jobs, self._pool, window)
         dev, options = self._torch_device, self.options
@@ -539,26 +587,35 @@ class BatchScorer:
                 group = []
                 yield PairResult(pair, error=value)
                 continue
-            if group and (len(group) >= self.batch_size
-                          or stack_key(group[0][1]) != stack_key(value)):
+            if group and (
+                len(group) >= self.batch_size or stack_key(group[0][1]) != stack_key(value)
+            ):
                 yield from score_group(group, options, dev)
                 group = []
             group.append((pair, value))
         yield from score_group(group, options, dev)
 
 
-def score_stream(pairs: list[Pair], options, device: str = "auto", workers: int | None = None,
-                 *, stack: bool | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[PairResult]:
+def score_stream(
+    pairs: list[Pair],
+    options,
+    device: str = "auto",
+    workers: int | None = None,
+    *,
+    stack: bool | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[PairResult]:
     """Score ``pairs`` one after another: a :class:`PairResult` per pair, in order (see
     :class:`BatchScorer` for the parameters)."""
-    with BatchScorer(options, device, workers, stack=stack, batch_size=batch_size,
-                     n_pairs=len(pairs)) as scorer:
+    with BatchScorer(
+        options, device, workers, stack=stack, batch_size=batch_size, n_pairs=len(pairs)
+    ) as scorer:
         yield from scorer.score(pairs)
 
 
 def stack_key(aligned) -> tuple:
     """Pairs with equal keys can be stacked: same shapes, dtypes, domains, rates and bins."""
+
     def facts(s):
         freqs = None if s.frequencies is None else s.frequencies.tobytes()
         return (s.data.shape, s.data.dtype.str, s.domain, s.sampling_rate, freqs)
@@ -574,8 +631,15 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
     """
     if not group:
         return
-    from .scoring import (PairScore, effective_domain, metric_unit, per_direction, reduce_pair,
-                          score_aligned, spec_dict)
+    from .scoring import (
+        PairScore,
+        effective_domain,
+        metric_unit,
+        per_direction,
+        reduce_pair,
+        score_aligned,
+        spec_dict,
+    )
 
     try:
         pred_t, ref_t = stacked_tensors([a for _, a in group], options, device)
@@ -593,8 +657,12 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         try:
             scores = {}
             for metric in options.metrics:
-                unit = metric_unit(metric, effective_domain(options, pred_t.domain, ref_t.domain)
-                                   if metric in ("rmse", "mae") else "")
+                unit = metric_unit(
+                    metric,
+                    effective_domain(options, pred_t.domain, ref_t.domain)
+                    if metric in ("rmse", "mae")
+                    else "",
+                )
                 scores[metric] = reduce_pair(values[metric][b], metric, unit, options)
             spec = spec_dict(aligned, options, device, pred_t, ref_t)
             score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
@@ -612,8 +680,15 @@ def stacked_tensors(aligned: list, options, device):
 
     def stacked(sets):
         first = sets[0]
-        return SetTensors(np.stack([s.data for s in sets]), first.domain, first.sampling_rate,
-                          first.frequencies, device, options.n_fft, first.path)
+        return SetTensors(
+            np.stack([s.data for s in sets]),
+            first.domain,
+            first.sampling_rate,
+            first.frequencies,
+            device,
+            options.n_fft,
+            first.path,
+        )
 
     return (stacked([a.prediction for a in aligned]), stacked([a.reference for a in aligned]))
 
@@ -622,20 +697,31 @@ def stacked_tensors(aligned: list, options, device):
 # Entries, aggregate, the document
 
 
-def batch_spec(options, device, source: dict[str, str], *, shard: str | None, pairs_total: int,
-               ignore_unmatched: bool) -> dict[str, Any]:
+def batch_spec(
+    options,
+    device,
+    source: dict[str, str],
+    *,
+    shard: str | None,
+    pairs_total: int,
+    ignore_unmatched: bool,
+) -> dict[str, Any]:
     """The batch ``spec``: how every pair is scored (from the options alone) and the run."""
     from . import __version__
     from .scoring import definitions
 
-    thresholds = {m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit",
-                      "source": t.source} for m, t in options.thresholds}
+    thresholds = {
+        m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
+        for m, t in options.thresholds
+    }
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):
             if m in defs:
-                defs[m] += ("; domain per pair (time when both files hold impulse responses, "
-                            "else magnitude): see each pair's spec.domain")
+                defs[m] += (
+                    "; domain per pair (time when both files hold impulse responses, "
+                    "else magnitude): see each pair's spec.domain"
+                )
     return {
         "hrtfeval": __version__,
         "kind": "batch",
@@ -682,8 +768,13 @@ def stats(values: list[float]) -> dict[str, Any]:
     n = len(values)
     if not n:
         return {"mean": None, "median": None, "min": None, "max": None, "n": 0}
-    return {"mean": math.fsum(values) / n, "median": float(statistics.median(values)),
-            "min": min(values), "max": max(values), "n": n}
+    return {
+        "mean": math.fsum(values) / n,
+        "median": float(statistics.median(values)),
+        "min": min(values),
+        "max": max(values),
+        "n": n,
+    }
 
 
 def aggregate(entries: list[dict[str, Any]], metrics: Iterable[str]) -> dict[str, Any]:
@@ -718,12 +809,17 @@ def finish(doc: dict[str, Any]) -> dict[str, Any]:
     notes = [n for n in doc["spec"].get("notes", []) if not n.startswith("aggregate of ")]
     for m, a in agg.items():
         if a["unit"] and a["unit"].startswith("mixed"):
-            notes.append(f"aggregate of {m} mixes pairs scored in different domains "
-                         f"({a['unit'][7:]}); set --domain to score all pairs alike")
+            notes.append(
+                f"aggregate of {m} mixes pairs scored in different domains "
+                f"({a['unit'][7:]}); set --domain to score all pairs alike"
+            )
     doc["spec"]["notes"] = notes
-    ordered = {"spec": doc["spec"], "pairs": doc["pairs"],
-               "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
-               "aggregate": agg}
+    ordered = {
+        "spec": doc["spec"],
+        "pairs": doc["pairs"],
+        "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
+        "aggregate": agg,
+    }
     if "regression" in doc:
         ordered["regression"] = doc["regression"]
     ordered["counts"] = count(doc)
@@ -781,17 +877,20 @@ def run_batch(
     pairs = pair_list.pairs
     if not pairs:
         where = ", ".join(f"{k} {v}" for k, v in pair_list.source.items())
-        unmatched = (f" ({pair_list.n_unmatched} file(s) without a partner)"
-                     if pair_list.n_unmatched else "")
-        raise HrtfevalError(f"nothing to score: no pair of .sofa/.pt files found ({where})"
-                            f"{unmatched}")
+        unmatched = (
+            f" ({pair_list.n_unmatched} file(s) without a partner)" if pair_list.n_unmatched else ""
+        )
+        raise HrtfevalError(
+            f"nothing to score: no pair of .sofa/.pt files found ({where}){unmatched}"
+        )
     shard_text = None
     if shard is not None:
         pairs = select_shard(pairs, *shard)
         shard_text = f"{shard[0]}/{shard[1]}"
     entries: list[dict[str, Any]] = []
-    with BatchScorer(options, device, workers, stack=stack, batch_size=batch_size,
-                     n_pairs=len(pairs)) as scorer:
+    with BatchScorer(
+        options, device, workers, stack=stack, batch_size=batch_size, n_pairs=len(pairs)
+    ) as scorer:
         if progress is not None:
             progress.start(len(pairs))
         for result in scorer.score(pairs):
@@ -803,11 +902,22 @@ def run_batch(
                 on_entry(entry)
             if progress is not None:
                 progress.advance()
-    spec = batch_spec(options, scorer.device, pair_list.source, shard=shard_text,
-                      pairs_total=len(pair_list.pairs), ignore_unmatched=ignore_unmatched)
-    doc = {"spec": spec, "pairs": entries,
-           "unmatched": {"prediction": pair_list.unmatched_prediction,
-                         "target": pair_list.unmatched_target}}
+    spec = batch_spec(
+        options,
+        scorer.device,
+        pair_list.source,
+        shard=shard_text,
+        pairs_total=len(pair_list.pairs),
+        ignore_unmatched=ignore_unmatched,
+    )
+    doc = {
+        "spec": spec,
+        "pairs": entries,
+        "unmatched": {
+            "prediction": pair_list.unmatched_prediction,
+            "target": pair_list.unmatched_target,
+        },
+    }
     if baseline is not None:
         doc["regression"] = regression_block(entries, baseline.name, max_regression or {})
     return finish(doc)
@@ -829,8 +939,9 @@ def comparable_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in RUN_SPEC_KEYS}
 
 
-def merge_documents(docs: list[dict[str, Any]], names: list[str],
-                    warn: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+def merge_documents(
+    docs: list[dict[str, Any]], names: list[str], warn: Callable[[str], None] = lambda s: None
+) -> dict[str, Any]:
     """Combine batch documents (shards of one run) into one, aggregate and counts recomputed.
 
     Raises
@@ -851,19 +962,24 @@ def merge_documents(docs: list[dict[str, Any]], names: list[str],
         other = comparable_spec(doc["spec"])
         if other != first:
             keys = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
-            raise HrtfevalError(f"was scored with other options than {names[0]} (spec differs in "
-                                f"{', '.join(keys)}); merge only shards of one run", name)
+            raise HrtfevalError(
+                f"was scored with other options than {names[0]} (spec differs in "
+                f"{', '.join(keys)}); merge only shards of one run",
+                name,
+            )
     shards = [d["spec"].get("shard") for d in docs]
     shard_text = None
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
-            raise HrtfevalError("some documents are shards (--shard) and some are not; merge the "
-                                "shards of one run")
+            raise HrtfevalError(
+                "some documents are shards (--shard) and some are not; merge the shards of one run"
+            )
         parsed = [parse_shard(s) for s in shards]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
-            raise HrtfevalError("the shards split the run differently: "
-                                + ", ".join(sorted(set(shards))))
+            raise HrtfevalError(
+                "the shards split the run differently: " + ", ".join(sorted(set(shards)))
+            )
         seen: dict[int, str] = {}
         for (k, _), name in zip(parsed, names):
             if k in seen:
@@ -872,17 +988,21 @@ def merge_documents(docs: list[dict[str, Any]], names: list[str],
         missing = [k for k in range(1, n + 1) if k not in seen]
         if missing:
             shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
-            warn(f"shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing: the merged "
-                 f"document covers {sum(len(d['pairs']) for d in docs)} of "
-                 f"{docs[0]['spec'].get('pairs_total')} pairs")
+            warn(
+                f"shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing: the merged "
+                f"document covers {sum(len(d['pairs']) for d in docs)} of "
+                f"{docs[0]['spec'].get('pairs_total')} pairs"
+            )
     where: dict[tuple[str, str], str] = {}
     entries: list[dict[str, Any]] = []
     for doc, name in zip(docs, names):
         for e in doc["pairs"]:
             key = pair_key(e)
             if key in where:
-                raise HrtfevalError(f"the pair {key[0]}, {key[1]} is in {where[key]} and in "
-                                    f"{name}: the documents overlap")
+                raise HrtfevalError(
+                    f"the pair {key[0]}, {key[1]} is in {where[key]} and in "
+                    f"{name}: the documents overlap"
+                )
             where[key] = name
             entries.append(e)
     entries.sort(key=pair_key)
@@ -894,16 +1014,22 @@ def merge_documents(docs: list[dict[str, Any]], names: list[str],
     devices = sorted({str(d["spec"].get("device")) for d in docs})
     spec["device"] = devices[0] if len(devices) == 1 else ", ".join(devices)
     spec["ignore_unmatched"] = all(d["spec"].get("ignore_unmatched") for d in docs)
-    unmatched = {side: sorted({f for d in docs for f in (d.get("unmatched") or {}).get(side, [])})
-                 for side in ("prediction", "target")}
+    unmatched = {
+        side: sorted({f for d in docs for f in (d.get("unmatched") or {}).get(side, [])})
+        for side in ("prediction", "target")
+    }
     merged = {"spec": spec, "pairs": entries, "unmatched": unmatched}
     regs = [d.get("regression") for d in docs]
     if any(r is not None for r in regs):
-        configs = {None if r is None else
-                   (r.get("baseline"), tuple(sorted(r.get("max", {}).items()))) for r in regs}
+        configs = {
+            None if r is None else (r.get("baseline"), tuple(sorted(r.get("max", {}).items())))
+            for r in regs
+        }
         if len(configs) > 1:
-            raise HrtfevalError("the documents were compared with different baselines or "
-                                "--max-regression limits (or some with none)")
+            raise HrtfevalError(
+                "the documents were compared with different baselines or "
+                "--max-regression limits (or some with none)"
+            )
         from .gates import regression_block
 
         merged["regression"] = regression_block(entries, regs[0]["baseline"], regs[0]["max"])

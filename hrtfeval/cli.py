@@ -46,8 +46,12 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True,
-                     help="Print the version and exit."),
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
 ) -> None:
     """Score predicted HRTFs/HRIRs against reference sets."""
@@ -103,7 +107,9 @@ def emit(text: str, output: Optional[Path], quiet: bool = False) -> None:
     try:
         write_atomic(output, text)
     except OSError as exc:
-        raise HrtfevalError(f"cannot write the output: {exc.strerror or exc}", str(output)) from None
+        raise HrtfevalError(
+            f"cannot write the output: {exc.strerror or exc}", str(output)
+        ) from None
     if not quiet:
         typer.echo(f"wrote {output}", err=True)
 
@@ -116,8 +122,9 @@ def stdout_console():
     tty = stream.isatty()
     no_color = bool(os.environ.get("NO_COLOR")) or not tty
     # Off a terminal (pipes, files, CI logs) rich would wrap at 80 columns; give it room.
-    return Console(file=stream, no_color=no_color, highlight=False, soft_wrap=False,
-                   width=None if tty else 200)
+    return Console(
+        file=stream, no_color=no_color, highlight=False, soft_wrap=False, width=None if tty else 200
+    )
 
 
 def parse_assignments(items: list[str], option: str) -> dict[str, float]:
@@ -130,7 +137,9 @@ def parse_assignments(items: list[str], option: str) -> dict[str, float]:
                 raise ValueError
             number = float(value)
         except ValueError:
-            raise HrtfevalError(f"{option} takes METRIC=VALUE (e.g. lsd=7.4); got {item!r}") from None
+            raise HrtfevalError(
+                f"{option} takes METRIC=VALUE (e.g. lsd=7.4); got {item!r}"
+            ) from None
         out[name.strip().lower()] = number
     return out
 
@@ -138,98 +147,225 @@ def parse_assignments(items: list[str], option: str) -> dict[str, float]:
 # Options shared by the scoring commands, declared once.
 MetricOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--metric", "-m", help="Metric to score: lsd, rmse, mae, itd, ild. Repeatable. "
-                 "Default lsd."),
+    typer.Option(
+        "--metric",
+        "-m",
+        metavar="METRIC",
+        help="Metric to score: lsd, rmse, mae, itd, ild. Repeatable. Default lsd.",
+    ),
 ]
 PresetOpt = Annotated[
     Optional[str],
-    typer.Option("--preset", help="Named evaluation: 'lap' = ITD, ILD and LSD with the LAP "
-                 "challenge 2024 (task 2) thresholds 100 µs, 4.4 dB, 7.4 dB."),
+    typer.Option(
+        "--preset",
+        metavar="NAME",
+        help="Named evaluation: 'lap' = ITD, ILD and LSD with the LAP "
+        "challenge 2024 (task 2) thresholds 100 µs, 4.4 dB, 7.4 dB.",
+    ),
 ]
-FreqMinOpt = Annotated[float, typer.Option("--freq-min", help="Lower band edge for spectral "
-                                           "metrics, Hz.")]
-FreqMaxOpt = Annotated[float, typer.Option("--freq-max", help="Upper band edge, Hz.")]
-NfftOpt = Annotated[Optional[int], typer.Option("--n-fft", help="FFT length for IR spectra "
-                                                "(default: the IR length).")]
+FreqMinOpt = Annotated[
+    float,
+    typer.Option("--freq-min", metavar="HZ", help="Lower band edge for spectral metrics, Hz."),
+]
+FreqMaxOpt = Annotated[float, typer.Option("--freq-max", metavar="HZ", help="Upper band edge, Hz.")]
+NfftOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--n-fft", metavar="N", help="FFT length for IR spectra (default: the IR length)."
+    ),
+]
 DomainOpt = Annotated[
     Optional[str],
-    typer.Option("--domain", help="Representation for rmse/mae: time, magnitude or db (default: "
-                 "time when both files hold IRs, else magnitude)."),
+    typer.Option(
+        "--domain",
+        metavar="DOMAIN",
+        help="Representation for rmse/mae: time, magnitude or db (default: "
+        "time when both files hold IRs, else magnitude).",
+    ),
 ]
-ReductionOpt = Annotated[str, typer.Option("--reduction", help="Reduction over directions: mean "
-                                           "or rms.")]
-EpsilonOpt = Annotated[float, typer.Option("--epsilon", help="Floor for |H| in dB conversions "
-                                           "and inside square roots.")]
-ItdMethodOpt = Annotated[str, typer.Option("--itd-method", help="ITD estimator: maxiacce "
-                                           "(default, LAP) or threshold (-10 dB onset).")]
-ToleranceOpt = Annotated[float, typer.Option("--position-tolerance", help="Largest great-circle "
-                                             "angle (degrees) between matched directions.")]
-AllowMissingOpt = Annotated[bool, typer.Option("--allow-missing", help="Score the matched "
-                                               "directions when some reference directions have "
-                                               "no prediction.")]
-LengthPolicyOpt = Annotated[str, typer.Option("--length-policy", help="IR lengths differ: error "
-                                              "(default), truncate to the shorter, or zero-pad "
-                                              "to the longer.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu, cuda "
-                                        "or cuda:N.")]
+ReductionOpt = Annotated[
+    str,
+    typer.Option("--reduction", metavar="mean|rms", help="Reduction over directions: mean or rms."),
+]
+EpsilonOpt = Annotated[
+    float,
+    typer.Option(
+        "--epsilon", metavar="EPS", help="Floor for |H| in dB conversions and inside square roots."
+    ),
+]
+ItdMethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--itd-method",
+        metavar="METHOD",
+        help="ITD estimator: maxiacce (default, LAP) or threshold (-10 dB onset).",
+    ),
+]
+ToleranceOpt = Annotated[
+    float,
+    typer.Option(
+        "--position-tolerance",
+        metavar="DEG",
+        help="Largest great-circle angle (degrees) between matched directions.",
+    ),
+]
+AllowMissingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-missing",
+        help="Score the matched directions when some reference directions have no prediction.",
+    ),
+]
+LengthPolicyOpt = Annotated[
+    str,
+    typer.Option(
+        "--length-policy",
+        metavar="POLICY",
+        help="IR lengths differ: error "
+        "(default), truncate to the shorter, or zero-pad "
+        "to the longer.",
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device", metavar="DEVICE", help="auto (CUDA when available), cpu, cuda or cuda:N."
+    ),
+]
 FailAboveOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--fail-above", help="METRIC=VALUE: exit 1 when the metric's overall value is "
-                 "above VALUE. Repeatable."),
+    typer.Option(
+        "--fail-above",
+        metavar="METRIC=VALUE",
+        help="METRIC=VALUE: exit 1 when the metric's overall value is above VALUE. Repeatable.",
+    ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown; "
-                                        "batch runs also jsonl (one line per pair as it is "
-                                        "scored, then a summary line).")]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="table, json, csv or markdown; "
+        "batch runs also jsonl (one line per pair as it is "
+        "scored, then a summary line).",
+    ),
+]
 PlotDirOpt = Annotated[
     Optional[Path],
-    typer.Option("--plot", metavar="DIR", help="Also write pictures (PNG) into DIR: for a pair "
-                 "<metric>_by_direction.png per metric, lsd_by_frequency.png and "
-                 "compare_az0_el0.png; for a batch batch_overview.png (see 'hrtfeval plot')."),
+    typer.Option(
+        "--plot",
+        metavar="DIR",
+        help="Also write pictures (PNG) into DIR: for a pair "
+        "<metric>_by_direction.png per metric, lsd_by_frequency.png and "
+        "compare_az0_el0.png; for a batch batch_overview.png (see 'hrtfeval plot').",
+    ),
 ]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the document to "
-                                                   "this file (atomically) instead of stdout.")]
+OutputOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the document to this file (atomically) instead of stdout.",
+    ),
+]
 # Batch runs and CI gates (score with two directories or --pairs, and merge).
 PairsOpt = Annotated[
     Optional[Path],
-    typer.Option("--pairs", metavar="FILE.csv", help="Batch: score the pairs listed in a CSV "
-                 "file with the columns prediction,target (relative paths are relative to the "
-                 "CSV's folder) instead of PREDICTION_DIR TARGET_DIR."),
+    typer.Option(
+        "--pairs",
+        metavar="FILE.csv",
+        help="Batch: score the pairs listed in a CSV "
+        "file with the columns prediction,target (relative paths are relative to the "
+        "CSV's folder) instead of PREDICTION_DIR TARGET_DIR.",
+    ),
 ]
-IgnoreUnmatchedOpt = Annotated[bool, typer.Option("--ignore-unmatched", help="Batch: files "
-                                                  "without a partner are still listed but do "
-                                                  "not make the exit code 2.")]
+IgnoreUnmatchedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-unmatched",
+        help="Batch: files without a partner are still listed but do not make the exit code 2.",
+    ),
+]
 WorkersOpt = Annotated[
     Optional[int],
-    typer.Option("--workers", "-j", min=0, help="Batch: worker processes that read and score "
-                 "pairs (default: the CPUs available, at most 8; 0 = all in this process)."),
+    typer.Option(
+        "--workers",
+        "-j",
+        min=0,
+        metavar="N",
+        help="Batch: worker processes that read and score "
+        "pairs (default: the CPUs available, at most 8; 0 = all in this process).",
+    ),
 ]
-PerEarOpt = Annotated[bool, typer.Option("--per-ear", help="Batch table/Markdown: left and "
-                                         "right columns besides the overall value.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, info messages "
-                                        "or warnings on stderr (errors are still printed).")]
+PerEarOpt = Annotated[
+    bool,
+    typer.Option(
+        "--per-ear", help="Batch table/Markdown: left and right columns besides the overall value."
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress bar, info messages or warnings on stderr (errors are still printed).",
+    ),
+]
 BaselineOpt = Annotated[
     Optional[Path],
-    typer.Option("--baseline", metavar="OLD.json", help="A JSON (or JSON lines) document of an "
-                 "earlier run: report each metric's change per pair and for the mean."),
+    typer.Option(
+        "--baseline",
+        metavar="OLD.json",
+        help="A JSON (or JSON lines) document of an "
+        "earlier run: report each metric's change per pair and for the mean.",
+    ),
 ]
 MaxRegressionOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--max-regression", help="METRIC=DELTA: exit 1 when a pair's value, or the "
-                 "mean over the pairs, grew by more than DELTA over --baseline. Repeatable."),
+    typer.Option(
+        "--max-regression",
+        metavar="METRIC=DELTA",
+        help="METRIC=DELTA: exit 1 when a pair's value, or the "
+        "mean over the pairs, grew by more than DELTA over --baseline. Repeatable.",
+    ),
 ]
-JunitOpt = Annotated[Optional[Path], typer.Option("--junit", metavar="FILE.xml", help="Also "
-                                                  "write a JUnit XML report: one test case per "
-                                                  "pair and check.")]
+JunitOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--junit",
+        metavar="FILE.xml",
+        help="Also write a JUnit XML report: one test case per pair and check.",
+    ),
+]
 ShardOpt = Annotated[
     Optional[str],
-    typer.Option("--shard", metavar="K/N", help="Batch: score only shard K of N (K = 1..N) of "
-                 "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'."),
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="Batch: score only shard K of N (K = 1..N) of "
+        "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'.",
+    ),
 ]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 
 
-def build_options(metric, preset, freq_min, freq_max, n_fft, domain, reduction, epsilon,
-                  itd_method, position_tolerance, allow_missing, length_policy, fail_above):
+def build_options(
+    metric,
+    preset,
+    freq_min,
+    freq_max,
+    n_fft,
+    domain,
+    reduction,
+    epsilon,
+    itd_method,
+    position_tolerance,
+    allow_missing,
+    length_policy,
+    fail_above,
+):
     from .scoring import ScoreOptions
 
     return ScoreOptions.build(
@@ -261,14 +397,20 @@ def check_format(fmt: str, allowed=("table", "json", "csv", "markdown")) -> str:
 def score(
     prediction: Annotated[
         Optional[Path],
-        typer.Argument(help="Predicted set: .sofa or .pt file, or a directory of them (batch).",
-                       show_default=False),
+        typer.Argument(
+            metavar="PREDICTION",
+            help="Predicted set: .sofa or .pt file, or a directory of them (batch).",
+            show_default=False,
+        ),
     ] = None,
     target: Annotated[
         Optional[Path],
-        typer.Argument(help="Reference (measured) set: .sofa or .pt file, or a directory of "
-                       "them (batch: files are paired by relative path without extension).",
-                       show_default=False),
+        typer.Argument(
+            metavar="TARGET",
+            help="Reference (measured) set: .sofa or .pt file, or a directory of "
+            "them (batch: files are paired by relative path without extension).",
+            show_default=False,
+        ),
     ] = None,
     metric: MetricOpt = None,
     preset: PresetOpt = None,
@@ -308,9 +450,21 @@ def score(
     """
     batch = _is_batch(prediction, target, pairs)
     fmt = check_format(fmt, BATCH_FORMATS if batch else ("table", "json", "csv", "markdown"))
-    options = build_options(metric, preset, freq_min, freq_max, n_fft, domain, reduction,
-                            epsilon, itd_method, position_tolerance, allow_missing,
-                            length_policy, fail_above)
+    options = build_options(
+        metric,
+        preset,
+        freq_min,
+        freq_max,
+        n_fft,
+        domain,
+        reduction,
+        epsilon,
+        itd_method,
+        position_tolerance,
+        allow_missing,
+        length_policy,
+        fail_above,
+    )
     from .gates import Baseline, check_regression_options
 
     limits = parse_assignments(max_regression, "--max-regression")
@@ -326,10 +480,18 @@ def score(
         writer = JsonlWriter(document_stream(), output) if fmt == "jsonl" else None
         progress = Progress(enabled=not quiet and sys.stderr.isatty(), stream=sys.stderr)
         try:
-            doc = run_batch(pair_list, options, device=device, workers=workers, shard=shard_kn,
-                            ignore_unmatched=ignore_unmatched, baseline=base,
-                            max_regression=limits, progress=progress,
-                            on_entry=None if writer is None else writer.write)
+            doc = run_batch(
+                pair_list,
+                options,
+                device=device,
+                workers=workers,
+                shard=shard_kn,
+                ignore_unmatched=ignore_unmatched,
+                baseline=base,
+                max_regression=limits,
+                progress=progress,
+                on_entry=None if writer is None else writer.write,
+            )
         except BaseException:
             if writer is not None:
                 writer.abort()
@@ -337,10 +499,11 @@ def score(
         finally:
             progress.close()
         if shard_kn is not None and not doc["pairs"] and not quiet:
-            typer.echo(f"note: shard {shard} has no pairs (the run has "
-                       f"{doc['spec']['pairs_total']})", err=True)
-        raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit, plot_dir,
-                                       writer))
+            typer.echo(
+                f"note: shard {shard} has no pairs (the run has {doc['spec']['pairs_total']})",
+                err=True,
+            )
+        raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit, plot_dir, writer))
     if shard is not None:
         raise HrtfevalError("--shard needs a batch: two directories or --pairs FILE.csv")
     from .scoring import load_aligned, resolve_device, score_aligned
@@ -380,14 +543,17 @@ def _is_batch(prediction: Optional[Path], target: Optional[Path], pairs: Optiona
             raise HrtfevalError("give either PREDICTION TARGET or --pairs FILE.csv, not both")
         return True
     if prediction is None or target is None:
-        raise HrtfevalError("score needs PREDICTION and TARGET (two files or two directories), "
-                            "or --pairs FILE.csv")
+        raise HrtfevalError(
+            "score needs PREDICTION and TARGET (two files or two directories), or --pairs FILE.csv"
+        )
     p_dir, t_dir = prediction.is_dir(), target.is_dir()
     if p_dir != t_dir:
         raise HrtfevalError(
             f"{'PREDICTION' if p_dir else 'TARGET'} is a directory but "
             f"{'TARGET' if p_dir else 'PREDICTION'} is not: give two files (one pair) or two "
-            "directories (a batch)", str(prediction if p_dir else target))
+            "directories (a batch)",
+            str(prediction if p_dir else target),
+        )
     return p_dir
 
 
@@ -396,12 +562,17 @@ def _list_unmatched(predictions: list[str], targets: list[str], quiet: bool) -> 
     if quiet:
         return
     shown = 20
-    for side, other, files in (("prediction", "target", predictions),
-                               ("target", "prediction", targets)):
+    for side, other, files in (
+        ("prediction", "target", predictions),
+        ("target", "prediction", targets),
+    ):
         if files:
             more = f" … and {len(files) - shown} more" if len(files) > shown else ""
-            typer.echo(f"warning: {len(files)} {side} file(s) without a {other}: "
-                       f"{', '.join(files[:shown])}{more}", err=True)
+            typer.echo(
+                f"warning: {len(files)} {side} file(s) without a {other}: "
+                f"{', '.join(files[:shown])}{more}",
+                err=True,
+            )
 
 
 def _write_junit(doc: dict, path: Path, quiet: bool) -> None:
@@ -411,14 +582,23 @@ def _write_junit(doc: dict, path: Path, quiet: bool) -> None:
     try:
         write_atomic(path, junit_xml(doc))
     except OSError as exc:
-        raise HrtfevalError(f"cannot write the JUnit report: {exc.strerror or exc}",
-                            str(path)) from None
+        raise HrtfevalError(
+            f"cannot write the JUnit report: {exc.strerror or exc}", str(path)
+        ) from None
     if not quiet:
         typer.echo(f"wrote {path}", err=True)
 
 
-def _finish_batch(doc: dict, fmt: str, output: Optional[Path], per_ear: bool, quiet: bool,
-                  junit: Optional[Path], plot_dir: Optional[Path] = None, writer=None) -> int:
+def _finish_batch(
+    doc: dict,
+    fmt: str,
+    output: Optional[Path],
+    per_ear: bool,
+    quiet: bool,
+    junit: Optional[Path],
+    plot_dir: Optional[Path] = None,
+    writer=None,
+) -> int:
     """Render a batch document (or close the JSON lines), write the reports, return the exit
     code."""
     from .gates import exit_code
@@ -431,8 +611,10 @@ def _finish_batch(doc: dict, fmt: str, output: Optional[Path], per_ear: bool, qu
     if missing and not quiet:
         names = ", ".join(m["prediction"] for m in missing[:20])
         more = f" … and {len(missing) - 20} more" if len(missing) > 20 else ""
-        typer.echo(f"warning: {len(missing)} pair(s) not in the baseline, not compared: "
-                   f"{names}{more}", err=True)
+        typer.echo(
+            f"warning: {len(missing)} pair(s) not in the baseline, not compared: {names}{more}",
+            err=True,
+        )
     if fmt == "jsonl":
         if writer is None:  # merge: the whole document at once
             emit(render_batch(doc, fmt), output, quiet)
@@ -458,9 +640,12 @@ def _finish_batch(doc: dict, fmt: str, output: Optional[Path], per_ear: bool, qu
 def merge(
     documents: Annotated[
         list[Path],
-        typer.Argument(help="Batch documents (JSON or JSON lines) of 'hrtfeval score', e.g. the "
-                       "outputs of --shard 1/N ... N/N.", metavar="DOC.json...",
-                       show_default=False),
+        typer.Argument(
+            help="Batch documents (JSON or JSON lines) of 'hrtfeval score', e.g. the "
+            "outputs of --shard 1/N ... N/N.",
+            metavar="DOC.json...",
+            show_default=False,
+        ),
     ],
     fail_above: FailAboveOpt = None,
     baseline: BaselineOpt = None,
@@ -480,12 +665,21 @@ def merge(
     """
     fmt = check_format(fmt, BATCH_FORMATS)
     from .batch import finish, merge_documents
-    from .gates import (Baseline, annotate_pair, apply_fail_above, check_regression_options,
-                        load_document, regression_block)
+    from .gates import (
+        Baseline,
+        annotate_pair,
+        apply_fail_above,
+        check_regression_options,
+        load_document,
+        regression_block,
+    )
 
     docs = [load_document(path) for path in documents]
-    warn = (lambda message: None) if quiet else (
-        lambda message: typer.echo(f"warning: {message}", err=True))
+    warn = (
+        (lambda message: None)
+        if quiet
+        else (lambda message: typer.echo(f"warning: {message}", err=True))
+    )
     doc = merge_documents(docs, [str(path) for path in documents], warn)
     if ignore_unmatched:
         doc["spec"]["ignore_unmatched"] = True
@@ -505,8 +699,10 @@ def merge(
 @app.command()
 @user_errors
 def info(
-    file: Annotated[Path, typer.Argument(help="A .sofa or .pt file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A .sofa or .pt file.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")
+    ] = "table",
 ) -> None:
     """Show what is in an HRTF file: convention, dimensions, rate, grid, delays, cues."""
     fmt = check_format(fmt, ("table", "json"))
@@ -532,8 +728,11 @@ def _plain(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return " … ".join(_plain(v) for v in value) if len(value) == 2 else ", ".join(
-            _plain(v) for v in value)
+        return (
+            " … ".join(_plain(v) for v in value)
+            if len(value) == 2
+            else ", ".join(_plain(v) for v in value)
+        )
     if isinstance(value, float):
         return f"{value:.6g}"
     return "-" if value is None else str(value)
@@ -543,11 +742,17 @@ def write_pair_plots(aligned, options, device, plot_dir: Path, quiet: bool = Fal
     """The standard views of one scored pair into ``plot_dir`` (skipped views noted on stderr)."""
     from .plot import standard_views
 
-    written = standard_views(aligned, options, plot_dir, device,
-                             warn=lambda message: typer.echo(f"note: {message}", err=True))
+    written = standard_views(
+        aligned,
+        options,
+        plot_dir,
+        device,
+        warn=lambda message: typer.echo(f"note: {message}", err=True),
+    )
     if not quiet:
-        typer.echo(f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to "
-                   f"{plot_dir}", err=True)
+        typer.echo(
+            f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to {plot_dir}", err=True
+        )
 
 
 def write_batch_plot(doc: dict, plot_dir: Path, quiet: bool = False) -> None:
@@ -563,8 +768,9 @@ def _plot_folder(plot_dir: Path) -> Path:
     try:
         plot_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise HrtfevalError(f"cannot create the plot folder: {exc.strerror or exc}",
-                            str(plot_dir)) from None
+        raise HrtfevalError(
+            f"cannot create the plot folder: {exc.strerror or exc}", str(plot_dir)
+        ) from None
     return plot_dir
 
 
@@ -573,34 +779,64 @@ def _plot_folder(plot_dir: Path) -> Path:
 def plot_command(
     files: Annotated[
         list[Path],
-        typer.Argument(help="PREDICTION REFERENCE (.sofa or .pt) for the direction, frequency "
-                       "and compare views; or one results JSON of 'hrtfeval score' for the "
-                       "batch view.", show_default=False, metavar="PRED REF | RESULTS.json"),
+        typer.Argument(
+            help="PREDICTION REFERENCE (.sofa or .pt) for the direction, frequency "
+            "and compare views; or one results JSON of 'hrtfeval score' for the "
+            "batch view.",
+            show_default=False,
+            metavar="PRED REF | RESULTS.json",
+        ),
     ],
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="Image to write (atomically); the format comes from "
-                     "the extension: .png, .svg or .pdf."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Image to write (atomically); the format comes from "
+            "the extension: .png, .svg or .pdf.",
+        ),
     ],
     view: Annotated[
         Optional[str],
-        typer.Option("--view", help="direction (error map, default for a pair), frequency "
-                     "(error by frequency), compare (one direction's magnitudes) or batch "
-                     "(default for a results JSON)."),
+        typer.Option(
+            "--view",
+            metavar="VIEW",
+            help="direction (error map, default for a pair), frequency "
+            "(error by frequency), compare (one direction's magnitudes) or batch "
+            "(default for a results JSON).",
+        ),
     ] = None,
     metric: Annotated[
         str,
-        typer.Option("--metric", "-m", help="Metric of the direction view: lsd, rmse, mae, itd "
-                     "or ild."),
+        typer.Option(
+            "--metric",
+            "-m",
+            metavar="METRIC",
+            help="Metric of the direction view: lsd, rmse, mae, itd or ild.",
+        ),
     ] = "lsd",
     direction: Annotated[
         Optional[tuple[float, float]],
-        typer.Option("--direction", metavar="AZ EL", help="Direction of the compare view, "
-                     "azimuth and elevation in degrees (the nearest matched one is drawn). "
-                     "Default: 0 0, the front.", show_default=False),
+        typer.Option(
+            "--direction",
+            metavar="AZ EL",
+            help="Direction of the compare view, "
+            "azimuth and elevation in degrees (the nearest matched one is drawn). "
+            "Default: 0 0, the front.",
+            show_default=False,
+        ),
     ] = None,
-    dpi: Annotated[int, typer.Option("--dpi", min=20, max=1200, help="Resolution (dots per "
-                                     "inch) of PNG images.")] = 150,  # = plot.DEFAULT_DPI
+    dpi: Annotated[
+        int,
+        typer.Option(
+            "--dpi",
+            min=20,
+            max=1200,
+            metavar="DPI",
+            help="Resolution (dots per inch) of PNG images.",
+        ),
+    ] = 150,  # = plot.DEFAULT_DPI
     freq_min: FreqMinOpt = 20.0,
     freq_max: FreqMaxOpt = 20000.0,
     n_fft: NfftOpt = None,
@@ -627,28 +863,51 @@ def plot_command(
     chosen = None if view is None else check_option("view", view, VIEWS)
     if len(files) == 1:
         if chosen not in (None, "batch"):
-            raise HrtfevalError(f"the {chosen} view needs two files, PREDICTION and REFERENCE; "
-                                "one file is read as a results JSON (the batch view)")
+            raise HrtfevalError(
+                f"the {chosen} view needs two files, PREDICTION and REFERENCE; "
+                "one file is read as a results JSON (the batch view)"
+            )
         from .plot import batch_view, load_results
 
         drawn = batch_view(load_results(files[0]), source=str(files[0]), dpi=dpi)
     elif len(files) == 2:
         if chosen == "batch":
-            raise HrtfevalError("the batch view takes one results JSON of 'hrtfeval score', "
-                                f"not {len(files)} files")
-        options = build_options([metric], None, freq_min, freq_max, n_fft, domain, reduction,
-                                epsilon, itd_method, position_tolerance, allow_missing,
-                                length_policy, None)
+            raise HrtfevalError(
+                f"the batch view takes one results JSON of 'hrtfeval score', not {len(files)} files"
+            )
+        options = build_options(
+            [metric],
+            None,
+            freq_min,
+            freq_max,
+            n_fft,
+            domain,
+            reduction,
+            epsilon,
+            itd_method,
+            position_tolerance,
+            allow_missing,
+            length_policy,
+            None,
+        )
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device
 
         dev = resolve_device(device)
         aligned = load_aligned(str(files[0]), str(files[1]), options)
-        drawn = pair_view(aligned, chosen or "direction", options, metric=metric,
-                          direction=direction, device=dev, dpi=dpi)
+        drawn = pair_view(
+            aligned,
+            chosen or "direction",
+            options,
+            metric=metric,
+            direction=direction,
+            device=dev,
+            dpi=dpi,
+        )
     else:
-        raise HrtfevalError(f"plot takes PREDICTION REFERENCE or one RESULTS.json; got "
-                            f"{len(files)} files")
+        raise HrtfevalError(
+            f"plot takes PREDICTION REFERENCE or one RESULTS.json; got {len(files)} files"
+        )
     save_view(drawn, output, dpi)
     typer.echo(f"wrote {output}", err=True)
 

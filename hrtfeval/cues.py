@@ -69,9 +69,7 @@ def _torch():
 
 def _check_sampling_rate(sampling_rate) -> float:
     if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, Real):
-        raise ValueError(
-            f"sampling_rate must be a positive number of Hz; got {sampling_rate!r}"
-        )
+        raise ValueError(f"sampling_rate must be a positive number of Hz; got {sampling_rate!r}")
     fs = float(sampling_rate)
     if not math.isfinite(fs) or fs <= 0.0:
         raise ValueError(f"sampling_rate must be a positive number of Hz; got {sampling_rate!r}")
@@ -256,9 +254,7 @@ def _itd_lags(torch, x, fs: float, method: str, use_fft: bool | None = None):
     return onset[..., 0] - onset[..., 1]
 
 
-def itd_seconds(
-    ir, sampling_rate: float, method: str = "maxiacce", *, check_finite: bool = True
-):
+def itd_seconds(ir, sampling_rate: float, method: str = "maxiacce", *, check_finite: bool = True):
     """Interaural time difference per direction, in seconds.
 
     Parameters
@@ -323,8 +319,9 @@ def itd_seconds(
     # correlation intermediates (about 10 copies of the data) stay bounded on dense grids.
     flat = x.reshape(-1, 2, x.shape[-1])
     step = max(1, _ITD_BLOCK_SAMPLES // x.shape[-1])
-    lags = torch.cat([_itd_lags(torch, flat[i : i + step], fs, method)
-                      for i in range(0, flat.shape[0], step)])
+    lags = torch.cat(
+        [_itd_lags(torch, flat[i : i + step], fs, method) for i in range(0, flat.shape[0], step)]
+    )
     return lags.reshape(x.shape[:-2]).to(torch.float64) / fs
 
 

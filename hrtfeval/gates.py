@@ -40,15 +40,17 @@ def load_document(path: str | os.PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise HrtfevalError("file not found", name) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise HrtfevalError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}",
-                            name) from None
+        raise HrtfevalError(
+            f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", name
+        ) from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
         doc = _from_jsonl(text, name)
     if not isinstance(doc, dict) or not ("pairs" in doc or "scores" in doc):
-        raise HrtfevalError("is not a score document written by hrtfeval (no 'pairs' or "
-                            "'scores')", name)
+        raise HrtfevalError(
+            "is not a score document written by hrtfeval (no 'pairs' or 'scores')", name
+        )
     return doc
 
 
@@ -60,8 +62,9 @@ def _from_jsonl(text: str, name: str) -> dict[str, Any]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise HrtfevalError(f"is neither JSON nor JSON lines (line {i}: {exc.msg})",
-                                name) from None
+            raise HrtfevalError(
+                f"is neither JSON nor JSON lines (line {i}: {exc.msg})", name
+            ) from None
         if isinstance(obj, dict) and "counts" in obj:
             summary = obj
         elif isinstance(obj, dict) and "prediction" in obj:
@@ -69,8 +72,9 @@ def _from_jsonl(text: str, name: str) -> dict[str, Any]:
         else:
             raise HrtfevalError(f"line {i} is not a pair or a summary object", name)
     if summary is None:
-        raise HrtfevalError("the JSON lines have no final summary object (was the run cut "
-                            "short?)", name)
+        raise HrtfevalError(
+            "the JSON lines have no final summary object (was the run cut short?)", name
+        )
     doc = {"spec": summary.get("spec", {}), "pairs": pairs}
     for key in ("unmatched", "aggregate", "regression", "counts"):
         if key in summary:
@@ -103,8 +107,10 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
     metrics = spec.get("metrics") or list(doc.get("scores", {}))
     for m in limits:
         if m not in metrics:
-            raise HrtfevalError(f"--fail-above names {m!r}, which the document does not score "
-                                f"(it has {', '.join(metrics)})")
+            raise HrtfevalError(
+                f"--fail-above names {m!r}, which the document does not score "
+                f"(it has {', '.join(metrics)})"
+            )
     entries = doc["pairs"] if is_batch(doc) else [doc]
     for e in entries:
         for m, limit in limits.items():
@@ -116,8 +122,11 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
             e["passed"] = pair_passed(e)
     thresholds = spec.setdefault("thresholds", {})
     for m, limit in limits.items():
-        thresholds[m] = {"limit": float(limit), "rule": "passes when value <= limit",
-                         "source": "fail-above"}
+        thresholds[m] = {
+            "limit": float(limit),
+            "rule": "passes when value <= limit",
+            "source": "fail-above",
+        }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,8 +168,9 @@ class Baseline:
         return hit if hit is not None else self.by_target.get(target)
 
 
-def check_regression_options(metrics, baseline: Baseline | None,
-                             max_regression: dict[str, float]) -> None:
+def check_regression_options(
+    metrics, baseline: Baseline | None, max_regression: dict[str, float]
+) -> None:
     """``--max-regression`` needs ``--baseline``, scored metrics and a baseline that has them."""
     if max_regression and baseline is None:
         raise HrtfevalError("--max-regression needs --baseline OLD.json to compare with")
@@ -170,17 +180,24 @@ def check_regression_options(metrics, baseline: Baseline | None,
         raise HrtfevalError("the baseline has no scored pair to compare with", baseline.name)
     for m in max_regression:
         if m not in metrics:
-            raise HrtfevalError(f"--max-regression names {m!r}, which is not scored; add "
-                                f"--metric {m}")
+            raise HrtfevalError(
+                f"--max-regression names {m!r}, which is not scored; add --metric {m}"
+            )
         if m not in baseline.metrics:
-            raise HrtfevalError(f"the baseline has no {m} scores (it has "
-                                f"{', '.join(sorted(baseline.metrics))})", baseline.name)
+            raise HrtfevalError(
+                f"the baseline has no {m} scores (it has {', '.join(sorted(baseline.metrics))})",
+                baseline.name,
+            )
         if not math.isfinite(max_regression[m]):
             raise HrtfevalError(f"--max-regression {m} must be a finite number")
 
 
-def annotate_pair(entry: dict[str, Any], baseline: Baseline, max_regression: dict[str, float],
-                  single_run: bool = False) -> None:
+def annotate_pair(
+    entry: dict[str, Any],
+    baseline: Baseline,
+    max_regression: dict[str, float],
+    single_run: bool = False,
+) -> None:
     """Add ``regression`` to a scored pair entry (in place) and update its ``passed``.
 
     ``regression`` is ``{metric: {"baseline", "value", "delta", "max", "passed"}}`` for every
@@ -199,14 +216,20 @@ def annotate_pair(entry: dict[str, Any], baseline: Baseline, max_regression: dic
                 continue
             b, v = float(base["scores"][m]["overall"]), float(s["overall"])
             limit = max_regression.get(m)
-            reg[m] = {"baseline": b, "value": v, "delta": v - b, "max": limit,
-                      "passed": None if limit is None else (v - b) <= limit}
+            reg[m] = {
+                "baseline": b,
+                "value": v,
+                "delta": v - b,
+                "max": limit,
+                "passed": None if limit is None else (v - b) <= limit,
+            }
         entry["regression"] = reg
     entry["passed"] = pair_passed(entry)
 
 
-def regression_block(entries: list[dict[str, Any]], baseline_name: str,
-                     max_regression: dict[str, float]) -> dict[str, Any]:
+def regression_block(
+    entries: list[dict[str, Any]], baseline_name: str, max_regression: dict[str, float]
+) -> dict[str, Any]:
     """The document's ``regression`` block from annotated pair entries.
 
     ``aggregate[m]`` compares the mean over the pairs found in the baseline with the baseline's
@@ -225,19 +248,33 @@ def regression_block(entries: list[dict[str, Any]], baseline_name: str,
         b = math.fsum(r["baseline"] for r in rows) / len(rows)
         v = math.fsum(r["value"] for r in rows) / len(rows)
         limit = max_regression.get(m)
-        agg[m] = {"baseline": b, "value": v, "delta": v - b, "max": limit,
-                  "passed": None if limit is None else (v - b) <= limit, "n": len(rows)}
+        agg[m] = {
+            "baseline": b,
+            "value": v,
+            "delta": v - b,
+            "max": limit,
+            "passed": None if limit is None else (v - b) <= limit,
+            "n": len(rows),
+        }
     checks = [a["passed"] for a in agg.values() if a["passed"] is not None]
     return {
         "baseline": baseline_name,
         "max": dict(max_regression),
         "aggregate": agg,
-        "missing": [{"prediction": e["prediction"], "target": e["target"]}
-                    for e in entries if "scores" in e and e.get("regression") is None],
-        "regressed": [{"prediction": e["prediction"], "target": e["target"],
-                       "metrics": [m for m, r in e["regression"].items() if r["passed"] is False]}
-                      for e in matched
-                      if any(r["passed"] is False for r in e["regression"].values())],
+        "missing": [
+            {"prediction": e["prediction"], "target": e["target"]}
+            for e in entries
+            if "scores" in e and e.get("regression") is None
+        ],
+        "regressed": [
+            {
+                "prediction": e["prediction"],
+                "target": e["target"],
+                "metrics": [m for m, r in e["regression"].items() if r["passed"] is False],
+            }
+            for e in matched
+            if any(r["passed"] is False for r in e["regression"].values())
+        ],
         "passed": all(checks) if checks else None,
     }
 
@@ -281,14 +318,26 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
     entries = doc["pairs"] if is_batch(doc) else [doc]
 
     def add(classname, name, outcome="pass", message="", detail=""):
-        cases.append({"classname": classname, "name": name, "outcome": outcome,
-                      "message": message, "detail": detail})
+        cases.append(
+            {
+                "classname": classname,
+                "name": name,
+                "outcome": outcome,
+                "message": message,
+                "detail": detail,
+            }
+        )
 
-    rules = {m: str(t.get("rule", "<=")).split()[-2] if " " in str(t.get("rule", "")) else "<="
-             for m, t in (doc.get("spec", {}).get("thresholds") or {}).items()}
+    rules = {
+        m: str(t.get("rule", "<=")).split()[-2] if " " in str(t.get("rule", "")) else "<="
+        for m, t in (doc.get("spec", {}).get("thresholds") or {}).items()
+    }
     for e in entries:
-        label = e["prediction"] if e["prediction"] == e["target"] else (
-            f"{e['prediction']} vs {e['target']}")
+        label = (
+            e["prediction"]
+            if e["prediction"] == e["target"]
+            else (f"{e['prediction']} vs {e['target']}")
+        )
         if "error" in e:
             add(label, "score", "error", e["error"], e["error"])
             continue
@@ -303,11 +352,15 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
             if s["passed"]:
                 add(label, name)
             else:
-                add(label, name, "failure",
+                add(
+                    label,
+                    name,
+                    "failure",
                     f"{m} {_num(s['overall'], unit)} fails the threshold: value {op} "
                     f"{_num(s['threshold'], unit)}",
                     f"left {_num(s.get('left'))}, right {_num(s.get('right'))}, overall "
-                    f"{_num(s['overall'])} {unit}".rstrip())
+                    f"{_num(s['overall'])} {unit}".rstrip(),
+                )
         if "regression" in e:
             if e["regression"] is None:
                 checked = True
@@ -322,10 +375,14 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     if r["passed"]:
                         add(label, name)
                     else:
-                        add(label, name, "failure",
+                        add(
+                            label,
+                            name,
+                            "failure",
                             f"{m} grew by {_signed(r['delta'], unit)} (from "
                             f"{_num(r['baseline'], unit)} to {_num(r['value'], unit)}), more "
-                            f"than {_signed(r['max'], unit)}")
+                            f"than {_signed(r['max'], unit)}",
+                        )
         if not checked:
             add(label, "score")
     unmatched = doc.get("unmatched") or {}
@@ -343,10 +400,14 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if a["passed"]:
             add("aggregate", name)
         else:
-            add("aggregate", name, "failure",
+            add(
+                "aggregate",
+                name,
+                "failure",
                 f"mean {m} over {a['n']} pairs grew by {_signed(a['delta'], unit)} (from "
                 f"{_num(a['baseline'], unit)} to {_num(a['value'], unit)}), more than "
-                f"{_signed(a['max'], unit)}")
+                f"{_signed(a['max'], unit)}",
+            )
     return cases
 
 
@@ -355,8 +416,13 @@ def junit_xml(doc: dict[str, Any], suite: str = "hrtfeval") -> str:
     that could not be scored (and files without a partner) ``<error>``."""
     cases = junit_cases(doc)
     tally = {k: sum(c["outcome"] == k for c in cases) for k in ("failure", "error", "skipped")}
-    attrs = {"name": suite, "tests": str(len(cases)), "failures": str(tally["failure"]),
-             "errors": str(tally["error"]), "skipped": str(tally["skipped"])}
+    attrs = {
+        "name": suite,
+        "tests": str(len(cases)),
+        "failures": str(tally["failure"]),
+        "errors": str(tally["error"]),
+        "skipped": str(tally["skipped"]),
+    }
     root = ET.Element("testsuites", attrs)
     ts = ET.SubElement(root, "testsuite", attrs)
     props = ET.SubElement(ts, "properties")
@@ -371,8 +437,9 @@ def junit_xml(doc: dict[str, Any], suite: str = "hrtfeval") -> str:
         if c["outcome"] == "pass":
             continue
         tag = {"failure": "failure", "error": "error", "skipped": "skipped"}[c["outcome"]]
-        el = ET.SubElement(tc, tag, {"message": c["message"],
-                                     **({"type": c["name"]} if tag != "skipped" else {})})
+        el = ET.SubElement(
+            tc, tag, {"message": c["message"], **({"type": c["name"]} if tag != "skipped" else {})}
+        )
         if c["detail"]:
             el.text = c["detail"]
     ET.indent(root)

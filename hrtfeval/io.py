@@ -315,9 +315,10 @@ def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
 
 def _convention_domain(convention: str) -> str | None:
     """The domain of a convention name, also for old names and other capitalisations."""
-    known = {**SOFA_CONVENTIONS, **{
-        old: SOFA_CONVENTIONS[new] for old, new in SOFA_CONVENTION_ALIASES.items()
-    }}
+    known = {
+        **SOFA_CONVENTIONS,
+        **{old: SOFA_CONVENTIONS[new] for old, new in SOFA_CONVENTION_ALIASES.items()},
+    }
     if convention in known:
         return known[convention]
     folded = {name.lower(): domain for name, domain in known.items()}
@@ -358,9 +359,7 @@ def _check_finite(values: np.ndarray, name: str, file: str | None) -> None:
     count = int(bad.sum())
     if count:
         first = [int(i) for i in np.argwhere(bad)[0]]
-        raise HrtfevalError(
-            f"{name} has {count} non-finite value(s), first at {first}", file=file
-        )
+        raise HrtfevalError(f"{name} has {count} non-finite value(s), first at {first}", file=file)
 
 
 def _sofa_ir(ds: Any, file: str) -> np.ndarray:
@@ -464,9 +463,7 @@ def _fmt_values(values: np.ndarray) -> str:
     return f"[{shown}{', ...' if values.size > 3 else ''}]"
 
 
-def _sofa_positions(
-    ds: Any, m_count: int, file: str
-) -> tuple[np.ndarray | None, dict[str, Any]]:
+def _sofa_positions(ds: Any, m_count: int, file: str) -> tuple[np.ndarray | None, dict[str, Any]]:
     got = _read_var(ds, "SourcePosition", file, ("M", "C"), ("I", "C"))
     if got is None:
         return None, {"position_type": "", "position_units": ""}
@@ -605,9 +602,7 @@ def _fold_elevation(azimuth: np.ndarray, elevation: np.ndarray) -> tuple[np.ndar
     return azimuth, elevation
 
 
-def _sofa_delay(
-    ds: Any, m_count: int, sampling_rate: float | None, file: str
-) -> np.ndarray | None:
+def _sofa_delay(ds: Any, m_count: int, sampling_rate: float | None, file: str) -> np.ndarray | None:
     """``Data.Delay`` as (M, 2) samples, or None when the file has none.
 
     AES69 gives the delay in samples and defines no Units for it; a file whose ``Units``
@@ -648,8 +643,7 @@ def _sofa_delay(
         values = values * sampling_rate
     elif unit not in _SAMPLE_UNITS:
         raise HrtfevalError(
-            f"Data.Delay has units {units!r}; expected samples (no Units attribute) or "
-            "'second'",
+            f"Data.Delay has units {units!r}; expected samples (no Units attribute) or 'second'",
             file=file,
         )
     return np.broadcast_to(values, (m_count, 2)).copy()
@@ -948,8 +942,7 @@ def _pt_frequencies(value: Any, n_count: int, file: str) -> np.ndarray:
     freqs = _pt_array(value, "frequencies", file)
     if np.iscomplexobj(freqs) or freqs.reshape(-1).shape != (n_count,):
         raise HrtfevalError(
-            f"frequencies has shape {tuple(freqs.shape)}; expected ({n_count},) hertz, one per "
-            "bin",
+            f"frequencies has shape {tuple(freqs.shape)}; expected ({n_count},) hertz, one per bin",
             file=file,
         )
     freqs = freqs.reshape(-1)

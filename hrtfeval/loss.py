@@ -128,7 +128,9 @@ def _prepare(prediction, target):
             f"got {tuple(p.shape)} and {tuple(t.shape)}"
         )
     if p.numel() == 0:
-        raise ValueError(f"prediction and target are empty (shape {tuple(p.shape)}); nothing to score")
+        raise ValueError(
+            f"prediction and target are empty (shape {tuple(p.shape)}); nothing to score"
+        )
 
     dtype = torch.promote_types(p.dtype, t.dtype)
     if not (dtype.is_floating_point or dtype.is_complex):

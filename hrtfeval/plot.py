@@ -44,8 +44,13 @@ BAND_COLOUR = "0.88"
 DEFAULT_DPI = 150
 
 _LABELS = {"lsd": "LSD", "rmse": "RMSE", "mae": "MAE", "itd": "|ΔITD|", "ild": "|ΔILD|"}
-_NAMES = {"lsd": "log-spectral distance", "rmse": "RMSE", "mae": "MAE",
-          "itd": "ITD error", "ild": "ILD error"}
+_NAMES = {
+    "lsd": "log-spectral distance",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "itd": "ITD error",
+    "ild": "ILD error",
+}
 
 
 @dataclass
@@ -128,8 +133,9 @@ def _wrap_azimuth(az) -> np.ndarray:
 def _positions(aligned, what: str) -> np.ndarray:
     pos = aligned.reference.positions
     if pos is None:
-        raise HrtfevalError(f"has no source positions, so the {what} cannot be drawn",
-                            aligned.reference.path)
+        raise HrtfevalError(
+            f"has no source positions, so the {what} cannot be drawn", aligned.reference.path
+        )
     return np.asarray(pos, dtype=np.float64)
 
 
@@ -155,8 +161,9 @@ def _log_frequency_axis(ax, f_lo: float, f_hi: float) -> None:
 
     ax.set_xscale("log")
     ax.set_xlim(f_lo, f_hi)
-    ticks = [t for t in (20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5)
-             if f_lo <= t <= f_hi]
+    ticks = [
+        t for t in (20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5) if f_lo <= t <= f_hi
+    ]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(_hz_formatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -180,8 +187,11 @@ def _hz_text(f: float) -> str:
 def _mark_band(ax, options, sampling_rate, f_lo: float, f_hi: float, label: bool = True) -> None:
     """Grey out the frequencies outside the scored band (dotted lines at its edges)."""
     lo, hi = _band(options, sampling_rate)
-    text = (f"not scored (outside {_hz_text(options.freq_min)} – {_hz_text(options.freq_max)})"
-            if label else None)
+    text = (
+        f"not scored (outside {_hz_text(options.freq_min)} – {_hz_text(options.freq_max)})"
+        if label
+        else None
+    )
     for a, b in ((f_lo, lo), (hi, f_hi)):
         if b > a:
             ax.axvspan(a, b, color=BAND_COLOUR, zorder=0, label=text)
@@ -210,8 +220,9 @@ def _pair_tensors(aligned, options, device, tensors=None):
 # error by direction
 
 
-def direction_view(aligned, metric: str, options, device="cpu", *, dpi: float = DEFAULT_DPI
-                   ) -> View:
+def direction_view(
+    aligned, metric: str, options, device="cpu", *, dpi: float = DEFAULT_DPI
+) -> View:
     """Per-direction error of ``metric`` on a Hammer projection (azimuth x elevation).
 
     Parameters
@@ -249,13 +260,15 @@ def direction_view(aligned, metric: str, options, device="cpu", *, dpi: float = 
 
     interaural = metric in INTERAURAL
     columns = [values] if interaural else [values[:, 0], values[:, 1]]
-    panel_titles = (["interaural: one value per direction"] if interaural
-                    else ["LEFT ear", "RIGHT ear"])
+    panel_titles = (
+        ["interaural: one value per direction"] if interaural else ["LEFT ear", "RIGHT ear"]
+    )
     panel_colours = ["0.1"] if interaural else list(EAR_COLOURS)
 
     fig = _figure(6.4 if interaural else 11.0, 4.4 if interaural else 4.3, dpi)
-    axes = [fig.add_subplot(1, len(columns), i + 1, projection="hammer")
-            for i in range(len(columns))]
+    axes = [
+        fig.add_subplot(1, len(columns), i + 1, projection="hammer") for i in range(len(columns))
+    ]
     vmax = float(np.nanmax(values)) if values.size else 1.0
     norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
 
@@ -274,43 +287,91 @@ def direction_view(aligned, metric: str, options, device="cpu", *, dpi: float = 
     for ax, vals, title, colour, ear in zip(axes, columns, panel_titles, panel_colours, ears):
         order = np.argsort(vals, kind="stable")  # the worst directions drawn last, on top
         # zorder below the axis (2.5): the tick labels along the equator stay on top.
-        scatter = ax.scatter(x[order], y[order], c=vals[order], cmap=CMAP, norm=norm, s=size,
-                             edgecolors="none", zorder=2.0)
+        scatter = ax.scatter(
+            x[order],
+            y[order],
+            c=vals[order],
+            cmap=CMAP,
+            norm=norm,
+            s=size,
+            edgecolors="none",
+            zorder=2.0,
+        )
         worst = int(np.argmax(vals))
-        ax.scatter([x[worst]], [y[worst]], s=size * 2.2 + 30, facecolors="none",
-                   edgecolors="tab:red", linewidths=1.4, zorder=2.1)
+        ax.scatter(
+            [x[worst]],
+            [y[worst]],
+            s=size * 2.2 + 30,
+            facecolors="none",
+            edgecolors="tab:red",
+            linewidths=1.4,
+            zorder=2.1,
+        )
         ax.set_xticks(np.deg2rad(-ticks))
         ax.set_xticklabels([])
         for t in ticks:  # azimuth labels along the equator, on top of the markers
-            ax.text(np.deg2rad(-t), np.deg2rad(-4.0), _deg(t, signed=True), fontsize=7,
-                    color="0.15", ha="center", va="top", zorder=5,
-                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 0.5})
+            ax.text(
+                np.deg2rad(-t),
+                np.deg2rad(-4.0),
+                _deg(t, signed=True),
+                fontsize=7,
+                color="0.15",
+                ha="center",
+                va="top",
+                zorder=5,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 0.5},
+            )
         ax.set_yticks(np.deg2rad([-60, -30, 0, 30, 60]))
         ax.set_yticklabels([_deg(t) for t in (-60, -30, 0, 30, 60)], fontsize=8)
         ax.grid(True, alpha=0.35)
         ax.set_xlabel("◀ left      azimuth (°), 0 = front, ±180 = back      right ▶", fontsize=9)
         ax.set_ylabel("elevation (°)", fontsize=9)
         # The ear's reduction is the score's own (reduce_pair), not recomputed here.
-        reduced = (f"{options.reduction} {_num(score.left if ear == 0 else score.right, unit)} · "
-                   if ear is not None else "")
+        reduced = (
+            f"{options.reduction} {_num(score.left if ear == 0 else score.right, unit)} · "
+            if ear is not None
+            else ""
+        )
         ax.set_title(
             f"{title}\n{reduced}max {_num(vals[worst], unit)}"
             f" (red ring: az {_deg(az[worst], signed=True)}, el {_deg(el[worst], signed=True)})",
-            fontsize=10, color=colour, pad=12)
+            fontsize=10,
+            color=colour,
+            pad=12,
+        )
 
-    fig.colorbar(scatter, ax=axes, orientation="horizontal", shrink=0.55, aspect=40, pad=0.02,
-                 label=_unit_label(metric, unit))
+    fig.colorbar(
+        scatter,
+        ax=axes,
+        orientation="horizontal",
+        shrink=0.55,
+        aspect=40,
+        pad=0.02,
+        label=_unit_label(metric, unit),
+    )
     pred_name, ref_name = _names(aligned)
-    ears = "" if interaural else (f" (left {_num(score.left, unit)}, "
-                                  f"right {_num(score.right, unit)})")
+    ears = (
+        "" if interaural else (f" (left {_num(score.left, unit)}, right {_num(score.right, unit)})")
+    )
     fig.suptitle(
         f"{_NAMES.get(metric, metric)} by direction: {pred_name} vs {ref_name}\n"
         f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ears}, "
         f"{options.reduction} over {m} directions",
-        fontsize=11)
-    return View("direction", fig, {"metric": metric, "unit": unit, "values": values,
-                                   "positions": positions, "overall": score.overall,
-                                   "left": score.left, "right": score.right})
+        fontsize=11,
+    )
+    return View(
+        "direction",
+        fig,
+        {
+            "metric": metric,
+            "unit": unit,
+            "values": values,
+            "positions": positions,
+            "overall": score.overall,
+            "left": score.left,
+            "right": score.right,
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,8 +388,9 @@ def frequency_lsd(pred_t, ref_t, bins, epsilon: float) -> np.ndarray:
     return diff.pow(2).mean(dim=-3).sqrt().detach().cpu().numpy()
 
 
-def frequency_view(aligned, options, device="cpu", *, dpi: float = DEFAULT_DPI,
-                   tensors=None) -> View:
+def frequency_view(
+    aligned, options, device="cpu", *, dpi: float = DEFAULT_DPI, tensors=None
+) -> View:
     """Per-frequency log-spectral difference (RMS over directions) for each ear.
 
     Every bin above 0 Hz and below Nyquist is drawn; the frequencies outside the scored band
@@ -344,8 +406,7 @@ def frequency_view(aligned, options, device="cpu", *, dpi: float = DEFAULT_DPI,
     lsd = frequency_lsd(pred_t, ref_t, _index(idx, pred_t), options.epsilon)
     f = freqs[idx]
     in_band = np.isin(idx, band_bins(freqs, options.freq_min, options.freq_max, fs))
-    band_mean = (lsd[:, in_band].mean(axis=1) if in_band.any()
-                 else np.full(2, np.nan))
+    band_mean = lsd[:, in_band].mean(axis=1) if in_band.any() else np.full(2, np.nan)
 
     fig = _figure(9.0, 4.8, dpi)
     ax = fig.add_subplot()
@@ -354,16 +415,24 @@ def frequency_view(aligned, options, device="cpu", *, dpi: float = DEFAULT_DPI,
     f_hi *= 1.03
     _mark_band(ax, options, fs, f_lo, f_hi)
     for ear in range(2):
-        ax.plot(f, lsd[ear], color=EAR_COLOURS[ear], ls=EAR_STYLES[ear], lw=1.5,
-                label=f"{EAR_NAMES[ear]} ear, in-band mean {band_mean[ear]:.3g} dB")
+        ax.plot(
+            f,
+            lsd[ear],
+            color=EAR_COLOURS[ear],
+            ls=EAR_STYLES[ear],
+            lw=1.5,
+            label=f"{EAR_NAMES[ear]} ear, in-band mean {band_mean[ear]:.3g} dB",
+        )
     _log_frequency_axis(ax, f_lo, f_hi)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("log-spectral difference (dB)\nRMS over directions")
     ax.legend(loc="best", fontsize=9, framealpha=0.9)
     pred_name, ref_name = _names(aligned)
-    ax.set_title(f"Log-spectral difference by frequency: {pred_name} vs {ref_name}\n"
-                 f"RMS over {aligned.n_matched} directions of 20log10|P| − 20log10|T|, per ear",
-                 fontsize=11)
+    ax.set_title(
+        f"Log-spectral difference by frequency: {pred_name} vs {ref_name}\n"
+        f"RMS over {aligned.n_matched} directions of 20log10|P| − 20log10|T|, per ear",
+        fontsize=11,
+    )
     return View("frequency", fig, {"frequencies": f, "lsd": lsd, "band_mean": band_mean})
 
 
@@ -377,15 +446,15 @@ def _index(idx: np.ndarray, like):
 # compare one direction
 
 
-def nearest_direction(positions: np.ndarray, azimuth: float, elevation: float
-                      ) -> tuple[int, float]:
+def nearest_direction(positions: np.ndarray, azimuth: float, elevation: float) -> tuple[int, float]:
     """Index of the row of ``positions`` nearest (great circle) to (azimuth, elevation) in
     degrees, and its angle from it in degrees."""
     from .model import spherical_to_unit
 
     if not -90.0 <= elevation <= 90.0:
         raise HrtfevalError(
-            f"--direction elevation must be in [-90, 90] degrees; got {elevation:g}")
+            f"--direction elevation must be in [-90, 90] degrees; got {elevation:g}"
+        )
     units = spherical_to_unit(np.asarray(positions, dtype=np.float64))
     want = spherical_to_unit(np.array([[azimuth, elevation, 1.0]]))[0]
     angles = np.rad2deg(np.arccos(np.clip(units @ want, -1.0, 1.0)))
@@ -393,8 +462,15 @@ def nearest_direction(positions: np.ndarray, azimuth: float, elevation: float
     return i, float(angles[i])
 
 
-def compare_view(aligned, options, direction: tuple[float, float] = (0.0, 0.0), device="cpu",
-                 *, dpi: float = DEFAULT_DPI, tensors=None) -> View:
+def compare_view(
+    aligned,
+    options,
+    direction: tuple[float, float] = (0.0, 0.0),
+    device="cpu",
+    *,
+    dpi: float = DEFAULT_DPI,
+    tensors=None,
+) -> View:
     """Magnitude responses (dB) of prediction and reference at one direction, both ears.
 
     The direction drawn is the matched direction nearest to ``direction`` = (azimuth,
@@ -431,15 +507,17 @@ def compare_view(aligned, options, direction: tuple[float, float] = (0.0, 0.0), 
         ax, dx = top[ear], bottom[ear]
         _mark_band(ax, options, fs, f_lo, f_hi)
         ax.plot(f, r_db[ear], color=REFERENCE_COLOUR, lw=1.6, label=f"reference ({ref_name})")
-        ax.plot(f, p_db[ear], color=EAR_COLOURS[ear], lw=1.4, ls="--",
-                label=f"prediction ({pred_name})")
+        ax.plot(
+            f, p_db[ear], color=EAR_COLOURS[ear], lw=1.4, ls="--", label=f"prediction ({pred_name})"
+        )
         _log_frequency_axis(ax, f_lo, f_hi)
         ax.set_xlabel("")
         ax.tick_params(labelbottom=False)
         ax.set_ylim(floor, peak + 6.0)
         ax.set_ylabel("magnitude (dB)")
-        ax.set_title(f"{EAR_NAMES[ear].upper()} ear", color=EAR_COLOURS[ear], fontsize=11,
-                     fontweight="bold")
+        ax.set_title(
+            f"{EAR_NAMES[ear].upper()} ear", color=EAR_COLOURS[ear], fontsize=11, fontweight="bold"
+        )
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
         _mark_band(dx, options, fs, f_lo, f_hi, label=False)
         dx.axhline(0.0, color="0.4", lw=0.8)
@@ -454,10 +532,20 @@ def compare_view(aligned, options, direction: tuple[float, float] = (0.0, 0.0), 
         f"(direction #{i}, nearest matched to the requested {_signed(az_req)}°, "
         f"{_signed(el_req)}°; {angle:.1f}° away)\n"
         f"{pred_name} vs {ref_name}",
-        fontsize=11)
-    return View("compare", fig, {"index": i, "position": positions[i], "angle_deg": angle,
-                                 "frequencies": f, "prediction_db": p_db,
-                                 "reference_db": r_db})
+        fontsize=11,
+    )
+    return View(
+        "compare",
+        fig,
+        {
+            "index": i,
+            "position": positions[i],
+            "angle_deg": angle,
+            "frequencies": f,
+            "prediction_db": p_db,
+            "reference_db": r_db,
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,9 +560,12 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
     except OSError as exc:
         raise HrtfevalError(f"cannot read the results: {exc.strerror or exc}", str(path)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        what = ("not valid JSON" if isinstance(exc, json.JSONDecodeError) else "not a text file")
-        raise HrtfevalError(f"is not a results JSON of 'hrtfeval score' ({what}); the pair views "
-                            "take two files, PREDICTION REFERENCE", str(path)) from None
+        what = "not valid JSON" if isinstance(exc, json.JSONDecodeError) else "not a text file"
+        raise HrtfevalError(
+            f"is not a results JSON of 'hrtfeval score' ({what}); the pair views "
+            "take two files, PREDICTION REFERENCE",
+            str(path),
+        ) from None
     _result_pairs(doc, str(path))
     return doc
 
@@ -485,8 +576,11 @@ def _result_pairs(doc: Any, path: str | None = None) -> list[dict[str, Any]]:
         return [p for p in doc["pairs"] if isinstance(p, dict)]
     if isinstance(doc, dict) and isinstance(doc.get("scores"), dict):
         return [doc]
-    raise HrtfevalError("is not an hrtfeval results JSON (expected 'pairs' or 'scores'); write "
-                        "one with 'hrtfeval score ... --format json -o FILE'", path)
+    raise HrtfevalError(
+        "is not an hrtfeval results JSON (expected 'pairs' or 'scores'); write "
+        "one with 'hrtfeval score ... --format json -o FILE'",
+        path,
+    )
 
 
 def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DPI) -> View:
@@ -513,9 +607,12 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
     data: dict[str, Any] = {}
     any_failed = any_threshold = False
     for ax, metric in zip(axes, metrics):
-        rows = [p["scores"][metric] for p in scored
-                if isinstance(p["scores"].get(metric), dict)
-                and p["scores"][metric].get("overall") is not None]
+        rows = [
+            p["scores"][metric]
+            for p in scored
+            if isinstance(p["scores"].get(metric), dict)
+            and p["scores"][metric].get("overall") is not None
+        ]
         vals = np.array([float(r["overall"]) for r in rows], dtype=np.float64)
         passed = [r.get("passed") for r in rows]
         unit = next((r.get("unit") for r in rows if r.get("unit")), "")
@@ -523,10 +620,17 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
         data[metric] = vals
         if vals.size:
             if vals.size > 1:
-                ax.boxplot(vals, positions=[0], widths=0.5, showfliers=False, patch_artist=True,
-                           boxprops={"facecolor": "#dde6f2", "edgecolor": "0.3"},
-                           medianprops={"color": "0.1", "lw": 1.6},
-                           whiskerprops={"color": "0.3"}, capprops={"color": "0.3"})
+                ax.boxplot(
+                    vals,
+                    positions=[0],
+                    widths=0.5,
+                    showfliers=False,
+                    patch_artist=True,
+                    boxprops={"facecolor": "#dde6f2", "edgecolor": "0.3"},
+                    medianprops={"color": "0.1", "lw": 1.6},
+                    whiskerprops={"color": "0.3"},
+                    capprops={"color": "0.3"},
+                )
             jitter = rng.uniform(-0.13, 0.13, vals.size) if vals.size > 1 else np.zeros(1)
             ok = np.array([p is not False for p in passed])
             ax.scatter(jitter[ok], vals[ok], s=22, color="tab:blue", alpha=0.8, zorder=3)
@@ -535,9 +639,17 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
             any_failed |= bool((~ok).any())
         for limit in limits:
             ax.axhline(limit, color="tab:red", ls="--", lw=1.2, zorder=2)
-            ax.annotate(f"threshold {_num(limit, unit)}", (0.98, limit),
-                        xycoords=("axes fraction", "data"), ha="right", va="bottom",
-                        fontsize=8, color="tab:red", xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                f"threshold {_num(limit, unit)}",
+                (0.98, limit),
+                xycoords=("axes fraction", "data"),
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color="tab:red",
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
         any_threshold |= bool(limits)
         ax.set_xlim(-0.6, 0.6)
         ax.set_xticks([])
@@ -545,23 +657,45 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
         ax.set_ylim(0.0, top * 1.15 if top > 0 else 1.0)
         ax.set_ylabel(f"overall {_unit_label(metric, unit)}")
         ax.grid(True, axis="y", alpha=0.35)
-        stats = (f"n={vals.size}, median {_num(float(np.median(vals)), unit)}" if vals.size
-                 else "no values")
+        stats = (
+            f"n={vals.size}, median {_num(float(np.median(vals)), unit)}"
+            if vals.size
+            else "no values"
+        )
         ax.set_title(f"{_LABELS.get(metric, metric)}\n{stats}", fontsize=10)
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], ls="", marker="o", color="tab:blue", alpha=0.8,
-                      label="one pair" + (" (passes the check)" if any_threshold else ""))]
+    handles = [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            color="tab:blue",
+            alpha=0.8,
+            label="one pair" + (" (passes the check)" if any_threshold else ""),
+        )
+    ]
     if any_failed:
-        handles.append(Line2D([], [], ls="", marker="x", color="tab:red",
-                              label="one pair (fails the check)"))
+        handles.append(
+            Line2D([], [], ls="", marker="x", color="tab:red", label="one pair (fails the check)")
+        )
     if any_threshold:
         handles.append(Line2D([], [], ls="--", color="tab:red", label="threshold"))
     if any(np.size(v) > 1 for v in data.values()):
-        handles.append(Line2D([], [], ls="-", lw=6, color="#dde6f2",
-                              label="box: quartiles, line: median, whiskers: range"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8,
-               frameon=False)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="-",
+                lw=6,
+                color="#dde6f2",
+                label="box: quartiles, line: median, whiskers: range",
+            )
+        )
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False
+    )
     checks = [p.get("passed") for p in scored if p.get("passed") is not None]
     parts = [f"{len(scored)} pair{'s' if len(scored) != 1 else ''} scored"]
     if checks:
@@ -595,8 +729,10 @@ def image_format(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in IMAGE_FORMATS:
         got = f"'.{suffix}'" if suffix else "no extension"
-        raise HrtfevalError(f"the image format comes from the extension: use .png, .svg or .pdf "
-                            f"(got {got})", str(path))
+        raise HrtfevalError(
+            f"the image format comes from the extension: use .png, .svg or .pdf (got {got})",
+            str(path),
+        )
     return suffix
 
 
@@ -613,16 +749,24 @@ def save_view(view: View, path: str | os.PathLike, dpi: float | None = None) -> 
 
     try:
         with atomic_target(target, suffix=f".{fmt}") as tmp:
-            view.figure.savefig(tmp, format=fmt, dpi=dpi or view.figure.get_dpi(),
-                                metadata=metadata)
+            view.figure.savefig(
+                tmp, format=fmt, dpi=dpi or view.figure.get_dpi(), metadata=metadata
+            )
     except OSError as exc:
         raise HrtfevalError(f"cannot write the image: {exc.strerror or exc}", str(target)) from None
     return target
 
 
-def pair_view(aligned, view: str, options, *, metric: str = "lsd",
-              direction: tuple[float, float] | None = None, device="cpu",
-              dpi: float = DEFAULT_DPI) -> View:
+def pair_view(
+    aligned,
+    view: str,
+    options,
+    *,
+    metric: str = "lsd",
+    direction: tuple[float, float] | None = None,
+    device="cpu",
+    dpi: float = DEFAULT_DPI,
+) -> View:
     """One of the pair views by name: ``direction``, ``frequency`` or ``compare``."""
     from .loss import check_option
 
@@ -634,8 +778,16 @@ def pair_view(aligned, view: str, options, *, metric: str = "lsd",
     return compare_view(aligned, options, direction or (0.0, 0.0), device, dpi=dpi)
 
 
-def standard_views(aligned, options, out_dir: str | os.PathLike, device="cpu", *,
-                   dpi: float = DEFAULT_DPI, fmt: str = "png", warn=None) -> list[Path]:
+def standard_views(
+    aligned,
+    options,
+    out_dir: str | os.PathLike,
+    device="cpu",
+    *,
+    dpi: float = DEFAULT_DPI,
+    fmt: str = "png",
+    warn=None,
+) -> list[Path]:
     """Write the standard pictures of a scored pair into ``out_dir`` (created if needed).
 
     ``<metric>_by_direction.<fmt>`` for every metric in ``options.metrics``,
@@ -647,8 +799,9 @@ def standard_views(aligned, options, out_dir: str | os.PathLike, device="cpu", *
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise HrtfevalError(f"cannot create the plot folder: {exc.strerror or exc}",
-                            str(out)) from None
+        raise HrtfevalError(
+            f"cannot create the plot folder: {exc.strerror or exc}", str(out)
+        ) from None
     written: list[Path] = []
 
     def attempt(name: str, make):
@@ -664,11 +817,17 @@ def standard_views(aligned, options, out_dir: str | os.PathLike, device="cpu", *
             view.figure.clear()
 
     for metric in options.metrics:
-        attempt(f"{metric}_by_direction",
-                lambda m=metric: direction_view(aligned, m, options, device, dpi=dpi))
+        attempt(
+            f"{metric}_by_direction",
+            lambda m=metric: direction_view(aligned, m, options, device, dpi=dpi),
+        )
     tensors = _pair_tensors(aligned, options, device)  # shared by the two spectral views
-    attempt("lsd_by_frequency",
-            lambda: frequency_view(aligned, options, device, dpi=dpi, tensors=tensors))
-    attempt("compare_az0_el0",
-            lambda: compare_view(aligned, options, (0.0, 0.0), device, dpi=dpi, tensors=tensors))
+    attempt(
+        "lsd_by_frequency",
+        lambda: frequency_view(aligned, options, device, dpi=dpi, tensors=tensors),
+    )
+    attempt(
+        "compare_az0_el0",
+        lambda: compare_view(aligned, options, (0.0, 0.0), device, dpi=dpi, tensors=tensors),
+    )
     return written

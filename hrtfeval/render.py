@@ -43,11 +43,17 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     spec = doc["spec"]
     d = spec["directions"]
     pred, ref = spec["prediction"], spec["reference"]
-    conv = ref["convention"] if pred["convention"] == ref["convention"] else (
-        f"{pred['convention']} vs {ref['convention']}")
+    conv = (
+        ref["convention"]
+        if pred["convention"] == ref["convention"]
+        else (f"{pred['convention']} vs {ref['convention']}")
+    )
     fs = spec.get("sampling_rate")
-    parts = [f"{conv}", f"{fs:g} Hz" if fs else "rate unknown",
-             f"{d['matched']}/{d['reference']} directions matched"]
+    parts = [
+        f"{conv}",
+        f"{fs:g} Hz" if fs else "rate unknown",
+        f"{d['matched']}/{d['reference']} directions matched",
+    ]
     if d["missing"]:
         parts.append(f"{d['missing']} missing (left out)")
     lines = [f"prediction  {doc['prediction']}", f"reference   {doc['target']}", " · ".join(parts)]
@@ -72,7 +78,9 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
 
 def _pair_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     checks = any(s["threshold"] is not None for s in doc["scores"].values())
-    head = ["Metric", "Unit", "Left", "Right", "Overall"] + (["Threshold", "Result"] if checks else [])
+    head = ["Metric", "Unit", "Left", "Right", "Overall"] + (
+        ["Threshold", "Result"] if checks else []
+    )
     rows = []
     for name, s in doc["scores"].items():
         row = [name, s["unit"] or "-", fmt(s["left"]), fmt(s["right"]), fmt(s["overall"])]
@@ -100,8 +108,12 @@ def pair_table(doc: dict[str, Any], console) -> None:
         table.add_row(*styled)
     console.print(table)
     if doc.get("passed") is not None:
-        console.print(Text("all checks passed" if doc["passed"] else "a check failed",
-                           style="green" if doc["passed"] else "bold red"))
+        console.print(
+            Text(
+                "all checks passed" if doc["passed"] else "a check failed",
+                style="green" if doc["passed"] else "bold red",
+            )
+        )
 
 
 def pair_csv(doc: dict[str, Any]) -> str:
@@ -110,8 +122,17 @@ def pair_csv(doc: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["metric", "unit", "left", "right", "overall", "threshold", "passed"])
     for name, s in doc["scores"].items():
-        w.writerow([name, s["unit"], _csv(s["left"]), _csv(s["right"]), _csv(s["overall"]),
-                    _csv(s["threshold"]), _csv(s["passed"])])
+        w.writerow(
+            [
+                name,
+                s["unit"],
+                _csv(s["left"]),
+                _csv(s["right"]),
+                _csv(s["overall"]),
+                _csv(s["threshold"]),
+                _csv(s["passed"]),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -127,8 +148,10 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     def esc(cell: str) -> str:
         return str(cell).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(esc(h) for h in head) + " |",
-             "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(head))) + "|"]
+    lines = [
+        "| " + " | ".join(esc(h) for h in head) + " |",
+        "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(head))) + "|",
+    ]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -158,8 +181,14 @@ def table_to_text(draw, width: int = 120) -> str:
     from rich.console import Console
 
     buf = io.StringIO()
-    console = Console(file=buf, width=width, no_color=True, color_system=None,
-                      force_terminal=False, highlight=False)
+    console = Console(
+        file=buf,
+        width=width,
+        no_color=True,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+    )
     draw(console)
     return buf.getvalue()
 

@@ -50,6 +50,7 @@ def _has_regression(doc: dict[str, Any]) -> bool:
 
 def _show_target(doc: dict[str, Any]) -> bool:
     """A Target column only when some target is not named like its prediction."""
+
     def stem(name: str) -> str:
         return name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
 
@@ -139,9 +140,13 @@ def error_line(entry: dict[str, Any]) -> str:
 
 def summary_line(doc: dict[str, Any]) -> str:
     c = doc["counts"]
-    parts = [f"{c['scored']} scored", f"{c['failed']} failed", f"{c['errors']} errored",
-             f"{c['unmatched']} unmatched" + (" (ignored)" if c["unmatched"] and
-                                               doc["spec"].get("ignore_unmatched") else "")]
+    parts = [
+        f"{c['scored']} scored",
+        f"{c['failed']} failed",
+        f"{c['errors']} errored",
+        f"{c['unmatched']} unmatched"
+        + (" (ignored)" if c["unmatched"] and doc["spec"].get("ignore_unmatched") else ""),
+    ]
     shard = doc["spec"].get("shard")
     total = doc["spec"].get("pairs_total")
     if shard:
@@ -159,13 +164,19 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
     else:
         where = "merged documents"
     lo, hi = spec["band_hz"]
-    how = [f"{len(doc['pairs'])} pairs · {where}",
-           f"metrics {', '.join(spec['metrics'])} · band {lo:g}-{hi:g} Hz · "
-           f"reduction {spec['reduction']}" + (f" · preset {spec['preset']}" if spec.get("preset")
-                                               else "")]
+    how = [
+        f"{len(doc['pairs'])} pairs · {where}",
+        f"metrics {', '.join(spec['metrics'])} · band {lo:g}-{hi:g} Hz · "
+        f"reduction {spec['reduction']}"
+        + (f" · preset {spec['preset']}" if spec.get("preset") else ""),
+    ]
     if spec.get("thresholds"):
-        how.append("thresholds " + ", ".join(
-            f"{m} {t['rule'].split()[-2]} {t['limit']:g}" for m, t in spec["thresholds"].items()))
+        how.append(
+            "thresholds "
+            + ", ".join(
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g}" for m, t in spec["thresholds"].items()
+            )
+        )
     reg = doc.get("regression")
     if reg is not None:
         limits = ", ".join(f"{m} {v:+g}" for m, v in reg["max"].items()) or "none (deltas only)"
@@ -179,15 +190,21 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
     reg = doc.get("regression")
     if reg is not None:
         for m, a in reg["aggregate"].items():
-            check = "" if a["passed"] is None else (
-                f" (max {a['max']:+g}: {'pass' if a['passed'] else 'FAIL'})")
+            check = (
+                ""
+                if a["passed"] is None
+                else (f" (max {a['max']:+g}: {'pass' if a['passed'] else 'FAIL'})")
+            )
             unit = (doc["aggregate"].get(m) or {}).get("unit") or ""
-            lines.append(f"mean {m} over {a['n']} pairs: {fmt(a['value'])} vs baseline "
-                         f"{fmt(a['baseline'])} {unit}, Δ {a['delta']:+.4g}{check}"
-                         .replace(" ,", ","))
+            lines.append(
+                f"mean {m} over {a['n']} pairs: {fmt(a['value'])} vs baseline "
+                f"{fmt(a['baseline'])} {unit}, Δ {a['delta']:+.4g}{check}".replace(" ,", ",")
+            )
         if reg["missing"]:
-            lines.append(f"not in the baseline ({len(reg['missing'])}): " +
-                         ", ".join(p["prediction"] for p in reg["missing"]))
+            lines.append(
+                f"not in the baseline ({len(reg['missing'])}): "
+                + ", ".join(p["prediction"] for p in reg["missing"])
+            )
     errors = [e for e in doc["pairs"] if "error" in e]
     if errors:
         lines.append(f"errors ({len(errors)}):")
@@ -195,8 +212,9 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
     un = doc.get("unmatched") or {}
     for side, other in (("prediction", "target"), ("target", "prediction")):
         if un.get(side):
-            lines.append(f"{side} files without a {other} ({len(un[side])}): " +
-                         ", ".join(un[side]))
+            lines.append(
+                f"{side} files without a {other} ({len(un[side])}): " + ", ".join(un[side])
+            )
     return lines
 
 
@@ -212,8 +230,9 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
     n_names = 2 if head[1] == "Target" else 1
     for i, h in enumerate(head):
         # Text, not str: "[dB]" and file names must not be read as rich markup.
-        table.add_column(Text(h), justify="left" if i < n_names or h == "Result" else "right",
-                         overflow="fold")
+        table.add_column(
+            Text(h), justify="left" if i < n_names or h == "Result" else "right", overflow="fold"
+        )
     for row in rows:
         cells = [Text(c) for c in row]
         res = row[-1]
@@ -239,8 +258,10 @@ def render_markdown(doc: dict[str, Any], per_ear: bool = False) -> str:
     head, rows, agg_rows = batch_rows(doc, per_ear)
     bold = [[f"**{c}**" if c else "" for c in row] for row in agg_rows]
     intro = "\n".join(f"<!-- {line} -->" for line in header_lines(doc))
-    foot = "\n".join(f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}"
-                     for line in footer_lines(doc))
+    foot = "\n".join(
+        f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}"
+        for line in footer_lines(doc)
+    )
     return intro + "\n\n" + markdown_table(head, rows + bold) + "\n" + foot + "\n"
 
 
@@ -304,10 +325,15 @@ def regression_lines(doc: dict[str, Any]) -> list[str]:
     lines = []
     for m, r in reg.items():
         unit = doc["scores"][m].get("unit") or ""
-        check = "" if r["passed"] is None else (
-            f" (max {r['max']:+g}: {'pass' if r['passed'] else 'FAIL'})")
-        lines.append(f"{m}: {fmt(r['value'])} vs baseline {fmt(r['baseline'])} {unit}, "
-                     f"Δ {r['delta']:+.4g}{check}".replace("  ", " "))
+        check = (
+            ""
+            if r["passed"] is None
+            else (f" (max {r['max']:+g}: {'pass' if r['passed'] else 'FAIL'})")
+        )
+        lines.append(
+            f"{m}: {fmt(r['value'])} vs baseline {fmt(r['baseline'])} {unit}, "
+            f"Δ {r['delta']:+.4g}{check}".replace("  ", " ")
+        )
     return lines
 
 
@@ -330,13 +356,15 @@ class JsonlWriter:
             return
         folder = self.path.parent if str(self.path.parent) else Path(".")
         try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                             dir=folder)
+            fd, self._tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=folder
+            )
         except OSError as exc:
             from .errors import HrtfevalError
 
-            raise HrtfevalError(f"cannot write the output: {exc.strerror or exc}",
-                                str(self.path)) from None
+            raise HrtfevalError(
+                f"cannot write the output: {exc.strerror or exc}", str(self.path)
+            ) from None
         self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
 
     def write(self, obj: dict[str, Any]) -> None:
@@ -381,9 +409,15 @@ class Progress:
         if not self.enabled:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                   TaskProgressColumn, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress as RichProgress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         class RateColumn(TextColumn):
             def render(self, task):
@@ -393,9 +427,17 @@ class Progress:
                 return Text("" if speed is None else f"{speed:.1f} pairs/s")
 
         self._progress = RichProgress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-            RateColumn(""), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=Console(file=self.stream), transient=True)
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            RateColumn(""),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=self.stream),
+            transient=True,
+        )
         self._progress.start()
         self._task = self._progress.add_task("scoring", total=total)
 

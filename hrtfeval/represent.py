@@ -69,8 +69,9 @@ class SetTensors:
 
     @classmethod
     def from_set(cls, hrtf: HRTFSet, device, n_fft: int | None = None) -> SetTensors:
-        return cls(hrtf.data, hrtf.domain, hrtf.sampling_rate, hrtf.frequencies, device, n_fft,
-                   hrtf.path)
+        return cls(
+            hrtf.data, hrtf.domain, hrtf.sampling_rate, hrtf.frequencies, device, n_fft, hrtf.path
+        )
 
     @property
     def n_samples(self) -> int:
@@ -119,8 +120,9 @@ class SetTensors:
         """Bin frequencies (Hz) of :attr:`spectrum`."""
         if self.domain == IR:
             if self.sampling_rate is None:
-                raise HrtfevalError("has no sampling rate, so its spectrum has no frequencies",
-                                    self.path)
+                raise HrtfevalError(
+                    "has no sampling rate, so its spectrum has no frequencies", self.path
+                )
             return rfft_frequencies(self.fft_length, self.sampling_rate)
         if self.frequencies_hz is None:
             raise HrtfevalError("frequency-domain data without bin frequencies", self.path)

@@ -91,14 +91,17 @@ class ScoreOptions:
         for name, limit in (fail_above or {}).items():
             key = check_option("metric", name, METRICS)
             if key not in chosen:
-                raise ValueError(f"--fail-above names {key!r}, which is not scored; add --metric {key}")
+                raise ValueError(
+                    f"--fail-above names {key!r}, which is not scored; add --metric {key}"
+                )
             thresholds[key] = Threshold(float(limit), "<=", "fail-above")
         # Stored normalised: the spec's definitions and batch_spec compare them as written.
         for key in ("domain", "reduction", "itd_method", "length_policy"):
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = kwargs[key].strip().lower()
-        opts = cls(metrics=tuple(chosen), thresholds=tuple(thresholds.items()), preset=preset,
-                   **kwargs)
+        opts = cls(
+            metrics=tuple(chosen), thresholds=tuple(thresholds.items()), preset=preset, **kwargs
+        )
         opts.validate()
         return opts
 
@@ -233,19 +236,27 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
     from .represent import band_bins, check_same_bins
 
     eps = options.epsilon
-    if metric == "lsd" or (metric in ("rmse", "mae") and
-                           effective_domain(options, pred.domain, ref.domain) != "time"):
+    if metric == "lsd" or (
+        metric in ("rmse", "mae") and effective_domain(options, pred.domain, ref.domain) != "time"
+    ):
         freqs = check_same_bins(pred, ref)
-        bins = _bins_tensor(band_bins(freqs, options.freq_min, options.freq_max,
-                                      ref.sampling_rate or pred.sampling_rate), pred)
+        bins = _bins_tensor(
+            band_bins(
+                freqs, options.freq_min, options.freq_max, ref.sampling_rate or pred.sampling_rate
+            ),
+            pred,
+        )
         if metric == "lsd":
-            return metric_values(pred.spectrum[..., bins], ref.spectrum[..., bins], "lsd",
-                                 "linear", eps)
+            return metric_values(
+                pred.spectrum[..., bins], ref.spectrum[..., bins], "lsd", "linear", eps
+            )
         if effective_domain(options, pred.domain, ref.domain) == "db":
-            return metric_values(pred.magnitude_db(bins, eps), ref.magnitude_db(bins, eps),
-                                 metric, "db", eps)
-        return metric_values(pred.spectrum[..., bins].abs(), ref.spectrum[..., bins].abs(),
-                             metric, "db", eps)
+            return metric_values(
+                pred.magnitude_db(bins, eps), ref.magnitude_db(bins, eps), metric, "db", eps
+            )
+        return metric_values(
+            pred.spectrum[..., bins].abs(), ref.spectrum[..., bins].abs(), metric, "db", eps
+        )
     if metric in ("rmse", "mae"):
         return metric_values(pred.ir, ref.ir, metric, "db", eps)
     if metric == "itd":
@@ -313,8 +324,10 @@ def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
     out = {}
     for metric in options.metrics:
         values = per_direction(pred, ref, metric, options)
-        unit = metric_unit(metric, effective_domain(options, pred.domain, ref.domain)
-                           if metric in ("rmse", "mae") else "")
+        unit = metric_unit(
+            metric,
+            effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
+        )
         out[metric] = reduce_pair(values, metric, unit, options)
     return out
 
@@ -324,23 +337,32 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
     band = f"{options.freq_min:g} Hz <= f_k <= {options.freq_max:g} Hz, f_k < fs/2"
     if n_bins is not None:
         band += f" ({n_bins} bins)"
-    red = ("mean over directions" if options.reduction == "mean"
-           else "sqrt(mean over directions of v^2 + eps)")
+    red = (
+        "mean over directions"
+        if options.reduction == "mean"
+        else "sqrt(mean over directions of v^2 + eps)"
+    )
     text = {
         "lsd": f"per direction and ear sqrt(mean_k (20log10|P_k| - 20log10|T_k|)^2 + eps) over "
-               f"{band}, |.| floored at eps; {red}",
+        f"{band}, |.| floored at eps; {red}",
         "itd": f"|ITD_pred - ITD_ref| per direction ({options.itd_method}: 3 kHz order-10 "
-               f"Butterworth low-pass, "
-               + ("max of |xcorr| of Hilbert envelopes" if options.itd_method == "maxiacce"
-                  else "-10 dB onset of the energy envelope")
-               + f"), in microseconds; {red}",
+        f"Butterworth low-pass, "
+        + (
+            "max of |xcorr| of Hilbert envelopes"
+            if options.itd_method == "maxiacce"
+            else "-10 dB onset of the energy envelope"
+        )
+        + f"), in microseconds; {red}",
         "ild": f"|ILD_pred - ILD_ref| per direction, ILD = 20log10(rms_left) - 20log10(rms_right); "
-               f"{red}",
+        f"{red}",
     }
     for m in ("rmse", "mae"):
-        what = {"time": "impulse response samples", "magnitude": f"|H_k| over {band}",
-                "db": f"20log10|H_k| over {band}"}[domain]
-        core = ("sqrt(mean(|p - t|^2) + eps)" if m == "rmse" else "mean(|p - t|)")
+        what = {
+            "time": "impulse response samples",
+            "magnitude": f"|H_k| over {band}",
+            "db": f"20log10|H_k| over {band}",
+        }[domain]
+        core = "sqrt(mean(|p - t|^2) + eps)" if m == "rmse" else "mean(|p - t|)"
         text[m] = f"per direction and ear {core} on {what}; {red}"
     return {m: text[m] for m in options.metrics}
 
@@ -358,8 +380,9 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
     if ref_t is not None and any(
         m == "lsd" or (m in ("rmse", "mae") and domain != "time") for m in options.metrics
     ):
-        n_bins = int(band_bins(ref_t.frequencies(), options.freq_min, options.freq_max,
-                               r.sampling_rate).size)
+        n_bins = int(
+            band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size
+        )
     thresholds = {
         m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
         for m, t in options.thresholds
@@ -367,17 +390,28 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
     return {
         "hrtfeval": __version__,
         "preset": options.preset,
-        "prediction": {"convention": p.convention, "version": p.version, "domain": p.domain,
-                       "delay_applied": p.delay_applied},
-        "reference": {"convention": r.convention, "version": r.version, "domain": r.domain,
-                      "delay_applied": r.delay_applied},
+        "prediction": {
+            "convention": p.convention,
+            "version": p.version,
+            "domain": p.domain,
+            "delay_applied": p.delay_applied,
+        },
+        "reference": {
+            "convention": r.convention,
+            "version": r.version,
+            "domain": r.domain,
+            "delay_applied": r.delay_applied,
+        },
         "sampling_rate": r.sampling_rate,
         "n_samples": r.n_samples,
         "n_fft": (ref_t.fft_length if ref_t is not None else options.n_fft),
-        "directions": {"reference": aligned.n_reference, "matched": aligned.n_matched,
-                       "missing": int(len(aligned.missing)),
-                       "max_angle_deg": float(aligned.max_angle_deg),
-                       "tolerance_deg": options.tolerance_deg},
+        "directions": {
+            "reference": aligned.n_reference,
+            "matched": aligned.n_matched,
+            "missing": int(len(aligned.missing)),
+            "max_angle_deg": float(aligned.max_angle_deg),
+            "tolerance_deg": options.tolerance_deg,
+        },
         "band_hz": [options.freq_min, options.freq_max],
         "bins": n_bins,
         "domain": domain,
@@ -396,8 +430,10 @@ def tensors_for(aligned, options: ScoreOptions, device):
     """The aligned pair as :class:`SetTensors` on ``device``."""
     from .represent import SetTensors
 
-    return (SetTensors.from_set(aligned.prediction, device, options.n_fft),
-            SetTensors.from_set(aligned.reference, device, options.n_fft))
+    return (
+        SetTensors.from_set(aligned.prediction, device, options.n_fft),
+        SetTensors.from_set(aligned.reference, device, options.n_fft),
+    )
 
 
 def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
@@ -415,8 +451,13 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
 
     pred = read_hrtf(prediction)
     ref = read_hrtf(target)
-    return align_pair(pred, ref, tolerance_deg=options.tolerance_deg,
-                      allow_missing=options.allow_missing, length_policy=options.length_policy)
+    return align_pair(
+        pred,
+        ref,
+        tolerance_deg=options.tolerance_deg,
+        allow_missing=options.allow_missing,
+        length_policy=options.length_policy,
+    )
 
 
 def score_files(prediction: str, target: str, options: ScoreOptions, device="auto") -> PairScore:
@@ -436,7 +477,7 @@ def per_direction_errors(aligned, metric: str, options: ScoreOptions, device="cp
     dev = resolve_device(device) if isinstance(device, str) else device
     pred_t, ref_t = tensors_for(aligned, options, dev)
     values = per_direction(pred_t, ref_t, metric, options).detach().cpu()
-    domain = (effective_domain(options, pred_t.domain, ref_t.domain)
-              if metric in ("rmse", "mae") else "")
-    return PerDirection(metric, metric_unit(metric, domain), values,
-                        aligned.reference.positions)
+    domain = (
+        effective_domain(options, pred_t.domain, ref_t.domain) if metric in ("rmse", "mae") else ""
+    )
+    return PerDirection(metric, metric_unit(metric, domain), values, aligned.reference.positions)

@@ -140,8 +140,13 @@ def reference_lsd_db(pred_ir, ref_ir, sampling_rate, freq_min=20.0, freq_max=200
 def reference_lap(pred_ir, ref_ir, sampling_rate):
     """The three LAP challenge numbers of one aligned pair: ITD difference (µs, mean |dITD|),
     ILD difference (dB, mean |dILD|) and LSD (dB, mean over directions and ears)."""
-    itd = np.abs(reference_itd_seconds(pred_ir, sampling_rate)
-                 - reference_itd_seconds(ref_ir, sampling_rate))
+    itd = np.abs(
+        reference_itd_seconds(pred_ir, sampling_rate) - reference_itd_seconds(ref_ir, sampling_rate)
+    )
     ild = np.abs(reference_ild_db(pred_ir) - reference_ild_db(ref_ir))
     lsd = reference_lsd_db(pred_ir, ref_ir, sampling_rate)
-    return {"itd": float(np.mean(itd) * 1e6), "ild": float(np.mean(ild)), "lsd": float(np.mean(lsd))}
+    return {
+        "itd": float(np.mean(itd) * 1e6),
+        "ild": float(np.mean(ild)),
+        "lsd": float(np.mean(lsd)),
+    }

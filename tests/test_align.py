@@ -27,8 +27,17 @@ def _grid(m: int, seed: int = 0) -> np.ndarray:
     return np.stack([az, el, np.full(m, 1.5)], axis=1)
 
 
-def _set(path: str, positions: np.ndarray | None, *, n: int = 8, data: np.ndarray | None = None,
-         domain: str = "ir", fs: float | None = FS, m: int | None = None, **kw) -> HRTFSet:
+def _set(
+    path: str,
+    positions: np.ndarray | None,
+    *,
+    n: int = 8,
+    data: np.ndarray | None = None,
+    domain: str = "ir",
+    fs: float | None = FS,
+    m: int | None = None,
+    **kw,
+) -> HRTFSet:
     m = positions.shape[0] if m is None else m
     if data is None:
         data = np.arange(m * 2 * n, dtype=float).reshape(m, 2, n)
@@ -275,16 +284,28 @@ def test_frequency_domain_without_rates_is_fine_with_frequencies():
 
 def test_frequencies_filled_as_rfft_bins():
     pred = _set("pred.pt", GRID, domain="magnitude", fs=None, n=5)
-    ref = _set("ref.sofa", GRID, domain="tf", n=5, data=np.ones((60, 2, 5), complex),
-               frequencies=np.linspace(0, 24000, 5))
+    ref = _set(
+        "ref.sofa",
+        GRID,
+        domain="tf",
+        n=5,
+        data=np.ones((60, 2, 5), complex),
+        frequencies=np.linspace(0, 24000, 5),
+    )
     pair = align_pair(pred, ref)
     np.testing.assert_allclose(pair.prediction.frequencies, [0, 6000, 12000, 18000, 24000])
     assert "pred.pt: 5 bins taken as rfft bins of a 8-point FFT (0 to 24000 Hz)" in pair.notes
 
 
 def test_frequency_bins_differ():
-    ref = _set("ref.sofa", GRID, domain="tf", n=5, data=np.ones((60, 2, 5), complex),
-               frequencies=np.linspace(0, 24000, 5))
+    ref = _set(
+        "ref.sofa",
+        GRID,
+        domain="tf",
+        n=5,
+        data=np.ones((60, 2, 5), complex),
+        frequencies=np.linspace(0, 24000, 5),
+    )
     pred = _set("pred.pt", GRID, domain="db", n=9)
     with _raises(
         r"^frequency bins differ: pred.pt has 9 bins \(0 to 24000 Hz\), ref.sofa has 5 bins "
@@ -294,8 +315,15 @@ def test_frequency_bins_differ():
 
 
 def test_mixed_domains_allowed():
-    ref = _set("ref.sofa", GRID, domain="tf", n=5, data=np.ones((60, 2, 5), complex), fs=None,
-               frequencies=np.linspace(0, 24000, 5))
+    ref = _set(
+        "ref.sofa",
+        GRID,
+        domain="tf",
+        n=5,
+        data=np.ones((60, 2, 5), complex),
+        fs=None,
+        frequencies=np.linspace(0, 24000, 5),
+    )
     pair = align_pair(_set("pred.pt", GRID, n=8), ref)
     assert pair.prediction.n_samples == 8 and pair.reference.n_samples == 5
 

@@ -18,8 +18,16 @@ import pytest
 from typer.testing import CliRunner
 
 from hrtfeval import synth
-from hrtfeval.batch import (Pair, merge_documents, pair_directories, parse_shard,
-                            read_pairs_csv, scan_directory, score_stream, select_shard)
+from hrtfeval.batch import (
+    Pair,
+    merge_documents,
+    pair_directories,
+    parse_shard,
+    read_pairs_csv,
+    scan_directory,
+    score_stream,
+    select_shard,
+)
 from hrtfeval.cli import app
 from hrtfeval.errors import HrtfevalError
 from hrtfeval.gates import load_document
@@ -87,11 +95,17 @@ def messy(tmp_path_factory, clean) -> Path:
 
 def test_pairs_by_relative_path_without_extension(clean):
     found = scan_directory(clean / "pred")
-    assert found == {"s0": "s0.sofa", "s1": "s1.pt", "sub/s2": "sub/s2.sofa",
-                     "sub/deeper/s3": "sub/deeper/s3.sofa", "sub/s4": "sub/s4.pt"}
+    assert found == {
+        "s0": "s0.sofa",
+        "s1": "s1.pt",
+        "sub/s2": "sub/s2.sofa",
+        "sub/deeper/s3": "sub/deeper/s3.sofa",
+        "sub/s4": "sub/s4.pt",
+    }
     pl = pair_directories(clean / "pred", clean / "ref")
     assert [(p.prediction, p.target) for p in pl.pairs] == sorted(
-        (f"{k}.{v}", f"{k}.sofa") for k, v in GOOD.items())
+        (f"{k}.{v}", f"{k}.sofa") for k, v in GOOD.items()
+    )
     assert pl.unmatched_prediction == pl.unmatched_target == []
     assert Path(pl.pairs[0].prediction_path).is_file()
 
@@ -114,12 +128,15 @@ def test_pairs_csv(tmp_path, clean):
     sheet = tmp_path / "lists" / "pairs.csv"
     sheet.parent.mkdir()
     rel = Path("..") / ".." / clean.name
-    sheet.write_text("target,prediction\n"
-                     f"{clean / 'ref/s0.sofa'},{rel / 'pred/s1.pt'}\n\n"
-                     f"{clean / 'ref/s0.sofa'},{clean / 'pred/s0.sofa'}\n")
+    sheet.write_text(
+        "target,prediction\n"
+        f"{clean / 'ref/s0.sofa'},{rel / 'pred/s1.pt'}\n\n"
+        f"{clean / 'ref/s0.sofa'},{clean / 'pred/s0.sofa'}\n"
+    )
     pl = read_pairs_csv(sheet)
-    assert [p.prediction for p in pl.pairs] == sorted([str(rel / "pred/s1.pt"),
-                                                       str(clean / "pred/s0.sofa")])
+    assert [p.prediction for p in pl.pairs] == sorted(
+        [str(rel / "pred/s1.pt"), str(clean / "pred/s0.sofa")]
+    )
     assert all(Path(p.prediction_path).exists() or "../" in p.prediction for p in pl.pairs)
     sheet.write_text("pred,ref\na,b\n")
     with pytest.raises(HrtfevalError, match="columns 'prediction' and 'target'"):
@@ -145,15 +162,23 @@ def test_shards_cover_every_pair_once():
 
 
 def test_clean_run_scores_every_pair_like_single_pair_score(clean):
-    doc, result = run_json("score", clean / "pred", clean / "ref", "-m", "lsd", "-m", "itd",
-                           "--workers", "0")
+    doc, result = run_json(
+        "score", clean / "pred", clean / "ref", "-m", "lsd", "-m", "itd", "--workers", "0"
+    )
     assert doc["counts"] == {"pairs": 5, "scored": 5, "errors": 0, "unmatched": 0, "failed": 0}
     assert doc["spec"]["kind"] == "batch" and doc["spec"]["pairs_total"] == 5
     assert doc["unmatched"] == {"prediction": [], "target": []}
     for entry in doc["pairs"]:
         assert set(entry) == {"prediction", "target", "spec", "scores", "passed"}
-        single, _ = run_json("score", clean / "pred" / entry["prediction"],
-                             clean / "ref" / entry["target"], "-m", "lsd", "-m", "itd")
+        single, _ = run_json(
+            "score",
+            clean / "pred" / entry["prediction"],
+            clean / "ref" / entry["target"],
+            "-m",
+            "lsd",
+            "-m",
+            "itd",
+        )
         assert entry["scores"] == single["scores"]
         assert entry["spec"]["n_samples"] == single["spec"]["n_samples"] == 128
     lsd = [e["scores"]["lsd"]["overall"] for e in doc["pairs"]]
@@ -175,8 +200,9 @@ def test_corrupt_pair_is_reported_and_the_run_goes_on(messy):
     assert doc["unmatched"] == {"prediction": ["orphan.sofa"], "target": []}
     assert "orphan.sofa" in result.stderr and "s1b.sofa" in result.stderr
     # --ignore-unmatched does not hide an error
-    _, result = run_json("score", messy / "pred", messy / "ref", "--workers", "0",
-                         "--ignore-unmatched", code=2)
+    _, result = run_json(
+        "score", messy / "pred", messy / "ref", "--workers", "0", "--ignore-unmatched", code=2
+    )
 
 
 def test_unmatched_gives_exit_2_unless_ignored(tmp_path, clean):
@@ -185,25 +211,34 @@ def test_unmatched_gives_exit_2_unless_ignored(tmp_path, clean):
     shutil.copy(clean / "ref" / "s0.sofa", tmp_path / "ref" / "extra.sofa")
     doc, _ = run_json("score", tmp_path / "pred", tmp_path / "ref", "--workers", "0", code=2)
     assert doc["unmatched"] == {"prediction": [], "target": ["extra.sofa"]}
-    doc, _ = run_json("score", tmp_path / "pred", tmp_path / "ref", "--workers", "0",
-                      "--ignore-unmatched", code=0)
+    doc, _ = run_json(
+        "score", tmp_path / "pred", tmp_path / "ref", "--workers", "0", "--ignore-unmatched", code=0
+    )
     assert doc["counts"]["unmatched"] == 1 and doc["spec"]["ignore_unmatched"] is True
 
 
-@pytest.mark.parametrize("args,message", [
-    (["EMPTY", "EMPTY2"], "nothing to score"),
-    (["PRED", "FILE"], "is a directory but TARGET is not"),
-    (["PRED"], "needs PREDICTION and TARGET"),
-    (["PRED", "REF", "--pairs", "x.csv"], "not both"),
-    (["PRED", "REF", "--shard", "4/3"], "--shard"),
-    (["FILE", "FILE", "--shard", "1/2"], "--shard needs a batch"),
-    (["PRED", "REF", "--format", "yaml"], "--format"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["EMPTY", "EMPTY2"], "nothing to score"),
+        (["PRED", "FILE"], "is a directory but TARGET is not"),
+        (["PRED"], "needs PREDICTION and TARGET"),
+        (["PRED", "REF", "--pairs", "x.csv"], "not both"),
+        (["PRED", "REF", "--shard", "4/3"], "--shard"),
+        (["FILE", "FILE", "--shard", "1/2"], "--shard needs a batch"),
+        (["PRED", "REF", "--format", "yaml"], "--format"),
+    ],
+)
 def test_usage_errors_exit_2(tmp_path, clean, args, message):
     (tmp_path / "e1").mkdir()
     (tmp_path / "e2").mkdir()
-    names = {"EMPTY": tmp_path / "e1", "EMPTY2": tmp_path / "e2", "PRED": clean / "pred",
-             "REF": clean / "ref", "FILE": clean / "ref" / "s0.sofa"}
+    names = {
+        "EMPTY": tmp_path / "e1",
+        "EMPTY2": tmp_path / "e2",
+        "PRED": clean / "pred",
+        "REF": clean / "ref",
+        "FILE": clean / "ref" / "s0.sofa",
+    }
     result = invoke("score", *[names.get(a, a) for a in args], "--workers", "0")
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -214,17 +249,42 @@ def test_fail_above_checks_every_pair(clean):
     doc, _ = run_json("score", clean / "pred", clean / "ref", "--workers", "0")
     values = sorted(e["scores"]["lsd"]["overall"] for e in doc["pairs"])
     limit = (values[2] + values[3]) / 2  # two pairs above
-    doc, _ = run_json("score", clean / "pred", clean / "ref", "--workers", "0",
-                      "--fail-above", f"lsd={limit}", code=1)
+    doc, _ = run_json(
+        "score",
+        clean / "pred",
+        clean / "ref",
+        "--workers",
+        "0",
+        "--fail-above",
+        f"lsd={limit}",
+        code=1,
+    )
     failed = [e["prediction"] for e in doc["pairs"] if e["passed"] is False]
     assert len(failed) == 2 and doc["counts"]["failed"] == 2
     assert all(e["scores"]["lsd"]["threshold"] == limit for e in doc["pairs"])
-    table = invoke("score", clean / "pred", clean / "ref", "--workers", "0", "--device", "cpu",
-                   "--fail-above", f"lsd={limit}")
+    table = invoke(
+        "score",
+        clean / "pred",
+        clean / "ref",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--fail-above",
+        f"lsd={limit}",
+    )
     assert table.exit_code == 1
     assert table.stdout.count("FAIL lsd") == 2 and "2 failed" in table.stdout
-    doc, _ = run_json("score", clean / "pred", clean / "ref", "--workers", "0",
-                      "--fail-above", f"lsd={values[-1]}", code=0)
+    doc, _ = run_json(
+        "score",
+        clean / "pred",
+        clean / "ref",
+        "--workers",
+        "0",
+        "--fail-above",
+        f"lsd={values[-1]}",
+        code=0,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,12 +292,22 @@ def test_fail_above_checks_every_pair(clean):
 
 
 def test_jsonl_streams_pairs_then_a_summary(messy, tmp_path):
-    result = invoke("score", messy / "pred", messy / "ref", "--workers", "0", "--device", "cpu",
-                    "--format", "jsonl")
+    result = invoke(
+        "score",
+        messy / "pred",
+        messy / "ref",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--format",
+        "jsonl",
+    )
     assert result.exit_code == 2
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [x["prediction"] for x in lines[:-1]] == sorted(
-        [f"{k}.{v}" for k, v in GOOD.items()] + ["s1b.sofa"])
+        [f"{k}.{v}" for k, v in GOOD.items()] + ["s1b.sofa"]
+    )
     summary = lines[-1]
     assert "pairs" not in summary and summary["counts"]["errors"] == 1
     assert summary["unmatched"]["prediction"] == ["orphan.sofa"]
@@ -247,19 +317,51 @@ def test_jsonl_streams_pairs_then_a_summary(messy, tmp_path):
     assert load_document(out) == doc
     # --output: written through a temporary file, renamed at the end
     target = tmp_path / "out.jsonl"
-    result = invoke("score", messy / "pred", messy / "ref", "--workers", "0", "--device", "cpu",
-                    "--format", "jsonl", "--output", target)
+    result = invoke(
+        "score",
+        messy / "pred",
+        messy / "ref",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--format",
+        "jsonl",
+        "--output",
+        target,
+    )
     assert result.stdout == "" and load_document(target) == doc
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_csv_markdown_and_table(messy):
-    args = ["score", messy / "pred", messy / "ref", "--workers", "0", "--device", "cpu",
-            "-m", "lsd", "-m", "ild"]
+    args = [
+        "score",
+        messy / "pred",
+        messy / "ref",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "-m",
+        "lsd",
+        "-m",
+        "ild",
+    ]
     result = invoke(*args, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["prediction", "target", "lsd_left", "lsd_right", "lsd_overall",
-                             "ild_left", "ild_right", "ild_overall", "passed", "error"]
+    assert list(rows[0]) == [
+        "prediction",
+        "target",
+        "lsd_left",
+        "lsd_right",
+        "lsd_overall",
+        "ild_left",
+        "ild_right",
+        "ild_overall",
+        "passed",
+        "error",
+    ]
     assert len(rows) == 7  # 6 pairs + the unmatched file
     bad = [r for r in rows if r["prediction"] == "s1b.sofa"][0]
     assert bad["error"] and bad["lsd_overall"] == ""
@@ -273,13 +375,34 @@ def test_csv_markdown_and_table(messy):
 
 
 def test_stdout_holds_only_the_document(messy, tmp_path):
-    result = invoke("score", messy / "pred", messy / "ref", "--workers", "0", "--device", "cpu",
-                    "--format", "json")
+    result = invoke(
+        "score",
+        messy / "pred",
+        messy / "ref",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+    )
     json.loads(result.stdout)
     assert "warning" in result.stderr and "error:" in result.stderr
     out = tmp_path / "doc.json"
-    result = invoke("score", messy / "pred", messy / "ref", "--workers", "0", "--device", "cpu",
-                    "--format", "json", "--output", out, "--quiet")
+    result = invoke(
+        "score",
+        messy / "pred",
+        messy / "ref",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+        "--output",
+        out,
+        "--quiet",
+    )
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert json.loads(out.read_text())["counts"]["errors"] == 1
@@ -287,9 +410,11 @@ def test_stdout_holds_only_the_document(messy, tmp_path):
 
 def test_pairs_file_run(tmp_path, clean):
     sheet = tmp_path / "pairs.csv"
-    sheet.write_text("prediction,target\n"
-                     f"{clean / 'pred/s1.pt'},{clean / 'ref/s1.sofa'}\n"
-                     f"{clean / 'pred/s0.sofa'},{clean / 'ref/s0.sofa'}\n")
+    sheet.write_text(
+        "prediction,target\n"
+        f"{clean / 'pred/s1.pt'},{clean / 'ref/s1.sofa'}\n"
+        f"{clean / 'pred/s0.sofa'},{clean / 'ref/s0.sofa'}\n"
+    )
     doc, _ = run_json("score", "--pairs", sheet, "--workers", "0")
     assert doc["counts"]["scored"] == 2
     assert doc["spec"]["source"] == {"pairs_file": str(sheet)}
@@ -305,8 +430,9 @@ def shard_docs(root, tmp_path, n=3):
     code = 2 if (root / "pred" / "orphan.sofa").exists() else 0
     paths = []
     for k in range(1, n + 1):
-        doc, _ = run_json("score", root / "pred", root / "ref", "--workers", "0", "--shard",
-                          f"{k}/{n}", code=code)
+        doc, _ = run_json(
+            "score", root / "pred", root / "ref", "--workers", "0", "--shard", f"{k}/{n}", code=code
+        )
         assert doc["spec"]["shard"] == f"{k}/{n}"
         path = tmp_path / f"shard{k}.json"
         path.write_text(json.dumps(doc))
@@ -346,8 +472,17 @@ def test_merge_refuses_overlap_and_other_options(clean, tmp_path):
     other = dict(unsharded, spec=dict(unsharded["spec"]))
     with pytest.raises(HrtfevalError, match="overlap"):
         merge_documents([unsharded, other], ["a", "b"])
-    other_opts, _ = run_json("score", clean / "pred", clean / "ref", "--workers", "0",
-                             "--shard", "2/2", "--freq-max", "16000")
+    other_opts, _ = run_json(
+        "score",
+        clean / "pred",
+        clean / "ref",
+        "--workers",
+        "0",
+        "--shard",
+        "2/2",
+        "--freq-max",
+        "16000",
+    )
     path = tmp_path / "other.json"
     path.write_text(json.dumps(other_opts))
     result = invoke("merge", paths[0], path)
@@ -378,8 +513,9 @@ def test_stacked_batches_equal_pair_by_pair(messy):
     ref = synth.spherical_head_hrirs(positions, FS, 160)
     synth.write_sofa(odd / "r.sofa", ref, positions, FS)
     synth.write_sofa(odd / "p.sofa", synth.degrade(ref, seed=9), positions, FS)
-    pairs = pl.pairs[:3] + [Pair("odd", "odd", str(odd / "p.sofa"), str(odd / "r.sofa"))] + \
-        pl.pairs[3:]
+    pairs = (
+        pl.pairs[:3] + [Pair("odd", "odd", str(odd / "p.sofa"), str(odd / "r.sofa"))] + pl.pairs[3:]
+    )
     options = ScoreOptions.build(["lsd", "rmse", "itd", "ild"], fail_above={"lsd": 3.0})
     plain = list(score_stream(pairs, options, "cpu", 0, stack=False))
     stacked = list(score_stream(pairs, options, "cpu", 0, stack=True, batch_size=2))
@@ -398,16 +534,21 @@ def test_stacked_batches_equal_pair_by_pair(messy):
                     assert t[key] is None
                 else:
                     assert t[key] == pytest.approx(s[key], rel=1e-12, abs=1e-12)
-            assert (t["unit"], t["threshold"], t["passed"]) == (s["unit"], s["threshold"],
-                                                                 s["passed"])
+            assert (t["unit"], t["threshold"], t["passed"]) == (
+                s["unit"],
+                s["threshold"],
+                s["passed"],
+            )
 
 
 def test_worker_pool_gives_the_same_document(messy):
     """The process pool (2 workers, and the stacked path through it) against in-process."""
-    in_process, _ = run_json("score", messy / "pred", messy / "ref", "-m", "lsd", "-m", "itd",
-                             "--workers", "0", code=2)
-    pooled, _ = run_json("score", messy / "pred", messy / "ref", "-m", "lsd", "-m", "itd",
-                         "--workers", "2", code=2)
+    in_process, _ = run_json(
+        "score", messy / "pred", messy / "ref", "-m", "lsd", "-m", "itd", "--workers", "0", code=2
+    )
+    pooled, _ = run_json(
+        "score", messy / "pred", messy / "ref", "-m", "lsd", "-m", "itd", "--workers", "2", code=2
+    )
     assert pooled == in_process
     pl = pair_directories(messy / "pred", messy / "ref")
     options = ScoreOptions.build(["lsd"])
@@ -416,7 +557,8 @@ def test_worker_pool_gives_the_same_document(messy):
         assert (r.error is None) == ("error" not in e)
         if r.error is None:
             assert r.score["scores"]["lsd"]["overall"] == pytest.approx(
-                e["scores"]["lsd"]["overall"], rel=1e-12)
+                e["scores"]["lsd"]["overall"], rel=1e-12
+            )
 
 
 def _dies_on_3(job):
@@ -437,6 +579,7 @@ def test_a_dying_worker_costs_only_its_pair():
         results = list(ordered_map(_dies_on_3, list(range(7)), pool, 4))
     finally:
         pool.close()
-    assert [r for i, r in enumerate(results) if i != 3] == [("ok", i * 10) for i in range(7)
-                                                           if i != 3]
+    assert [r for i, r in enumerate(results) if i != 3] == [
+        ("ok", i * 10) for i in range(7) if i != 3
+    ]
     assert results[3][0] == "error" and "worker process died" in results[3][1]

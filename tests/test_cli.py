@@ -42,8 +42,14 @@ def small_pair(tmp_path_factory):
     pred = synth.degrade(ref, seed=3)
     ref_path = synth.write_sofa(root / "ref.sofa", ref, positions, 48000)
     pred_path = synth.write_sofa(root / "pred.sofa", pred, positions, 48000)
-    return {"root": root, "positions": positions, "ref": ref, "pred": pred,
-            "ref_path": ref_path, "pred_path": pred_path}
+    return {
+        "root": root,
+        "positions": positions,
+        "ref": ref,
+        "pred": pred,
+        "ref_path": ref_path,
+        "pred_path": pred_path,
+    }
 
 
 def numpy_lsd_lap(pred, ref, fs):
@@ -65,9 +71,13 @@ def test_sample_data_lsd_json_and_table_agree():
     lsd = doc["scores"]["lsd"]
     assert lsd["unit"] == "dB" and 1.0 < lsd["overall"] < 8.0
     assert lsd["overall"] == pytest.approx((lsd["left"] + lsd["right"]) / 2, rel=1e-12)
-    assert doc["spec"]["directions"] == {"reference": 440, "matched": 440, "missing": 0,
-                                         "max_angle_deg": pytest.approx(0, abs=1e-5),
-                                         "tolerance_deg": 0.1}
+    assert doc["spec"]["directions"] == {
+        "reference": 440,
+        "matched": 440,
+        "missing": 0,
+        "max_angle_deg": pytest.approx(0, abs=1e-5),
+        "tolerance_deg": 0.1,
+    }
     table = invoke("score", pred, ref, "--metric", "lsd", "--device", "cpu")
     assert table.exit_code == 0
     row = next(line for line in table.stdout.splitlines() if " lsd " in line)
@@ -123,15 +133,18 @@ def test_every_supported_convention_scores(small_pair, tmp_path, convention):
     if convention in ("SimpleFreeFieldHRTF", "GeneralTF"):
         data = np.fft.rfft(p["pred"], axis=-1)
         freqs = np.fft.rfftfreq(p["pred"].shape[-1], 1 / 48000)
-    path = synth.write_sofa(tmp_path / "x.sofa", data, p["positions"], 48000, convention=convention,
-                            frequencies=freqs)
+    path = synth.write_sofa(
+        tmp_path / "x.sofa", data, p["positions"], 48000, convention=convention, frequencies=freqs
+    )
     doc = score_json(path, p["ref_path"], "-m", "lsd", "-m", "ild")
     assert doc["spec"]["prediction"]["convention"] == convention
     expected = numpy_lsd_lap(p["pred"], p["ref"], 48000).mean()
     assert doc["scores"]["lsd"]["overall"] == pytest.approx(expected, rel=1e-9)
 
 
-def test_pt_prediction_without_rate_or_positions_takes_them_from_the_reference(small_pair, tmp_path):
+def test_pt_prediction_without_rate_or_positions_takes_them_from_the_reference(
+    small_pair, tmp_path
+):
     p = small_pair
     path = synth.write_pt(tmp_path / "pred.pt", p["pred"], key="hrir")
     doc = score_json(path, p["ref_path"], "-m", "lsd")
@@ -158,8 +171,9 @@ def test_csv_and_markdown_hold_the_json_numbers(fmt_name):
 
 def test_output_file_is_written_and_stdout_stays_empty(tmp_path):
     target = tmp_path / "out.json"
-    result = invoke("score", SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "-f", "json",
-                    "-o", target)
+    result = invoke(
+        "score", SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "-f", "json", "-o", target
+    )
     assert result.exit_code == 0
     assert result.stdout == ""
     assert json.loads(target.read_text())["scores"]["lsd"]["overall"] > 0
@@ -190,7 +204,10 @@ def test_lap_preset_reports_thresholds():
     assert list(doc["scores"]) == ["itd", "ild", "lsd"]
     assert doc["spec"]["preset"] == "lap"
     assert {k: v["threshold"] for k, v in doc["scores"].items()} == {
-        "itd": 100.0, "ild": 4.4, "lsd": 7.4}
+        "itd": 100.0,
+        "ild": 4.4,
+        "lsd": 7.4,
+    }
     assert doc["scores"]["itd"]["unit"] == "µs"
     assert doc["scores"]["itd"]["left"] is None and doc["scores"]["ild"]["right"] is None
 
@@ -198,10 +215,12 @@ def test_lap_preset_reports_thresholds():
 def bad_inputs(tmp_path: Path, small_pair) -> list[tuple[list, str]]:
     garbage = tmp_path / "garbage.sofa"
     garbage.write_bytes(b"not a sofa file at all")
-    other_rate = synth.write_sofa(tmp_path / "rate.sofa", small_pair["pred"],
-                                  small_pair["positions"], 44100)
-    sparse = synth.write_sofa(tmp_path / "sparse.sofa", small_pair["pred"][:30],
-                              small_pair["positions"][:30], 48000)
+    other_rate = synth.write_sofa(
+        tmp_path / "rate.sofa", small_pair["pred"], small_pair["positions"], 44100
+    )
+    sparse = synth.write_sofa(
+        tmp_path / "sparse.sofa", small_pair["pred"][:30], small_pair["positions"][:30], 48000
+    )
     nan = small_pair["pred"].copy()
     nan[5, 1, 7] = np.nan
     nan_path = synth.write_sofa(tmp_path / "nan.sofa", nan, small_pair["positions"], 48000)
@@ -215,8 +234,10 @@ def bad_inputs(tmp_path: Path, small_pair) -> list[tuple[list, str]]:
         ([small_pair["pred_path"], ref, "--metric", "snr"], "'snr'"),
         ([small_pair["pred_path"], ref, "--fail-above", "lsd"], "METRIC=VALUE"),
         ([small_pair["pred_path"], ref, "--format", "yaml"], "'yaml'"),
-        ([small_pair["pred_path"], ref, "--freq-min", "30000", "--freq-max", "40000"],
-         "no frequency bin"),
+        (
+            [small_pair["pred_path"], ref, "--freq-min", "30000", "--freq-max", "40000"],
+            "no frequency bin",
+        ),
         ([small_pair["pred_path"], ref, "--device", "tpu"], "'tpu'"),
     ]
 
@@ -233,8 +254,9 @@ def test_every_error_path_is_one_line_with_exit_2(tmp_path, small_pair):
 
 
 def test_sparse_prediction_with_allow_missing(small_pair, tmp_path):
-    sparse = synth.write_sofa(tmp_path / "sparse.sofa", small_pair["pred"][:30],
-                              small_pair["positions"][:30], 48000)
+    sparse = synth.write_sofa(
+        tmp_path / "sparse.sofa", small_pair["pred"][:30], small_pair["positions"][:30], 48000
+    )
     doc = score_json(sparse, small_pair["ref_path"], "--allow-missing")
     assert doc["spec"]["directions"]["matched"] == 30
     assert doc["spec"]["directions"]["missing"] == 30
@@ -287,8 +309,18 @@ def entry_point() -> str:
 
 
 def test_installed_entry_point_and_module_smoke():
-    out = run([entry_point(), "score", "sample_data/prediction.sofa", "sample_data/reference.sofa",
-               "--metric", "lsd", "--format", "json"])
+    out = run(
+        [
+            entry_point(),
+            "score",
+            "sample_data/prediction.sofa",
+            "sample_data/reference.sofa",
+            "--metric",
+            "lsd",
+            "--format",
+            "json",
+        ]
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["scores"]["lsd"]["overall"] > 0
     version = run([sys.executable, "-m", "hrtfeval", "--version"])
@@ -302,8 +334,11 @@ def test_installed_entry_point_and_module_smoke():
 def test_help_and_version_import_no_heavy_modules(flag):
     out = run([sys.executable, "-X", "importtime", "-m", "hrtfeval", flag])
     assert out.returncode == 0
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "typer" in imported or "click" in imported  # the log is really there
     for heavy in ("torch", "sofar", "scipy", "netCDF4", "matplotlib", "h5py", "numpy"):
         assert heavy not in imported, f"{flag} imported {heavy}"

@@ -79,9 +79,7 @@ def test_itd_fft_lowpass_path_equals_reference(fs, n, method):
     # lfilter; run that path here on CPU so that it is checked without a GPU.
     ir, _ = _synthetic(fs, n)
     lags = cues._itd_lags(torch, torch.from_numpy(np.array(ir)), float(fs), method, use_fft=True)
-    np.testing.assert_array_equal(
-        lags.numpy() / fs, ref.reference_itd_seconds(ir, fs, method)
-    )
+    np.testing.assert_array_equal(lags.numpy() / fs, ref.reference_itd_seconds(ir, fs, method))
 
 
 @pytest.mark.parametrize("fs, n", CONFIGS)
@@ -204,9 +202,7 @@ def test_leading_batch_dims(method):
     assert ild.shape == (3, 5)
     torch.testing.assert_close(ild, cues.ild_db(flat).reshape(3, 5), rtol=1e-12, atol=1e-12)
     spectrum = torch.fft.rfft(batched)
-    torch.testing.assert_close(
-        cues.ild_db_from_spectrum(spectrum, 256), ild, rtol=1e-9, atol=1e-12
-    )
+    torch.testing.assert_close(cues.ild_db_from_spectrum(spectrum, 256), ild, rtol=1e-9, atol=1e-12)
     # One direction without any batch axis gives 0-d results.
     assert cues.itd_seconds(flat[0], 48000, method=method).shape == ()
     assert cues.ild_db(flat[0]).shape == ()
@@ -301,8 +297,12 @@ def test_importing_cues_imports_neither_scipy_signal_nor_torch():
 
 @pytest.mark.parametrize(
     "shape, match",
-    [((10, 3, 64), r"\(\.\.\., 2, N\).*\(10, 3, 64\)"), ((64,), r"\(\.\.\., 2, N\)"),
-     ((4, 2, 1), r"at least 2 sample"), ((4, 2, 0), r"at least 2 sample")],
+    [
+        ((10, 3, 64), r"\(\.\.\., 2, N\).*\(10, 3, 64\)"),
+        ((64,), r"\(\.\.\., 2, N\)"),
+        ((4, 2, 1), r"at least 2 sample"),
+        ((4, 2, 0), r"at least 2 sample"),
+    ],
 )
 def test_itd_rejects_bad_shapes(shape, match):
     with pytest.raises(ValueError, match=match):
@@ -363,8 +363,13 @@ def test_cue_ranges_for_info(tmp_path):
     assert ranges["itd_max_us"] == pytest.approx(4 / fs * 1e6)
     assert ranges["ild_min_db"] == pytest.approx(20 * np.log10(0.5))
     assert ranges["ild_max_db"] == pytest.approx(20 * np.log10(2.0))
-    magnitude = HRTFSet("m.pt", np.abs(np.fft.rfft(ir, axis=-1)), "magnitude", fs,
-                        frequencies=np.fft.rfftfreq(n, 1 / fs))
+    magnitude = HRTFSet(
+        "m.pt",
+        np.abs(np.fft.rfft(ir, axis=-1)),
+        "magnitude",
+        fs,
+        frequencies=np.fft.rfftfreq(n, 1 / fs),
+    )
     only_ild = cue_ranges(magnitude)
     assert "itd_min_us" not in only_ild
     assert only_ild["ild_max_db"] == pytest.approx(20 * np.log10(2.0))

@@ -13,8 +13,15 @@ from typer.testing import CliRunner
 from hrtfeval import synth
 from hrtfeval.cli import app
 from hrtfeval.errors import HrtfevalError
-from hrtfeval.gates import (Baseline, annotate_pair, exit_code, junit_cases, junit_xml,
-                            load_document, regression_block)
+from hrtfeval.gates import (
+    Baseline,
+    annotate_pair,
+    exit_code,
+    junit_cases,
+    junit_xml,
+    load_document,
+    regression_block,
+)
 
 runner = CliRunner()
 FS = 48000
@@ -64,12 +71,28 @@ def baseline_file(tmp_path, doc, shift=None, drop=None) -> Path:
 
 def test_same_run_as_baseline_has_zero_deltas(sets, run, tmp_path):
     path = baseline_file(tmp_path, run)
-    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--baseline", path,
-                "--max-regression", "lsd=0", "--max-regression", "itd=0")
+    doc = score(
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "itd",
+        "--baseline",
+        path,
+        "--max-regression",
+        "lsd=0",
+        "--max-regression",
+        "itd=0",
+    )
     for e in doc["pairs"]:
-        assert e["regression"]["lsd"] == {"baseline": e["scores"]["lsd"]["overall"],
-                                          "value": e["scores"]["lsd"]["overall"], "delta": 0.0,
-                                          "max": 0.0, "passed": True}
+        assert e["regression"]["lsd"] == {
+            "baseline": e["scores"]["lsd"]["overall"],
+            "value": e["scores"]["lsd"]["overall"],
+            "delta": 0.0,
+            "max": 0.0,
+            "passed": True,
+        }
         assert e["passed"] is True
     reg = doc["regression"]
     assert reg["baseline"] == str(path) and reg["max"] == {"lsd": 0.0, "itd": 0.0}
@@ -81,8 +104,19 @@ def test_same_run_as_baseline_has_zero_deltas(sets, run, tmp_path):
 @pytest.mark.parametrize("limit,code", [(0.49, 1), (0.51, 0)])
 def test_one_pair_regression_fails_exactly_above_the_limit(sets, run, tmp_path, limit, code):
     path = baseline_file(tmp_path, run, shift={1: 0.5})
-    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--baseline", path,
-                "--max-regression", f"lsd={limit}", code=code)
+    doc = score(
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "itd",
+        "--baseline",
+        path,
+        "--max-regression",
+        f"lsd={limit}",
+        code=code,
+    )
     delta = doc["pairs"][1]["regression"]["lsd"]["delta"]
     assert delta == pytest.approx(0.5, abs=1e-12)
     assert doc["pairs"][1]["passed"] is (code == 0)
@@ -92,23 +126,35 @@ def test_one_pair_regression_fails_exactly_above_the_limit(sets, run, tmp_path, 
     assert doc["regression"]["passed"] is True
     if code:
         assert doc["regression"]["regressed"] == [
-            {"prediction": "p1.sofa", "target": "p1.sofa", "metrics": ["lsd"]}]
+            {"prediction": "p1.sofa", "target": "p1.sofa", "metrics": ["lsd"]}
+        ]
 
 
 @pytest.mark.parametrize("limit,code", [(0.15, 0), (0.05, 1)])
 def test_aggregate_mean_regression(sets, run, tmp_path, limit, code):
     """Every pair +0.1: per-pair checks at the limit decide nothing, the mean check does."""
     path = baseline_file(tmp_path, run, shift={i: 0.1 for i in range(4)})
-    result = score(sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path,
-                   "--max-regression", f"lsd={limit}", code=code, fmt="table")
+    result = score(
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "--baseline",
+        path,
+        "--max-regression",
+        f"lsd={limit}",
+        code=code,
+        fmt="table",
+    )
     assert "Δlsd" in result.stdout and "vs baseline" in result.stdout
     assert ("FAIL" in result.stdout) is bool(code)
 
 
 def test_improvement_passes_and_missing_pairs_are_reported(sets, run, tmp_path):
     path = baseline_file(tmp_path, run, shift={0: -1.0, 2: -2.0}, drop=3)
-    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path,
-                "--max-regression", "lsd=0")
+    doc = score(
+        sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0"
+    )
     assert doc["pairs"][0]["regression"]["lsd"]["delta"] == pytest.approx(-1.0)
     assert doc["pairs"][3]["regression"] is None and doc["pairs"][3]["passed"] is None
     assert doc["regression"]["missing"] == [{"prediction": "p3.sofa", "target": "p3.sofa"}]
@@ -121,11 +167,23 @@ def test_regression_usage_errors(sets, run, tmp_path):
     path = baseline_file(tmp_path, run)
     result = invoke("score", sets / "pred", sets / "ref", "--max-regression", "lsd=1")
     assert result.exit_code == 2 and "needs --baseline" in result.stderr
-    result = invoke("score", sets / "pred", sets / "ref", "-m", "lsd", "-m", "ild",
-                    "--baseline", path, "--max-regression", "ild=1")
+    result = invoke(
+        "score",
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "ild",
+        "--baseline",
+        path,
+        "--max-regression",
+        "ild=1",
+    )
     assert result.exit_code == 2 and "baseline has no ild" in result.stderr
-    result = invoke("score", sets / "pred", sets / "ref", "--baseline", path,
-                    "--max-regression", "itd=1")
+    result = invoke(
+        "score", sets / "pred", sets / "ref", "--baseline", path, "--max-regression", "itd=1"
+    )
     assert result.exit_code == 2 and "not scored" in result.stderr
     result = invoke("score", sets / "pred", sets / "ref", "--baseline", tmp_path / "none.json")
     assert result.exit_code == 2 and "not found" in result.stderr
@@ -138,15 +196,36 @@ def test_single_pair_baseline_and_junit(sets, tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps(single))
     report = tmp_path / "junit.xml"
-    doc = score(pred, ref, "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0.2",
-                "--junit", report, code=1)
+    doc = score(
+        pred,
+        ref,
+        "-m",
+        "lsd",
+        "--baseline",
+        path,
+        "--max-regression",
+        "lsd=0.2",
+        "--junit",
+        report,
+        code=1,
+    )
     assert doc["regression"]["lsd"]["delta"] == pytest.approx(0.3)
     assert doc["passed"] is False
     suite = ET.parse(report).getroot()
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "1", "0")
     score(pred, ref, "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0.4")
-    table = score(pred, ref, "-m", "lsd", "--baseline", path, "--max-regression", "lsd=0.2",
-                  fmt="table", code=1)
+    table = score(
+        pred,
+        ref,
+        "-m",
+        "lsd",
+        "--baseline",
+        path,
+        "--max-regression",
+        "lsd=0.2",
+        fmt="table",
+        code=1,
+    )
     assert "lsd: " in table.stdout and "FAIL" in table.stdout
 
 
@@ -159,12 +238,26 @@ def test_junit_counts_failures_and_errors(tmp_path, sets):
     (root / "pred" / "p1.sofa").write_bytes(b"not a sofa file")
     (root / "ref" / "lonely.sofa").write_bytes(b"")
     doc = score(root / "pred", root / "ref", "-m", "lsd", "-m", "itd", code=2)
-    scored = sorted((e["scores"]["lsd"]["overall"], e["prediction"]) for e in doc["pairs"]
-                    if "scores" in e)
+    scored = sorted(
+        (e["scores"]["lsd"]["overall"], e["prediction"]) for e in doc["pairs"] if "scores" in e
+    )
     limit, worst = scored[0][0], scored[-1][1]  # the worse of the two scored pairs fails
     report = tmp_path / "report.xml"
-    doc = score(root / "pred", root / "ref", "-m", "lsd", "-m", "itd", "--fail-above",
-                f"lsd={limit}", "--fail-above", "itd=1000", "--junit", report, code=2)
+    doc = score(
+        root / "pred",
+        root / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "itd",
+        "--fail-above",
+        f"lsd={limit}",
+        "--fail-above",
+        "itd=1000",
+        "--junit",
+        report,
+        code=2,
+    )
     root_el = ET.parse(report).getroot()
     cases = root_el.findall(".//testcase")
     # 2 scored pairs x 2 checks, 1 errored pair, 1 unmatched file
@@ -229,17 +322,42 @@ def test_merge_recomputes_regression_and_accepts_a_baseline(sets, run, tmp_path)
     path = baseline_file(tmp_path, run, shift={0: 0.5})
     shards = []
     for k in (1, 2):
-        doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--shard", f"{k}/2",
-                    "--baseline", path, "--max-regression", "lsd=0.2", code=1 if k == 1 else 0)
+        doc = score(
+            sets / "pred",
+            sets / "ref",
+            "-m",
+            "lsd",
+            "-m",
+            "itd",
+            "--shard",
+            f"{k}/2",
+            "--baseline",
+            path,
+            "--max-regression",
+            "lsd=0.2",
+            code=1 if k == 1 else 0,
+        )
         shards.append(tmp_path / f"s{k}.json")
         shards[-1].write_text(json.dumps(doc))
-    whole = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--baseline", path,
-                  "--max-regression", "lsd=0.2", code=1)
+    whole = score(
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "itd",
+        "--baseline",
+        path,
+        "--max-regression",
+        "lsd=0.2",
+        code=1,
+    )
     merged = invoke("merge", *shards, "--format", "json")
     assert merged.exit_code == 1
     assert json.loads(merged.stdout) == whole
     # a looser limit given to merge replaces the shards' comparison
-    merged = invoke("merge", *shards, "--format", "json", "--baseline", path,
-                    "--max-regression", "lsd=0.6")
+    merged = invoke(
+        "merge", *shards, "--format", "json", "--baseline", path, "--max-regression", "lsd=0.6"
+    )
     assert merged.exit_code == 0
     assert json.loads(merged.stdout)["regression"]["max"] == {"lsd": 0.6}

@@ -21,8 +21,9 @@ def write_var(path, values, fmt="NETCDF4", **kwargs):
     with netCDF4.Dataset(path, "w", format=fmt) as ds:
         for i, n in enumerate(values.shape):
             ds.createDimension(f"d{i}", n)
-        var = ds.createVariable("Data.IR", values.dtype, tuple(f"d{i}" for i in range(values.ndim)),
-                                **kwargs)
+        var = ds.createVariable(
+            "Data.IR", values.dtype, tuple(f"d{i}" for i in range(values.ndim)), **kwargs
+        )
         var[...] = values
     return path
 
@@ -41,16 +42,24 @@ def test_sofar_written_file(tmp_path):
 def test_multi_chunk_edges_shuffle_and_byte_orders(tmp_path, shuffle, dtype):
     rng = np.random.default_rng(0)
     values = rng.standard_normal((37, 2, 50)).astype(dtype)
-    path = write_var(tmp_path / "b.nc", values, zlib=True, complevel=4, shuffle=shuffle,
-                     chunksizes=(8, 1, 16), endian="big" if dtype[0] == ">" else "little")
+    path = write_var(
+        tmp_path / "b.nc",
+        values,
+        zlib=True,
+        complevel=4,
+        shuffle=shuffle,
+        chunksizes=(8, 1, 16),
+        endian="big" if dtype[0] == ">" else "little",
+    )
     got = read_variable(str(path), "Data.IR")
     assert got is not None
     np.testing.assert_array_equal(got, values.astype(values.dtype.newbyteorder("=")))
     assert got.dtype.byteorder in ("=", "|") or got.dtype.isnative
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"zlib": True, "fletcher32": True},
-                                    {"compression": "zstd"}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"zlib": True, "fletcher32": True}, {"compression": "zstd"}]
+)
 def test_other_layouts_fall_back(tmp_path, kwargs):
     values = np.arange(60.0).reshape(3, 2, 10)
     try:

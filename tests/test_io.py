@@ -34,8 +34,9 @@ def _ir(m: int = M, r: int = 2, n: int = N) -> np.ndarray:
     return RNG.standard_normal((m, r, n))
 
 
-def _sofar_hrir(path: Path, ir: np.ndarray | None = None, convention: str = "SimpleFreeFieldHRIR",
-                **fields) -> np.ndarray:
+def _sofar_hrir(
+    path: Path, ir: np.ndarray | None = None, convention: str = "SimpleFreeFieldHRIR", **fields
+) -> np.ndarray:
     ir = _ir() if ir is None else ir
     sofa = sofar.Sofa(convention)
     sofa.Data_IR = ir
@@ -173,8 +174,10 @@ def test_tf_conventions(tmp_path, convention):
 def test_unsupported_convention(tmp_path):
     path = tmp_path / "e.sofa"
     sofar.write_sofa(str(path), sofar.Sofa("GeneralFIR-E"))
-    with _raises(r"'GeneralFIR-E' is not supported; hrtfeval reads "
-                       r"SimpleFreeFieldHRIR, GeneralFIR, SimpleFreeFieldHRTF, GeneralTF"):
+    with _raises(
+        r"'GeneralFIR-E' is not supported; hrtfeval reads "
+        r"SimpleFreeFieldHRIR, GeneralFIR, SimpleFreeFieldHRTF, GeneralTF"
+    ):
         read_hrtf(path)
 
 
@@ -239,8 +242,15 @@ def test_non_finite_tf(tmp_path):
 
 @pytest.mark.parametrize(
     "units",
-    ["degree, degree, metre", "degrees, degrees, meter", "deg, deg, m", "Degree Degree Metre",
-     "DEG,DEG,M", "degree,degree,meter", None],
+    [
+        "degree, degree, metre",
+        "degrees, degrees, meter",
+        "deg, deg, m",
+        "Degree Degree Metre",
+        "DEG,DEG,M",
+        "degree,degree,meter",
+        None,
+    ],
 )
 def test_spherical_unit_spellings(tmp_path, units):
     path = tmp_path / "u.sofa"
@@ -268,8 +278,13 @@ def _cartesian(pos: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("ptype", "units"),
-    [("cartesian", "metre"), ("Cartesian", "meter"), ("cartesian", "m"),
-     ("cartesian", "metre, metre, metre"), (None, "metre")],
+    [
+        ("cartesian", "metre"),
+        ("Cartesian", "meter"),
+        ("cartesian", "m"),
+        ("cartesian", "metre, metre, metre"),
+        (None, "metre"),
+    ],
 )
 def test_cartesian_positions(tmp_path, ptype, units):
     path = tmp_path / "cart.sofa"
@@ -451,7 +466,11 @@ def test_tf_delay_without_rate_warns_and_is_ignored(tmp_path):
     path = tmp_path / "tfdelay.sofa"
     tf = _ir(n=9) + 0j
     _raw_sofa(
-        path, convention="GeneralTF", tf=tf, freqs=np.arange(9.0), fs=None,
+        path,
+        convention="GeneralTF",
+        tf=tf,
+        freqs=np.arange(9.0),
+        fs=None,
         delay=np.array([[2.0, 0.5]]),
     )
     with pytest.warns(UserWarning, match="no sampling rate"):
@@ -515,8 +534,13 @@ def test_pt_extras(tmp_path, rate):
     freqs = torch.linspace(0, 22050, 17)
     path = _save(
         tmp_path / "full.pt",
-        {"hrtf": torch.rand(M, 2, 17), "sampling_rate": rate, "positions": torch.tensor(POS),
-         "frequencies": freqs, "note": "ignored"},
+        {
+            "hrtf": torch.rand(M, 2, 17),
+            "sampling_rate": rate,
+            "positions": torch.tensor(POS),
+            "frequencies": freqs,
+            "note": "ignored",
+        },
     )
     hrtf = read_hrtf(path)
     assert hrtf.sampling_rate == 44100.0
@@ -666,8 +690,13 @@ def test_sofa_recognised_by_content(tmp_path):
 
 def test_describe_sofa(tmp_path):
     path = tmp_path / "set.sofa"
-    _sofar_hrir(path, Data_Delay=np.array([[0.0, 2.0]]), GLOBAL_Title="My set",
-                GLOBAL_DatabaseName="SONICOM", GLOBAL_ListenerShortName="P0001")
+    _sofar_hrir(
+        path,
+        Data_Delay=np.array([[0.0, 2.0]]),
+        GLOBAL_Title="My set",
+        GLOBAL_DatabaseName="SONICOM",
+        GLOBAL_ListenerShortName="P0001",
+    )
     before = _snapshot(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -679,12 +708,19 @@ def test_describe_sofa(tmp_path):
     assert (info["M"], info["R"], info["N"]) == (M, 2, N)
     assert info["sampling_rate"] == FS and info["domain"] == "ir"
     assert info["directions"] == {
-        "count": M, "azimuth_min_deg": 0.0, "azimuth_max_deg": 314.5,
-        "elevation_min_deg": -30.0, "elevation_max_deg": 90.0,
-        "distance_min_m": 1.2, "distance_max_m": 1.2,
+        "count": M,
+        "azimuth_min_deg": 0.0,
+        "azimuth_max_deg": 314.5,
+        "elevation_min_deg": -30.0,
+        "elevation_max_deg": 90.0,
+        "distance_min_m": 1.2,
+        "distance_max_m": 1.2,
     }
     assert info["delay"] == {
-        "min_samples": 0.0, "max_samples": 2.0, "nonzero": True, "applied": True
+        "min_samples": 0.0,
+        "max_samples": 2.0,
+        "nonzero": True,
+        "applied": True,
     }
     assert (info["title"], info["database"], info["listener"]) == ("My set", "SONICOM", "P0001")
     assert info["file_size_bytes"] == path.stat().st_size

@@ -27,8 +27,9 @@ runner = CliRunner()
 
 
 def lap_json(pred, ref):
-    result = runner.invoke(app, ["score", str(pred), str(ref), "--preset", "lap", "-f", "json",
-                                 "--device", "cpu"])
+    result = runner.invoke(
+        app, ["score", str(pred), str(ref), "--preset", "lap", "-f", "json", "--device", "cpu"]
+    )
     assert result.exit_code in (0, 1), result.stderr
     return result.exit_code, json.loads(result.stdout)
 

@@ -36,15 +36,24 @@ def pair(tmp_path_factory):
     pred = synth.degrade(ref, seed=3)
     ref_path = synth.write_sofa(root / "ref.sofa", ref, positions, FS)
     pred_path = synth.write_sofa(root / "pred.sofa", pred, positions, FS)
-    mag_ref = synth.write_pt(root / "ref_mag.pt", np.abs(np.fft.rfft(ref, axis=-1)), positions,
-                             FS, key="hrtf")
-    mag_pred = synth.write_pt(root / "pred_mag.pt", np.abs(np.fft.rfft(pred, axis=-1)), positions,
-                              FS, key="hrtf")
+    mag_ref = synth.write_pt(
+        root / "ref_mag.pt", np.abs(np.fft.rfft(ref, axis=-1)), positions, FS, key="hrtf"
+    )
+    mag_pred = synth.write_pt(
+        root / "pred_mag.pt", np.abs(np.fft.rfft(pred, axis=-1)), positions, FS, key="hrtf"
+    )
     options = ScoreOptions.build(["lsd", "itd", "ild"])
     aligned = load_aligned(str(pred_path), str(ref_path), options)
-    return {"root": root, "ref": ref_path, "pred": pred_path, "mag_ref": mag_ref,
-            "mag_pred": mag_pred, "options": options, "aligned": aligned,
-            "positions": positions}
+    return {
+        "root": root,
+        "ref": ref_path,
+        "pred": pred_path,
+        "mag_ref": mag_ref,
+        "mag_pred": mag_pred,
+        "options": options,
+        "aligned": aligned,
+        "positions": positions,
+    }
 
 
 def check_png(path: Path, size: tuple[int, int]) -> None:
@@ -83,15 +92,17 @@ def test_direction_view_plots_the_scoring_values(pair, metric):
     assert len(axes) == (1 if metric in ("itd", "ild") else 2)
     for ear, ax in enumerate(axes):
         drawn = np.sort(np.asarray(ax.collections[0].get_array()))
-        vals = view.data["values"] if view.data["values"].ndim == 1 else (
-            view.data["values"][:, ear])
+        vals = (
+            view.data["values"] if view.data["values"].ndim == 1 else (view.data["values"][:, ear])
+        )
         np.testing.assert_array_equal(drawn, np.sort(vals))
     render(view, pair["root"], f"dir_{metric}")
 
 
 def test_direction_view_overall_matches_score_command(pair):
-    result = invoke("score", pair["pred"], pair["ref"], "--metric", "lsd", "--format", "json",
-                    "--device", "cpu")
+    result = invoke(
+        "score", pair["pred"], pair["ref"], "--metric", "lsd", "--format", "json", "--device", "cpu"
+    )
     assert result.exit_code == 0, result.stderr
     scores = json.loads(result.stdout)["scores"]["lsd"]
     view = plot.direction_view(pair["aligned"], "lsd", pair["options"], dpi=DPI)
@@ -110,8 +121,9 @@ def test_frequency_view(pair):
     n = ref.shape[-1]
     bins = np.fft.rfftfreq(n, 1 / FS)
     keep = (bins > 0) & (bins < FS / 2)
-    diff = (20 * np.log10(np.abs(np.fft.rfft(pred, axis=-1)[..., keep]))
-            - 20 * np.log10(np.abs(np.fft.rfft(ref, axis=-1)[..., keep])))
+    diff = 20 * np.log10(np.abs(np.fft.rfft(pred, axis=-1)[..., keep])) - 20 * np.log10(
+        np.abs(np.fft.rfft(ref, axis=-1)[..., keep])
+    )
     np.testing.assert_allclose(lsd, np.sqrt(np.mean(diff**2, axis=0)), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(f, bins[keep])
     render(view, pair["root"], "freq")
@@ -120,8 +132,9 @@ def test_frequency_view(pair):
 def test_compare_view_picks_the_nearest_direction(pair):
     positions = pair["aligned"].reference.positions
     target = positions[7]
-    view = plot.compare_view(pair["aligned"], pair["options"], (target[0] + 1.0, target[1]),
-                             dpi=DPI)
+    view = plot.compare_view(
+        pair["aligned"], pair["options"], (target[0] + 1.0, target[1]), dpi=DPI
+    )
     assert view.data["index"] == 7 and view.data["angle_deg"] < 1.5
     assert view.data["prediction_db"].shape == view.data["reference_db"].shape
     assert view.data["prediction_db"].shape[0] == 2
@@ -133,18 +146,41 @@ def test_compare_view_picks_the_nearest_direction(pair):
 
 def batch_document() -> dict:
     def entry(i, lsd, itd, passed):
-        return {"prediction": f"p{i}.sofa", "target": f"r{i}.sofa", "passed": passed,
-                "scores": {
-                    "lsd": {"unit": "dB", "left": lsd, "right": lsd, "overall": lsd,
-                            "threshold": 7.4, "passed": lsd < 7.4},
-                    "itd": {"unit": "µs", "left": None, "right": None, "overall": itd,
-                            "threshold": 100.0, "passed": itd < 100}}}
+        return {
+            "prediction": f"p{i}.sofa",
+            "target": f"r{i}.sofa",
+            "passed": passed,
+            "scores": {
+                "lsd": {
+                    "unit": "dB",
+                    "left": lsd,
+                    "right": lsd,
+                    "overall": lsd,
+                    "threshold": 7.4,
+                    "passed": lsd < 7.4,
+                },
+                "itd": {
+                    "unit": "µs",
+                    "left": None,
+                    "right": None,
+                    "overall": itd,
+                    "threshold": 100.0,
+                    "passed": itd < 100,
+                },
+            },
+        }
 
-    return {"spec": {"preset": "lap"},
-            "pairs": [entry(1, 4.2, 35.0, True), entry(2, 8.1, 40.0, False),
-                      entry(3, 5.5, 120.0, False),
-                      {"prediction": "p4.sofa", "target": "r4.sofa", "error": "bad file"}],
-            "aggregate": {}, "counts": {"pairs": 4, "scored": 3, "errors": 1}}
+    return {
+        "spec": {"preset": "lap"},
+        "pairs": [
+            entry(1, 4.2, 35.0, True),
+            entry(2, 8.1, 40.0, False),
+            entry(3, 5.5, 120.0, False),
+            {"prediction": "p4.sofa", "target": "r4.sofa", "error": "bad file"},
+        ],
+        "aggregate": {},
+        "counts": {"pairs": 4, "scored": 3, "errors": 1},
+    }
 
 
 def test_batch_view(pair):
@@ -153,16 +189,33 @@ def test_batch_view(pair):
     np.testing.assert_array_equal(view.data["itd"], [35.0, 40.0, 120.0])
     assert view.data["failed"] == 1
     # the thresholds are drawn as horizontal lines at their values
-    levels = {round(float(line.get_ydata()[0]), 6) for ax in view.figure.axes
-              for line in ax.get_lines() if line.get_linestyle() == "--"}
+    levels = {
+        round(float(line.get_ydata()[0]), 6)
+        for ax in view.figure.axes
+        for line in ax.get_lines()
+        if line.get_linestyle() == "--"
+    }
     assert {7.4, 100.0} <= levels
     render(view, pair["root"], "batch")
 
 
 def test_batch_view_of_a_single_pair_document(pair):
-    doc = {"prediction": "p.sofa", "target": "r.sofa", "spec": {}, "passed": None,
-           "scores": {"lsd": {"unit": "dB", "left": 3.0, "right": 3.2, "overall": 3.1,
-                              "threshold": None, "passed": None}}}
+    doc = {
+        "prediction": "p.sofa",
+        "target": "r.sofa",
+        "spec": {},
+        "passed": None,
+        "scores": {
+            "lsd": {
+                "unit": "dB",
+                "left": 3.0,
+                "right": 3.2,
+                "overall": 3.1,
+                "threshold": None,
+                "passed": None,
+            }
+        },
+    }
     view = plot.batch_view(doc, dpi=DPI)
     np.testing.assert_array_equal(view.data["lsd"], [3.1])
     render(view, pair["root"], "single")
@@ -182,8 +235,24 @@ def test_bad_documents_and_formats(tmp_path):
 @pytest.mark.parametrize("view", ["direction", "frequency", "compare"])
 def test_cli_pair_views(pair, tmp_path, view):
     out = tmp_path / f"{view}.png"
-    result = invoke("plot", pair["pred"], pair["ref"], "--view", view, "--metric", "ild",
-                    "--direction", "-90", "0", "-o", out, "--dpi", DPI, "--device", "cpu")
+    result = invoke(
+        "plot",
+        pair["pred"],
+        pair["ref"],
+        "--view",
+        view,
+        "--metric",
+        "ild",
+        "--direction",
+        "-90",
+        "0",
+        "-o",
+        out,
+        "--dpi",
+        DPI,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
@@ -217,22 +286,38 @@ def one_line_error(result) -> str:
 
 def test_cli_itd_of_magnitude_only_data_is_a_clear_error(pair, tmp_path):
     out = tmp_path / "itd.png"
-    line = one_line_error(invoke("plot", pair["mag_pred"], pair["mag_ref"], "--metric", "itd",
-                                 "-o", out))
+    line = one_line_error(
+        invoke("plot", pair["mag_pred"], pair["mag_ref"], "--metric", "itd", "-o", out)
+    )
     assert "ITD" in line and "pred_mag.pt" in line
     assert not out.exists()
     # the spectral views of the same magnitude-only data work
-    assert invoke("plot", pair["mag_pred"], pair["mag_ref"], "--view", "frequency",
-                  "-o", out, "--dpi", DPI).exit_code == 0
+    assert (
+        invoke(
+            "plot",
+            pair["mag_pred"],
+            pair["mag_ref"],
+            "--view",
+            "frequency",
+            "-o",
+            out,
+            "--dpi",
+            DPI,
+        ).exit_code
+        == 0
+    )
 
 
-@pytest.mark.parametrize("args, words", [
-    (["-o", "x.jpg"], "png"),
-    (["-o", "x.png", "--view", "batch"], "batch view"),
-    (["-o", "x.png", "--view", "sideways"], "view"),
-    (["-o", "x.png", "--metric", "snr"], "metric"),
-    (["-o", "x.png", "--view", "compare", "--direction", "0", "95"], "elevation"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-o", "x.jpg"], "png"),
+        (["-o", "x.png", "--view", "batch"], "batch view"),
+        (["-o", "x.png", "--view", "sideways"], "view"),
+        (["-o", "x.png", "--metric", "snr"], "metric"),
+        (["-o", "x.png", "--view", "compare", "--direction", "0", "95"], "elevation"),
+    ],
+)
 def test_cli_usage_errors(pair, tmp_path, args, words):
     args = [str(tmp_path / a) if a.startswith("x.") else a for a in args]
     line = one_line_error(invoke("plot", pair["pred"], pair["ref"], *args))
@@ -242,27 +327,46 @@ def test_cli_usage_errors(pair, tmp_path, args, words):
 def test_cli_one_file_must_be_results_json(pair, tmp_path):
     line = one_line_error(invoke("plot", pair["pred"], "-o", tmp_path / "x.png"))
     assert "results JSON" in line
-    line = one_line_error(invoke("plot", pair["pred"], "--view", "frequency",
-                                 "-o", tmp_path / "x.png"))
+    line = one_line_error(
+        invoke("plot", pair["pred"], "--view", "frequency", "-o", tmp_path / "x.png")
+    )
     assert "two files" in line
 
 
 def test_score_plot_dir_writes_the_standard_views(pair, tmp_path):
     out = tmp_path / "plots"
-    result = invoke("score", pair["pred"], pair["ref"], "--preset", "lap", "--format", "json",
-                    "--plot", out, "--device", "cpu")
+    result = invoke(
+        "score",
+        pair["pred"],
+        pair["ref"],
+        "--preset",
+        "lap",
+        "--format",
+        "json",
+        "--plot",
+        out,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.stderr
     json.loads(result.stdout)  # stdout is still only the document
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["compare_az0_el0.png", "ild_by_direction.png", "itd_by_direction.png",
-                     "lsd_by_direction.png", "lsd_by_frequency.png"]
+    assert names == [
+        "compare_az0_el0.png",
+        "ild_by_direction.png",
+        "itd_by_direction.png",
+        "lsd_by_direction.png",
+        "lsd_by_frequency.png",
+    ]
     for name in names:
         assert float(np.var(matplotlib_image.imread(out / name)[..., :3])) > 0.0
 
 
 def test_help_does_not_import_matplotlib():
-    code = ("import sys; from typer.testing import CliRunner; from hrtfeval.cli import app; "
-            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
-            "r = CliRunner().invoke(app, ['plot', '--help']); assert r.exit_code == 0; "
-            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    code = (
+        "import sys; from typer.testing import CliRunner; from hrtfeval.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+        "r = CliRunner().invoke(app, ['plot', '--help']); assert r.exit_code == 0; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -100,14 +100,23 @@ def _sofa(
             return v
 
         if geometry:
-            var("ListenerPosition", [[0.0, 0.0, 0.0]], ("I", "C"), Type="cartesian",
-                Units="metre")
+            var("ListenerPosition", [[0.0, 0.0, 0.0]], ("I", "C"), Type="cartesian", Units="metre")
             var("ListenerUp", [[0.0, 0.0, 1.0]], ("I", "C"))
             var("ListenerView", [[1.0, 0.0, 0.0]], ("I", "C"), Type="cartesian", Units="metre")
-            var("ReceiverPosition", [[[0.0], [0.09], [0.0]], [[0.0], [-0.09], [0.0]]][:r],
-                ("R", "C", "I"), Type="cartesian", Units="metre")
-            var("EmitterPosition", [[[0.0], [0.0], [0.0]]], ("E", "C", "I"), Type="cartesian",
-                Units="metre")
+            var(
+                "ReceiverPosition",
+                [[[0.0], [0.09], [0.0]], [[0.0], [-0.09], [0.0]]][:r],
+                ("R", "C", "I"),
+                Type="cartesian",
+                Units="metre",
+            )
+            var(
+                "EmitterPosition",
+                [[[0.0], [0.0], [0.0]]],
+                ("E", "C", "I"),
+                Type="cartesian",
+                Units="metre",
+            )
         var("SourcePosition", positions, ("M", "C"), dt=dtype, Type=pos_type, Units=pos_units)
         if ir is not None:
             var("Data.IR", ir, ("M", "R", "N"), dt=dtype)
@@ -117,8 +126,12 @@ def _sofa(
             var("N", freqs, ("N",), LongName="frequency", Units="hertz")
         if fs is not None:
             fs_arr = np.atleast_1d(np.asarray(fs, dtype=float))
-            var("Data.SamplingRate", fs_arr, ("M",) if fs_arr.size == m > 1 else ("I",),
-                Units=fs_units)
+            var(
+                "Data.SamplingRate",
+                fs_arr,
+                ("M",) if fs_arr.size == m > 1 else ("I",),
+                Units=fs_units,
+            )
         if delay is not None:
             dims = delay_dims or (("M", "R") if delay.shape[0] == m > 1 else ("I", "R"))
             var("Data.Delay", delay, dims, dt=dtype, Units=delay_units)
@@ -164,46 +177,177 @@ def _onsets(ir: np.ndarray, fraction: float = 0.1) -> np.ndarray:
 # Club Fritz rows are illustrative (96 kHz with long responses; cartesian positions).
 DATABASES = [
     # ARI (hrtf_nh*.sofa, API_MO 0.4 era): version 0.6 / 0.4, "meter", Data.Delay (I, R).
-    ("ARI", 1550, 256, 48000.0, "0.6", "0.4", "degree, degree, meter", "spherical", "f8", 1.2,
-     ("I", "R")),
+    (
+        "ARI",
+        1550,
+        256,
+        48000.0,
+        "0.6",
+        "0.4",
+        "degree, degree, meter",
+        "spherical",
+        "f8",
+        1.2,
+        ("I", "R"),
+    ),
     # CIPIC (SOFA conversion): 1250 directions, 200 taps at 44.1 kHz.
-    ("CIPIC", 1250, 200, 44100.0, "0.6", "0.4", "degree, degree, meter", "spherical", "f8",
-     1.0, ("I", "R")),
+    (
+        "CIPIC",
+        1250,
+        200,
+        44100.0,
+        "0.6",
+        "0.4",
+        "degree, degree, meter",
+        "spherical",
+        "f8",
+        1.0,
+        ("I", "R"),
+    ),
     # LISTEN (IRCAM, SOFA C++ API): 187 directions at 1.95 m, 512 taps.
-    ("LISTEN", 187, 512, 44100.0, "1.0", "1.0", "degree, degree, metre", "spherical", "f8",
-     1.95, ("I", "R")),
+    (
+        "LISTEN",
+        187,
+        512,
+        44100.0,
+        "1.0",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        1.95,
+        ("I", "R"),
+    ),
     # HUTUBS: 440 directions, 256 taps, 44.1 kHz, 1.47 m.
-    ("HUTUBS", 440, 256, 44100.0, "1.0", "1.0", "degree, degree, metre", "spherical", "f8",
-     1.47, ("I", "R")),
+    (
+        "HUTUBS",
+        440,
+        256,
+        44100.0,
+        "1.0",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        1.47,
+        ("I", "R"),
+    ),
     # SONICOM 48 kHz / 96 kHz: 793 directions, Data.Delay (M, R).
-    ("SONICOM", 793, 256, 48000.0, "2.1", "1.0", "degree, degree, metre", "spherical", "f8",
-     1.5, ("M", "R")),
-    ("SONICOM-96k", 793, 512, 96000.0, "2.1", "1.0", "degree, degree, metre", "spherical",
-     "f8", 1.5, ("M", "R")),
+    (
+        "SONICOM",
+        793,
+        256,
+        48000.0,
+        "2.1",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        1.5,
+        ("M", "R"),
+    ),
+    (
+        "SONICOM-96k",
+        793,
+        512,
+        96000.0,
+        "2.1",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        1.5,
+        ("M", "R"),
+    ),
     # SADIE II: dense KU100 grid (8802 directions); stored as float32 here.
-    ("SADIE II", 8802, 256, 48000.0, "1.0", "1.0", "degree, degree, meter", "Spherical", "f4",
-     1.2, ("I", "R")),
+    (
+        "SADIE II",
+        8802,
+        256,
+        48000.0,
+        "1.0",
+        "1.0",
+        "degree, degree, meter",
+        "Spherical",
+        "f4",
+        1.2,
+        ("I", "R"),
+    ),
     # RIEC: 865 directions at 1.5 m, 512 taps.
-    ("RIEC", 865, 512, 48000.0, "1.0", "1.0", "degree, degree, metre", "spherical", "f8", 1.5,
-     ("I", "R")),
+    (
+        "RIEC",
+        865,
+        512,
+        48000.0,
+        "1.0",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        1.5,
+        ("I", "R"),
+    ),
     # MIT KEMAR (SOFA conversion): 710 directions, 512 taps at 44.1 kHz, 1.4 m.
-    ("MIT KEMAR", 710, 512, 44100.0, "0.6", "0.4", "degree, degree, meter", "spherical", "f8",
-     1.4, ("I", "R")),
+    (
+        "MIT KEMAR",
+        710,
+        512,
+        44100.0,
+        "0.6",
+        "0.4",
+        "degree, degree, meter",
+        "spherical",
+        "f8",
+        1.4,
+        ("I", "R"),
+    ),
     # TH Köln KU100 Lebedev L2702: 128 taps at 48 kHz, 3.25 m.
-    ("TH Koeln", 2702, 128, 48000.0, "1.0", "1.0", "degree, degree, metre", "spherical", "f8",
-     3.25, ("I", "R")),
+    (
+        "TH Koeln",
+        2702,
+        128,
+        48000.0,
+        "1.0",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        3.25,
+        ("I", "R"),
+    ),
     # 3D3A (Princeton): 96 kHz, long responses (illustrative sizes).
-    ("3D3A", 648, 2048, 96000.0, "1.0", "1.0", "degree, degree, metre", "spherical", "f8", 0.76,
-     ("I", "R")),
+    (
+        "3D3A",
+        648,
+        2048,
+        96000.0,
+        "1.0",
+        "1.0",
+        "degree, degree, metre",
+        "spherical",
+        "f8",
+        0.76,
+        ("I", "R"),
+    ),
     # Club Fritz: several labs' measurements of one head; cartesian positions (illustrative).
-    ("Club Fritz", 500, 256, 44100.0, "1.0", "1.0", "metre", "cartesian", "f8", 2.0,
-     ("I", "R")),
+    ("Club Fritz", 500, 256, 44100.0, "1.0", "1.0", "metre", "cartesian", "f8", 2.0, ("I", "R")),
 ]
 
 
 @pytest.mark.parametrize(
-    ("name", "m", "n", "fs", "version", "conv_version", "units", "ptype", "dtype", "dist",
-     "delay_dims"),
+    (
+        "name",
+        "m",
+        "n",
+        "fs",
+        "version",
+        "conv_version",
+        "units",
+        "ptype",
+        "dtype",
+        "dist",
+        "delay_dims",
+    ),
     DATABASES,
     ids=[d[0] for d in DATABASES],
 )
@@ -220,9 +364,20 @@ def test_database_like_files_read_score_and_describe(
     delay = np.zeros((m, 2) if delay_dims[0] == "M" else (1, 2))
     # Published files are deflate-compressed (some with the shuffle filter); a few are not.
     compress = ("shuffle+deflate", "deflate", None)[m % 3]
-    ref = _sofa(tmp_path / "ref.sofa", ir=ir, positions=stored, fs=fs, sofa_version=version,
-                convention_version=conv_version, pos_type=ptype, pos_units=units, dtype=dtype,
-                delay=delay, delay_dims=delay_dims, compress=compress)
+    ref = _sofa(
+        tmp_path / "ref.sofa",
+        ir=ir,
+        positions=stored,
+        fs=fs,
+        sofa_version=version,
+        convention_version=conv_version,
+        pos_type=ptype,
+        pos_units=units,
+        dtype=dtype,
+        delay=delay,
+        delay_dims=delay_dims,
+        compress=compress,
+    )
 
     hrtf = read_hrtf(ref)
     assert hrtf.data.shape == (m, 2, n) and hrtf.data.dtype == np.float64
@@ -233,8 +388,14 @@ def test_database_like_files_read_score_and_describe(
 
     # A prediction of the same data on the same grid, shuffled, in plain degree/metre: ~0.
     perm = np.random.default_rng(1).permutation(m)
-    pred = _sofa(tmp_path / "pred.sofa", ir=ir[perm].astype(np.float64), positions=grid[perm],
-                 fs=fs, sofa_version="2.1", geometry=False)
+    pred = _sofa(
+        tmp_path / "pred.sofa",
+        ir=ir[perm].astype(np.float64),
+        positions=grid[perm],
+        fs=fs,
+        sofa_version="2.1",
+        geometry=False,
+    )
     doc = _score(pred, ref, "lsd", "rmse")
     assert doc["spec"]["directions"]["matched"] == m
     assert doc["scores"]["lsd"]["overall"] < 1e-5
@@ -242,10 +403,18 @@ def test_database_like_files_read_score_and_describe(
 
     info = _info(ref)
     assert (info["M"], info["R"], info["N"], info["sampling_rate"]) == (m, 2, n, fs)
-    assert -90.0 <= info["directions"]["elevation_min_deg"] <= info["directions"][
-        "elevation_max_deg"] <= 90.0
-    assert info["delay"] == {"min_samples": 0.0, "max_samples": 0.0, "nonzero": False,
-                             "applied": False}
+    assert (
+        -90.0
+        <= info["directions"]["elevation_min_deg"]
+        <= info["directions"]["elevation_max_deg"]
+        <= 90.0
+    )
+    assert info["delay"] == {
+        "min_samples": 0.0,
+        "max_samples": 0.0,
+        "nonzero": False,
+        "applied": False,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,15 +436,36 @@ def sonicom_like(tmp_path_factory):
     aligned = np.zeros_like(baked)
     for m in range(baked.shape[0]):
         for r in range(2):
-            aligned[m, r, : n - shift[m, r]] = baked[m, r, shift[m, r]:]
+            aligned[m, r, : n - shift[m, r]] = baked[m, r, shift[m, r] :]
     extra = {"DatabaseName": "SONICOM", "ListenerShortName": "P0001"}
-    ref = _sofa(root / "P0001_FreeFieldCompMinPhase_48kHz.sofa", ir=baked, positions=grid,
-                fs=fs, sofa_version="2.1", delay=np.zeros((1, 2)), extra_globals=extra)
-    noitd = _sofa(root / "P0001_FreeFieldCompMinPhase_NoITD_48kHz.sofa", ir=aligned,
-                  positions=grid, fs=fs, sofa_version="2.1", delay=shift.astype(np.float64),
-                  delay_dims=("M", "R"), extra_globals=extra)
-    return {"root": root, "fs": fs, "grid": grid, "baked": baked, "shift": shift,
-            "ref": ref, "noitd": noitd}
+    ref = _sofa(
+        root / "P0001_FreeFieldCompMinPhase_48kHz.sofa",
+        ir=baked,
+        positions=grid,
+        fs=fs,
+        sofa_version="2.1",
+        delay=np.zeros((1, 2)),
+        extra_globals=extra,
+    )
+    noitd = _sofa(
+        root / "P0001_FreeFieldCompMinPhase_NoITD_48kHz.sofa",
+        ir=aligned,
+        positions=grid,
+        fs=fs,
+        sofa_version="2.1",
+        delay=shift.astype(np.float64),
+        delay_dims=("M", "R"),
+        extra_globals=extra,
+    )
+    return {
+        "root": root,
+        "fs": fs,
+        "grid": grid,
+        "baked": baked,
+        "shift": shift,
+        "ref": ref,
+        "noitd": noitd,
+    }
 
 
 def test_noitd_delay_is_applied_on_read(sonicom_like):
@@ -297,8 +487,7 @@ def test_noitd_delay_is_applied_on_read(sonicom_like):
 @pytest.mark.parametrize("direction", ["noitd_vs_baked", "baked_vs_noitd"])
 def test_noitd_scores_like_the_file_with_the_itd_in_the_responses(sonicom_like, direction):
     s = sonicom_like
-    pred, ref = (s["noitd"], s["ref"]) if direction == "noitd_vs_baked" else (s["ref"],
-                                                                               s["noitd"])
+    pred, ref = (s["noitd"], s["ref"]) if direction == "noitd_vs_baked" else (s["ref"], s["noitd"])
     doc = _score(pred, ref, "itd", "ild", "lsd")
     assert doc["spec"]["directions"]["matched"] == 793
     assert doc["scores"]["itd"]["overall"] < 1.0  # µs: the same lag in (almost) every direction
@@ -328,9 +517,15 @@ def test_fractional_noitd_delays(tmp_path, sonicom_like):
     spec = np.fft.rfft(s["baked"], n=n_fft)
     bins = np.arange(spec.shape[-1]) / n_fft
     aligned = np.fft.irfft(spec * np.exp(2j * np.pi * delay[..., None] * bins), n=n_fft)[..., :n]
-    path = _sofa(tmp_path / "P0001_NoITD_frac.sofa", ir=aligned.astype(np.float32),
-                 positions=s["grid"], fs=s["fs"], delay=delay.astype(np.float32), dtype="f4",
-                 delay_dims=("M", "R"))
+    path = _sofa(
+        tmp_path / "P0001_NoITD_frac.sofa",
+        ir=aligned.astype(np.float32),
+        positions=s["grid"],
+        fs=s["fs"],
+        delay=delay.astype(np.float32),
+        dtype="f4",
+        delay_dims=("M", "R"),
+    )
     hrtf = read_hrtf(path)
     assert hrtf.delay_applied
     doc = _score(path, s["ref"], "itd", "lsd")
@@ -341,8 +536,14 @@ def test_fractional_noitd_delays(tmp_path, sonicom_like):
 def test_delay_of_one_row_for_all_measurements(tmp_path, sonicom_like):
     """Data.Delay (I, R): one delay per ear for the whole set (broadcast over M)."""
     s = sonicom_like
-    path = _sofa(tmp_path / "common.sofa", ir=s["baked"], positions=s["grid"], fs=s["fs"],
-                 delay=np.array([[3.0, 5.0]]), delay_dims=("I", "R"))
+    path = _sofa(
+        tmp_path / "common.sofa",
+        ir=s["baked"],
+        positions=s["grid"],
+        fs=s["fs"],
+        delay=np.array([[3.0, 5.0]]),
+        delay_dims=("I", "R"),
+    )
     hrtf = read_hrtf(path)
     expected, _ = apply_delay(s["baked"], np.array([3.0, 5.0]))
     np.testing.assert_array_equal(hrtf.data, expected)
@@ -365,16 +566,27 @@ def test_delay_stored_in_seconds(tmp_path):
     grid = synth.sphere_grid(8)
     ir = _noise(8, 128)
     samples = np.tile([[4.0, 9.0]], (8, 1))
-    path = _sofa(tmp_path / "s.sofa", ir=ir, positions=grid, fs=48000.0,
-                 delay=samples / 48000.0, delay_units="second")
+    path = _sofa(
+        tmp_path / "s.sofa",
+        ir=ir,
+        positions=grid,
+        fs=48000.0,
+        delay=samples / 48000.0,
+        delay_units="second",
+    )
     hrtf = read_hrtf(path)
     np.testing.assert_allclose(hrtf.meta["delay_max_samples"], 9.0)
     np.testing.assert_allclose(hrtf.data, apply_delay(ir, samples)[0], atol=1e-9)
 
 
 def test_delay_with_unknown_units_is_an_error(tmp_path):
-    path = _sofa(tmp_path / "u.sofa", ir=_noise(4, 32), positions=synth.sphere_grid(4),
-                 delay=np.ones((1, 2)), delay_units="furlong")
+    path = _sofa(
+        tmp_path / "u.sofa",
+        ir=_noise(4, 32),
+        positions=synth.sphere_grid(4),
+        delay=np.ones((1, 2)),
+        delay_units="furlong",
+    )
     with pytest.raises(HrtfevalError, match="Data.Delay has units 'furlong'"):
         read_hrtf(path)
 
@@ -403,9 +615,11 @@ def test_h5py_rewritten_delay_without_dimension_scales(tmp_path, sonicom_like):
 def _pole_ring_grid() -> np.ndarray:
     """The zenith and nadir measured at 8 azimuths each, plus a horizontal ring."""
     az = np.arange(0.0, 360.0, 45.0)
-    rows = [np.c_[az, np.full(8, 90.0), np.ones(8)],
-            np.c_[az, np.full(8, -90.0), np.ones(8)],
-            np.c_[az, np.zeros(8), np.ones(8)]]
+    rows = [
+        np.c_[az, np.full(8, 90.0), np.ones(8)],
+        np.c_[az, np.full(8, -90.0), np.ones(8)],
+        np.c_[az, np.zeros(8), np.ones(8)],
+    ]
     return np.concatenate(rows)
 
 
@@ -464,8 +678,16 @@ def test_listen_elevations_modulo_360(tmp_path):
 
     Such elevations (and any past a pole) are the same directions as the usual [-90, 90] ones.
     """
-    grid = np.array([[0.0, -45.0, 1.95], [90.0, -15.0, 1.95], [180.0, 0.0, 1.95],
-                     [270.0, 30.0, 1.95], [15.0, 90.0, 1.95], [30.0, -30.0, 1.95]])
+    grid = np.array(
+        [
+            [0.0, -45.0, 1.95],
+            [90.0, -15.0, 1.95],
+            [180.0, 0.0, 1.95],
+            [270.0, 30.0, 1.95],
+            [15.0, 90.0, 1.95],
+            [30.0, -30.0, 1.95],
+        ]
+    )
     stored = grid.copy()
     stored[:, 1] = np.mod(stored[:, 1], 360.0)  # 315, 345, 0, 30, 90, 330
     ir = _noise(len(grid), 128)
@@ -480,13 +702,21 @@ def test_listen_elevations_modulo_360(tmp_path):
 
 
 def test_elevations_past_the_pole_and_azimuths_past_360():
-    raw = np.array([[0.0, 100.0, 1.0], [370.0, -100.0, 1.0], [-10.0, 180.0, 1.0],
-                    [720.0, 450.0, 1.0], [45.0, -270.0, 2.0]])
+    raw = np.array(
+        [
+            [0.0, 100.0, 1.0],
+            [370.0, -100.0, 1.0],
+            [-10.0, 180.0, 1.0],
+            [720.0, 450.0, 1.0],
+            [45.0, -270.0, 2.0],
+        ]
+    )
     got = parse_source_positions(raw, "Spherical", "degrees, degrees, meters")
     assert np.all((-90.0 <= got[:, 1]) & (got[:, 1] <= 90.0))
     assert np.all((0.0 <= got[:, 0]) & (got[:, 0] < 360.0))
-    np.testing.assert_allclose(got[:3], [[180.0, 80.0, 1.0], [190.0, -80.0, 1.0],
-                                         [170.0, 0.0, 1.0]], atol=1e-12)
+    np.testing.assert_allclose(
+        got[:3], [[180.0, 80.0, 1.0], [190.0, -80.0, 1.0], [170.0, 0.0, 1.0]], atol=1e-12
+    )
     _same_directions(got, raw)
     np.testing.assert_array_equal(got[:, 2], raw[:, 2])
 
@@ -496,9 +726,14 @@ def test_pt_positions_are_folded_too(tmp_path):
 
     ir = _noise(3, 32)
     path = tmp_path / "pred.pt"
-    torch.save({"hrir": torch.from_numpy(ir), "sampling_rate": 48000,
-                "positions": torch.tensor([[0.0, 315.0, 1.0], [10.0, 0.0, 1.0],
-                                           [20.0, 30.0, 1.0]])}, path)
+    torch.save(
+        {
+            "hrir": torch.from_numpy(ir),
+            "sampling_rate": 48000,
+            "positions": torch.tensor([[0.0, 315.0, 1.0], [10.0, 0.0, 1.0], [20.0, 30.0, 1.0]]),
+        },
+        path,
+    )
     np.testing.assert_allclose(read_hrtf(path).positions[0], [0.0, -45.0, 1.0], atol=1e-12)
 
 
@@ -523,16 +758,18 @@ def test_source_position_spellings(tmp_path, ptype, units):
     grid = synth.sphere_grid(10)
     stored = grid.copy()
     stored[:, 0] -= 360.0  # azimuths written as -360..0
-    path = _sofa(tmp_path / "p.sofa", ir=_noise(10, 32), positions=stored, pos_type=ptype,
-                 pos_units=units)
+    path = _sofa(
+        tmp_path / "p.sofa", ir=_noise(10, 32), positions=stored, pos_type=ptype, pos_units=units
+    )
     np.testing.assert_allclose(read_hrtf(path).positions, grid, atol=1e-9)
 
 
 def test_list_valued_and_padded_string_attributes(tmp_path):
     """NC_STRING attributes with several values, and fixed-length HDF5 strings with padding."""
     grid = synth.sphere_grid(6)
-    path = _sofa(tmp_path / "a.sofa", ir=_noise(6, 32), positions=grid, pos_units=None,
-                 pos_type=None)
+    path = _sofa(
+        tmp_path / "a.sofa", ir=_noise(6, 32), positions=grid, pos_units=None, pos_type=None
+    )
     with netCDF4.Dataset(str(path), "a") as ds:
         ds["SourcePosition"].setncattr_string("Units", ["degree", "degree", "metre"])
         ds["SourcePosition"].setncattr_string("Type", ["spherical"])
@@ -542,15 +779,16 @@ def test_list_valued_and_padded_string_attributes(tmp_path):
 
     for pad in (h5py.h5t.STR_NULLPAD, h5py.h5t.STR_NULLTERM, h5py.h5t.STR_SPACEPAD):
         with h5py.File(path, "r+") as f:
-            for obj, key, value in ((f, "SOFAConventions", "SimpleFreeFieldHRIR"),
-                                    (f["SourcePosition"], "Type", "spherical")):
+            for obj, key, value in (
+                (f, "SOFAConventions", "SimpleFreeFieldHRIR"),
+                (f["SourcePosition"], "Type", "spherical"),
+            ):
                 if key in obj.attrs:
                     del obj.attrs[key]
                 dt = h5py.h5t.C_S1.copy()
                 dt.set_size(32)
                 dt.set_strpad(pad)
-                attr = h5py.h5a.create(obj.id, key.encode(), dt,
-                                       h5py.h5s.create(h5py.h5s.SCALAR))
+                attr = h5py.h5a.create(obj.id, key.encode(), dt, h5py.h5s.create(h5py.h5s.SCALAR))
                 attr.write(np.array(value.encode(), dtype="S32"))
         assert read_hrtf(path).convention == "SimpleFreeFieldHRIR"
 
@@ -580,8 +818,16 @@ def test_old_convention_name_simple_free_field_tf(tmp_path):
     ir = _noise(8, 64)
     spec = np.fft.rfft(ir, axis=-1)
     freqs = np.fft.rfftfreq(64, 1 / 48000.0)
-    path = _sofa(tmp_path / "tf.sofa", tf=spec, freqs=freqs, positions=grid, fs=None,
-                 convention="SimpleFreeFieldTF", convention_version="0.4", sofa_version="0.6")
+    path = _sofa(
+        tmp_path / "tf.sofa",
+        tf=spec,
+        freqs=freqs,
+        positions=grid,
+        fs=None,
+        convention="SimpleFreeFieldTF",
+        convention_version="0.4",
+        sofa_version="0.6",
+    )
     hrtf = read_hrtf(path)
     assert hrtf.domain == "tf" and hrtf.convention == "SimpleFreeFieldTF"
     np.testing.assert_allclose(hrtf.data, spec)
@@ -592,8 +838,9 @@ def test_old_convention_name_simple_free_field_tf(tmp_path):
 
 def test_convention_name_capitalisation(tmp_path):
     grid = synth.sphere_grid(4)
-    path = _sofa(tmp_path / "c.sofa", ir=_noise(4, 32), positions=grid,
-                 convention="simplefreefieldhrir")
+    path = _sofa(
+        tmp_path / "c.sofa", ir=_noise(4, 32), positions=grid, convention="simplefreefieldhrir"
+    )
     assert read_hrtf(path).domain == "ir"
 
 
@@ -604,8 +851,11 @@ def test_unsupported_sos_convention_names_what_is_read(tmp_path):
         ds.Conventions = "SOFA"
         ds.SOFAConventions = "SimpleFreeFieldSOS"
         ds.createDimension("M", 2)
-    with pytest.raises(HrtfevalError, match=r"'SimpleFreeFieldSOS' is not supported; hrtfeval "
-                                            r"reads SimpleFreeFieldHRIR, .*SimpleFreeFieldTF"):
+    with pytest.raises(
+        HrtfevalError,
+        match=r"'SimpleFreeFieldSOS' is not supported; hrtfeval "
+        r"reads SimpleFreeFieldHRIR, .*SimpleFreeFieldTF",
+    ):
         read_hrtf(path)
 
 
@@ -617,8 +867,15 @@ def test_unsupported_sos_convention_names_what_is_read(tmp_path):
 def test_netcdf_classic_formats(tmp_path, fmt):
     grid = synth.sphere_grid(20)
     ir = _noise(20, 64).astype(np.float32)
-    path = _sofa(tmp_path / "classic.sofa", ir=ir, positions=grid, fs=44100.0, fmt=fmt,
-                 dtype="f4", delay=np.zeros((1, 2)))
+    path = _sofa(
+        tmp_path / "classic.sofa",
+        ir=ir,
+        positions=grid,
+        fs=44100.0,
+        fmt=fmt,
+        dtype="f4",
+        delay=np.zeros((1, 2)),
+    )
     hrtf = read_hrtf(path)
     np.testing.assert_array_equal(hrtf.data, ir.astype(np.float64))
     assert _info(path)["M"] == 20
@@ -657,8 +914,14 @@ def test_fill_values_are_data_not_missing_values(tmp_path, compress):
     ir = _noise(4, 64)
     ir[:, :, :5] = 0.0
     delay = np.array([[0.0, 2.0]] * 4)
-    path = _sofa(tmp_path / "fill.sofa", ir=ir, positions=grid, fill_value=0.0, delay=delay,
-                 compress=compress)
+    path = _sofa(
+        tmp_path / "fill.sofa",
+        ir=ir,
+        positions=grid,
+        fill_value=0.0,
+        delay=delay,
+        compress=compress,
+    )
     with netCDF4.Dataset(str(path)) as ds:
         assert np.ma.is_masked(ds["SourcePosition"][:])  # the trap being avoided
     hrtf = read_hrtf(path)
@@ -710,8 +973,7 @@ def test_receiver_positions_do_not_reorder_the_ears(tmp_path):
     ir = np.zeros((2, 2, 64))
     ir[0, 0, 10], ir[0, 1, 10] = 1.0, 0.1  # source on the left: receiver 0 louder
     ir[1, 0, 10], ir[1, 1, 10] = 0.1, 1.0
-    path = _sofa(tmp_path / "rp.sofa", ir=ir, positions=grid,
-                 extra_globals={"APIVersion": "0.4.3"})
+    path = _sofa(tmp_path / "rp.sofa", ir=ir, positions=grid, extra_globals={"APIVersion": "0.4.3"})
     with netCDF4.Dataset(str(path), "a") as ds:
         ds["ReceiverPosition"][:] = [[[0.0], [-0.09], [0.0]], [[0.0], [0.09], [0.0]]]
     np.testing.assert_array_equal(read_hrtf(path).data, ir)
@@ -720,8 +982,15 @@ def test_receiver_positions_do_not_reorder_the_ears(tmp_path):
 def test_sampling_rate_per_measurement_and_float32_everything(tmp_path):
     grid = synth.sphere_grid(16).astype(np.float32)
     ir = _noise(16, 64).astype(np.float32)
-    path = _sofa(tmp_path / "f32.sofa", ir=ir, positions=grid, fs=np.full(16, 96000.0),
-                 dtype="f4", fs_units="Hz", delay=np.zeros((16, 2), np.float32))
+    path = _sofa(
+        tmp_path / "f32.sofa",
+        ir=ir,
+        positions=grid,
+        fs=np.full(16, 96000.0),
+        dtype="f4",
+        fs_units="Hz",
+        delay=np.zeros((16, 2), np.float32),
+    )
     hrtf = read_hrtf(path)
     assert hrtf.sampling_rate == 96000.0 and hrtf.data.dtype == np.float64
     _same_directions(hrtf.positions, grid.astype(np.float64), atol=1e-6)

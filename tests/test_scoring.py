@@ -30,7 +30,10 @@ def random_irs(m=37, n=256, seed=0):
 
 
 def ir_tensors(pred, ref, fs=48000.0, n_fft=None):
-    return (SetTensors(pred, "ir", fs, None, CPU, n_fft), SetTensors(ref, "ir", fs, None, CPU, n_fft))
+    return (
+        SetTensors(pred, "ir", fs, None, CPU, n_fft),
+        SetTensors(ref, "ir", fs, None, CPU, n_fft),
+    )
 
 
 def numpy_lsd(pred, ref, fs, fmin=20.0, fmax=20000.0, n_fft=None):
@@ -97,9 +100,12 @@ def test_time_domain_rmse_mae_and_reductions(metric, reduction):
     pred, ref = random_irs()
     d = pred - ref
     per = np.sqrt(np.mean(d**2, -1) + 1e-12) if metric == "rmse" else np.mean(np.abs(d), -1)
-    reduce = (lambda v: v.mean()) if reduction == "mean" else (
-        lambda v: np.sqrt(np.mean(v**2) + 1e-12))
-    s = score_tensors(*ir_tensors(pred, ref), ScoreOptions.build([metric], reduction=reduction))[metric]
+    reduce = (
+        (lambda v: v.mean()) if reduction == "mean" else (lambda v: np.sqrt(np.mean(v**2) + 1e-12))
+    )
+    s = score_tensors(*ir_tensors(pred, ref), ScoreOptions.build([metric], reduction=reduction))[
+        metric
+    ]
     assert s.left == pytest.approx(reduce(per[:, 0]), rel=1e-10)
     assert s.right == pytest.approx(reduce(per[:, 1]), rel=1e-10)
     assert s.overall == pytest.approx(reduce(per), rel=1e-10)
@@ -179,9 +185,12 @@ def test_lap_preset_thresholds_are_strict():
 def test_fail_above_sets_passed():
     pred, ref = random_irs()
     value = score_tensors(*ir_tensors(pred, ref), ScoreOptions.build(["lsd"]))["lsd"].overall
-    ok = score_tensors(*ir_tensors(pred, ref), ScoreOptions.build(["lsd"], fail_above={"lsd": value}))
-    bad = score_tensors(*ir_tensors(pred, ref),
-                        ScoreOptions.build(["lsd"], fail_above={"LSD": value * 0.999}))
+    ok = score_tensors(
+        *ir_tensors(pred, ref), ScoreOptions.build(["lsd"], fail_above={"lsd": value})
+    )
+    bad = score_tensors(
+        *ir_tensors(pred, ref), ScoreOptions.build(["lsd"], fail_above={"LSD": value * 0.999})
+    )
     assert ok["lsd"].passed is True and ok["lsd"].threshold == value
     assert bad["lsd"].passed is False
 
@@ -209,7 +218,9 @@ def test_option_errors_name_the_bad_value(kwargs, match):
 def test_device_resolution():
     assert resolve_device("cpu") == CPU
     assert resolve_device("AUTO").type in ("cpu", "cuda")
-    with pytest.raises(HrtfevalError, match="--device must be auto, cpu, cuda or cuda:N; got 'tpu'"):
+    with pytest.raises(
+        HrtfevalError, match="--device must be auto, cpu, cuda or cuda:N; got 'tpu'"
+    ):
         resolve_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(HrtfevalError, match="CUDA is not available"):
@@ -222,8 +233,11 @@ def test_cuda_scores_equal_cpu():
     opts = ScoreOptions.build(["lsd", "rmse", "ild", "itd"])
     cpu = score_tensors(*ir_tensors(pred, ref), opts)
     gpu_dev = torch.device("cuda")
-    gpu = score_tensors(SetTensors(pred, "ir", 48000.0, None, gpu_dev),
-                        SetTensors(ref, "ir", 48000.0, None, gpu_dev), opts)
+    gpu = score_tensors(
+        SetTensors(pred, "ir", 48000.0, None, gpu_dev),
+        SetTensors(ref, "ir", 48000.0, None, gpu_dev),
+        opts,
+    )
     for m in opts.metrics:
         assert gpu[m].overall == pytest.approx(cpu[m].overall, rel=1e-5, abs=1e-9)
 
@@ -240,5 +254,7 @@ def test_spectra_off_the_rfft_grid_give_spectral_metrics_but_no_cues():
     expected, _ = numpy_lsd(pred, ref, fs)
     assert lsd == pytest.approx(expected.mean(), rel=1e-9)  # the 0 Hz bin is outside 20 Hz anyway
     for metric, what in (("itd", "impulse responses"), ("ild", "the ILD")):
-        with pytest.raises(HrtfevalError, match=f"mesh2hrtf.sofa: .*not the bins of a real FFT.*{what}"):
+        with pytest.raises(
+            HrtfevalError, match=f"mesh2hrtf.sofa: .*not the bins of a real FFT.*{what}"
+        ):
             score_tensors(p, t, ScoreOptions.build([metric]))

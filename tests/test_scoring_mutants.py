@@ -148,8 +148,10 @@ def test_rmse_in_db_on_db_input():
     p = SetTensors(pred_db, "db", FS, freqs, CPU)
     keep = numpy_band(n, FS, 20.0, 20000.0)
     d = pred_db[..., keep] - 20 * np.log10(np.abs(np.fft.rfft(ref, axis=-1)))[..., keep]
-    for metric, per in (("rmse", np.sqrt(np.mean(d**2, -1) + 1e-12)),
-                        ("mae", np.mean(np.abs(d), -1))):
+    for metric, per in (
+        ("rmse", np.sqrt(np.mean(d**2, -1) + 1e-12)),
+        ("mae", np.mean(np.abs(d), -1)),
+    ):
         opts = ScoreOptions.build([metric], domain="db")
         got = per_direction(p, ir_set(ref), metric, opts).numpy()
         np.testing.assert_allclose(got, per, rtol=1e-9)
@@ -171,14 +173,22 @@ def impulse_set(ears):
 
 # Both ears low-passed alike, so each ear's envelope is the other's, shifted: the ITD is exactly
 # (left sample - right sample) / fs (positive: left lags). The ILD is 20 log10(left / right gain).
-PRED = impulse_set([((40, 2.0), (30, 1.0)),    # ITD +10 samples, ILD +6.02 dB
-                    ((30, 1.0), (38, 2.0)),    # ITD  -8,         ILD -6.02
-                    ((30, 1.0), (30, 1.0)),    # ITD   0,         ILD  0
-                    ((33, 1.0), (30, 1.0))])   # ITD  +3,         ILD  0
-REF = impulse_set([((30, 1.0), (35, 1.0)),     # ITD  -5,         ILD  0
-                   ((34, 1.0), (30, 1.0)),     # ITD  +4,         ILD  0
-                   ((30, 1.0), (30, 4.0)),     # ITD   0,         ILD -12.04
-                   ((33, 3.0), (30, 3.0))])    # ITD  +3,         ILD  0
+PRED = impulse_set(
+    [
+        ((40, 2.0), (30, 1.0)),  # ITD +10 samples, ILD +6.02 dB
+        ((30, 1.0), (38, 2.0)),  # ITD  -8,         ILD -6.02
+        ((30, 1.0), (30, 1.0)),  # ITD   0,         ILD  0
+        ((33, 1.0), (30, 1.0)),
+    ]
+)  # ITD  +3,         ILD  0
+REF = impulse_set(
+    [
+        ((30, 1.0), (35, 1.0)),  # ITD  -5,         ILD  0
+        ((34, 1.0), (30, 1.0)),  # ITD  +4,         ILD  0
+        ((30, 1.0), (30, 4.0)),  # ITD   0,         ILD -12.04
+        ((33, 3.0), (30, 3.0)),
+    ]
+)  # ITD  +3,         ILD  0
 ITD_US = np.array([15.0, 12.0, 0.0, 0.0]) / FS * 1e6  # |dITD|: 312.5, 250, 0, 0 µs
 ILD_DB = np.array([20 * math.log10(2), 20 * math.log10(2), 20 * math.log10(4), 0.0])
 
@@ -193,8 +203,9 @@ def test_itd_error_is_absolute_and_in_microseconds(method):
     s = score_tensors(ir_set(PRED), ir_set(REF), opts)["itd"]
     assert s.unit == "µs" and s.left is None and s.right is None
     assert s.overall == pytest.approx(140.625, abs=1e-9)  # (312.5 + 250) / 4
-    rms = score_tensors(ir_set(PRED), ir_set(REF), ScoreOptions.build(
-        ["itd"], itd_method=method, reduction="rms"))["itd"]
+    rms = score_tensors(
+        ir_set(PRED), ir_set(REF), ScoreOptions.build(["itd"], itd_method=method, reduction="rms")
+    )["itd"]
     assert rms.overall == pytest.approx(math.sqrt((312.5**2 + 250**2) / 4 + 1e-12), rel=1e-12)
 
 
@@ -255,8 +266,9 @@ def test_float32_data_is_scored_in_float64():
     pred, ref = (x.astype(np.float32) for x in random_irs(seed=8))
     p64, t64 = pred.astype(np.float64), ref.astype(np.float64)
     keep = numpy_band(256, FS, 20.0, 20000.0)
-    d = (20 * np.log10(np.abs(np.fft.rfft(p64, axis=-1))[..., keep])
-         - 20 * np.log10(np.abs(np.fft.rfft(t64, axis=-1))[..., keep]))
+    d = 20 * np.log10(np.abs(np.fft.rfft(p64, axis=-1))[..., keep]) - 20 * np.log10(
+        np.abs(np.fft.rfft(t64, axis=-1))[..., keep]
+    )
     got = per_direction(ir_set(pred), ir_set(ref), "lsd", ScoreOptions.build(["lsd"])).numpy()
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, np.sqrt(np.mean(d**2, -1) + 1e-12), rtol=1e-10)
@@ -286,17 +298,32 @@ def test_a_pair_passes_only_when_every_check_passes():
     scores = score_tensors(p, r, mixed)
     assert scores["lsd"].passed is True and scores["rmse"].passed is False
     assert PairScore("p", "t", {}, scores).passed is False
-    both = score_tensors(p, r, ScoreOptions.build(["lsd", "rmse"],
-                                                  fail_above={"lsd": lsd, "rmse": rmse}))
+    both = score_tensors(
+        p, r, ScoreOptions.build(["lsd", "rmse"], fail_above={"lsd": lsd, "rmse": rmse})
+    )
     assert PairScore("p", "t", {}, both).passed is True
     assert PairScore("p", "t", {}, score_tensors(p, r, ScoreOptions.build(["lsd"]))).passed is None
 
 
 def _doc(overalls):
-    pairs = [{"prediction": f"p{i}", "target": f"p{i}",
-              "scores": {"lsd": {"unit": "dB", "left": v, "right": v, "overall": v,
-                                 "threshold": None, "passed": None}},
-              "passed": None} for i, v in enumerate(overalls)]
+    pairs = [
+        {
+            "prediction": f"p{i}",
+            "target": f"p{i}",
+            "scores": {
+                "lsd": {
+                    "unit": "dB",
+                    "left": v,
+                    "right": v,
+                    "overall": v,
+                    "threshold": None,
+                    "passed": None,
+                }
+            },
+            "passed": None,
+        }
+        for i, v in enumerate(overalls)
+    ]
     return {"spec": {"metrics": ["lsd"]}, "pairs": pairs}
 
 
@@ -311,8 +338,10 @@ def test_stored_fail_above_passes_at_the_limit():
 
 def test_pair_verdict_needs_every_check():
     """Mutant: gates.pair_passed with any(...) instead of all(...)."""
-    entry = {"scores": {"lsd": {"passed": True}, "itd": {"passed": None}},
-             "regression": {"lsd": {"passed": False}}}
+    entry = {
+        "scores": {"lsd": {"passed": True}, "itd": {"passed": None}},
+        "regression": {"lsd": {"passed": False}},
+    }
     assert pair_passed(entry) is False
     entry["regression"]["lsd"]["passed"] = True
     assert pair_passed(entry) is True
@@ -394,8 +423,13 @@ def test_aggregate_statistics_by_hand():
     """Mutants: median_low (an even count has two middle values), mean/median confusion."""
     from hrtfeval.batch import aggregate, stats
 
-    assert stats([4.0, 1.0, 10.0, 2.0]) == {"mean": 4.25, "median": 3.0, "min": 1.0,
-                                            "max": 10.0, "n": 4}
+    assert stats([4.0, 1.0, 10.0, 2.0]) == {
+        "mean": 4.25,
+        "median": 3.0,
+        "min": 1.0,
+        "max": 10.0,
+        "n": 4,
+    }
     assert stats([]) == {"mean": None, "median": None, "min": None, "max": None, "n": 0}
     doc = _doc([4.0, 1.0, 10.0, 2.0])
     doc["pairs"].append({"prediction": "x", "target": "x", "error": "broken"})
@@ -423,10 +457,19 @@ def test_option_spellings_are_normalised_for_the_spec():
     from hrtfeval.batch import batch_spec
     from hrtfeval.scoring import definitions
 
-    opts = ScoreOptions.build(["lsd", "itd", "rmse"], reduction=" MEAN ", itd_method="MaxIACCe",
-                              domain="DB", length_policy="Pad")
+    opts = ScoreOptions.build(
+        ["lsd", "itd", "rmse"],
+        reduction=" MEAN ",
+        itd_method="MaxIACCe",
+        domain="DB",
+        length_policy="Pad",
+    )
     assert (opts.reduction, opts.itd_method, opts.domain, opts.length_policy) == (
-        "mean", "maxiacce", "db", "pad")
+        "mean",
+        "maxiacce",
+        "db",
+        "pad",
+    )
     text = definitions(opts, "db", 106)
     assert text["lsd"].endswith("; mean over directions")
     assert "Hilbert envelopes" in text["itd"]
