@@ -214,17 +214,23 @@ def annotate_pair(
         for m, s in entry["scores"].items():
             if m not in base["scores"]:
                 continue
-            b, v = float(base["scores"][m]["overall"]), float(s["overall"])
-            limit = max_regression.get(m)
-            reg[m] = {
-                "baseline": b,
-                "value": v,
-                "delta": v - b,
-                "max": limit,
-                "passed": None if limit is None else (v - b) <= limit,
-            }
+            reg[m] = _delta(
+                float(base["scores"][m]["overall"]), float(s["overall"]), max_regression.get(m)
+            )
         entry["regression"] = reg
     entry["passed"] = pair_passed(entry)
+
+
+def _delta(baseline: float, value: float, limit: float | None) -> dict[str, Any]:
+    """One regression record: the change from ``baseline`` to ``value`` and, with a limit, whether
+    it stays within it (smaller is better for every metric, so only growth can fail)."""
+    return {
+        "baseline": baseline,
+        "value": value,
+        "delta": value - baseline,
+        "max": limit,
+        "passed": None if limit is None else (value - baseline) <= limit,
+    }
 
 
 def regression_block(
@@ -247,15 +253,7 @@ def regression_block(
         rows = [e["regression"][m] for e in matched if m in e["regression"]]
         b = math.fsum(r["baseline"] for r in rows) / len(rows)
         v = math.fsum(r["value"] for r in rows) / len(rows)
-        limit = max_regression.get(m)
-        agg[m] = {
-            "baseline": b,
-            "value": v,
-            "delta": v - b,
-            "max": limit,
-            "passed": None if limit is None else (v - b) <= limit,
-            "n": len(rows),
-        }
+        agg[m] = {**_delta(b, v, max_regression.get(m)), "n": len(rows)}
     checks = [a["passed"] for a in agg.values() if a["passed"] is not None]
     return {
         "baseline": baseline_name,
