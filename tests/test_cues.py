@@ -74,12 +74,100 @@ def test_itd_equals_reference_for_every_direction(fs, n, method):
 
 @pytest.mark.parametrize("method", cues.ITD_METHODS)
 @pytest.mark.parametrize("fs, n", CONFIGS)
-def test_itd_fft_lowpass_path_equals_reference(fs, n, method):
-    # Off the CPU the low-pass is an FFT convolution with lowpass_impulse_response instead of
-    # lfilter; run that path here on CPU so that it is checked without a GPU.
+def test_exact_path_equals_reference(fs, n, method):
+    # The path every unsure fast lag falls back to (and the threshold method's only path).
     ir, _ = _synthetic(fs, n)
-    lags = cues._itd_lags(torch, torch.from_numpy(np.array(ir)), float(fs), method, use_fft=True)
+    lags = cues._exact_lags(torch, torch.from_numpy(np.array(ir)), float(fs), method)
     np.testing.assert_array_equal(lags.numpy() / fs, ref.reference_itd_seconds(ir, fs, method))
+
+
+@pytest.mark.parametrize("fs, n", CONFIGS)
+def test_fast_maxiacce_lags_it_is_sure_of_are_the_reference_lags(fs, n):
+    ir, _ = _synthetic(fs, n)
+    x = torch.from_numpy(np.array(ir))
+    tol = cues._fast_tolerance(float(fs), n)
+    assert tol is not None and cues._FAST_ROUNDING <= tol < 1e-4
+    lags, sure = cues._maxiacce_fast(torch, x, float(fs), tol)
+    expected = ref.reference_itd_seconds(ir, fs)
+    np.testing.assert_array_equal((lags.numpy() / fs)[sure.numpy()], expected[sure.numpy()])
+    # The fast path must carry nearly all directions, or it is no faster than the exact one.
+    assert sure.double().mean() > 0.9
+    # Whatever the data's units: every ear is scaled by a power of two before float32.
+    for factor in (1e-30, 1e30):
+        scaled_lags, scaled_sure = cues._maxiacce_fast(torch, x * factor, float(fs), tol)
+        assert torch.equal(scaled_sure, sure)
+        assert torch.equal(scaled_lags, lags)
+
+
+def _near_tie(fs: float, n: int, first: int, second: int, onset: int = 60):
+    """IRs whose MaxIACCe correlation has two separate peaks equal to ~1e-8 relative.
+
+    Right ear: an impulse at ``onset``; left ear: impulses at ``first`` and ``second``, the
+    second one's gain found by bisection (on the exact path) so that both peaks are as high.
+    """
+    n_lags = 2 * n - 1
+    split = (first + second) // 2 - onset + (n - 1)  # between the two peaks, in "full" order
+
+    def build(gain):
+        ir = np.zeros((1, 2, n))
+        ir[0, 1, onset] = 1.0
+        ir[0, 0, first] = 1.0
+        ir[0, 0, second] = gain
+        return torch.from_numpy(ir)
+
+    def difference(gain):
+        x = build(gain)
+        env = cues._hilbert_envelope(torch, cues._lowpass(torch, x, fs))
+        m = cues._fast_length(n_lags)
+        circ = cues._correlation(torch, env, n, m)[0]
+        full = torch.cat([circ[m - (n - 1) :], circ[:n]]).abs()
+        norms = torch.linalg.vector_norm(env[0], dim=-1)
+        return float((full[:split].max() - full[split:].max()) / (norms[0] * norms[1]))
+
+    lo, hi = 0.25, 4.0
+    assert difference(lo) * difference(hi) < 0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if difference(mid) * difference(lo) > 0:
+            lo = mid
+        else:
+            hi = mid
+        if abs(difference(mid)) < 1e-8:
+            break
+    assert abs(difference(mid)) < 1e-8
+    return build(mid)
+
+
+@pytest.mark.parametrize("fs, n", [(48000, 256), (44100, 256), (96000, 512)])
+def test_near_ties_are_recomputed_on_the_exact_path(fs, n):
+    # Two lags whose correlations are equal to ~1e-8: float32 cannot tell them apart, so the
+    # fast path must not vouch for either, and the result is the exact path's.
+    x = torch.cat(
+        [
+            _near_tie(float(fs), n, first, second)
+            for first, second in [(20, 120), (30, 130), (40, 150), (25, 140), (45, 160), (15, 110)]
+        ]
+    )
+    _, sure = cues._maxiacce_fast(torch, x, float(fs), cues._fast_tolerance(float(fs), n))
+    assert not sure.any()
+    exact = cues._exact_lags(torch, x, float(fs), "maxiacce")
+    np.testing.assert_array_equal(cues.itd_seconds(x, fs).numpy(), exact.numpy() / fs)
+
+
+def test_fast_path_is_used_only_where_lfilter_rounding_allows():
+    # The (b, a) recursion's rounding grows with the rate: about 3e-10 of the signal at 48 kHz,
+    # 2e-7 at 96 kHz, 1e-4 at 192 kHz, where the tolerance would be too loose to help.
+    d48 = cues._lowpass_discrepancy(48000.0, 256)
+    d96 = cues._lowpass_discrepancy(96000.0, 256)
+    d192 = cues._lowpass_discrepancy(192000.0, 512)
+    assert 1e-11 < d48 < 3e-9 and 3e-8 < d96 < 2e-6 and d192 > 1e-5
+    assert cues._fast_tolerance(48000.0, 256) < cues._fast_tolerance(96000.0, 256)
+    assert cues._fast_tolerance(192000.0, 512) is None
+    # ... where the exact path alone computes the lags, still equal to the reference.
+    ir, _ = ref.synthetic_hrirs(40, 512, 192000, seed=4, noise_floor=1e-3)
+    np.testing.assert_array_equal(
+        _itd(ir, 192000), ref.reference_itd_seconds(ir, 192000, "maxiacce")
+    )
 
 
 @pytest.mark.parametrize("fs, n", CONFIGS)
@@ -264,8 +352,6 @@ def test_lowpass_impulse_response_is_lfilter_of_an_impulse_and_cached():
     x = np.random.default_rng(0).standard_normal(256)
     y = signal.lfilter(b, a, x)
     np.testing.assert_allclose(np.convolve(x, h)[:256], y, rtol=0, atol=1e-8 * np.abs(y).max())
-    fft_filtered = cues._lowpass(torch, torch.from_numpy(x), 48000.0, use_fft=True).numpy()
-    np.testing.assert_allclose(fft_filtered, y, rtol=0, atol=1e-8 * np.abs(y).max())
     # The CPU path is lfilter itself, bit for bit, for any number of leading axes.
     batch = np.random.default_rng(1).standard_normal((3, 2, 256))
     np.testing.assert_array_equal(
