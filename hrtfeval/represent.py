@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import HrtfevalError
+from .loss import linear_to_db
 from .model import DB, IR, MAGNITUDE, TF, HRTFSet
 
 
@@ -134,8 +135,8 @@ class SetTensors:
 
         if self.domain == DB:
             return _as_tensor(self.data, self.device)[..., bins]
-        mag = self.spectrum[..., bins].abs()
-        return 20.0 * torch.log10(torch.clamp(mag, min=epsilon))
+        spectrum = self.spectrum[..., bins]
+        return linear_to_db(torch, spectrum if spectrum.is_complex() else spectrum.abs(), epsilon)
 
     def check_rfft_grid(self, what: str) -> None:
         """Raise unless the spectrum's bins are those of an rfft (0 Hz, fs/n, ..., up to fs/2).

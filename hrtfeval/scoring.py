@@ -273,8 +273,11 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
 
 
 def _bins_tensor(idx: np.ndarray, like):
+    """An index for the last axis: a slice where the bins are consecutive (a view, no copy)."""
     import torch
 
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
     return torch.as_tensor(idx, dtype=torch.long, device=like.device)
 
 

@@ -279,6 +279,23 @@ HAND_CASES = [
         {"metric": "lsd", "input_scale": "linear"},
         math.sqrt(20.0**2 / 2 + EPS),
     ),
+    # Complex moduli past 1.3e154 overflow when squared (the fast |x|**2 path): 1e200 vs 1e199
+    # is still 20 dB, and 3+4j vs 5 is 0 dB.
+    (
+        "lsd-linear-complex-huge",
+        [1e200 + 0j, 3 + 4j],
+        [1e199 + 0j, 5 + 0j],
+        {"metric": "lsd", "input_scale": "linear"},
+        math.sqrt(20.0**2 / 2 + EPS),
+    ),
+    # An epsilon whose square underflows: the floor is still 20*log10(1e-200) = -4000 dB.
+    (
+        "lsd-linear-complex-tiny-epsilon",
+        [0j, 1 + 0j],
+        [1 + 0j, 1 + 0j],
+        {"metric": "lsd", "input_scale": "linear", "epsilon": 1e-200},
+        math.sqrt(4000.0**2 / 2 + 1e-200),
+    ),
     # 1-D input: the single value is the result; "rms" must not add a second epsilon or square.
     (
         "rmse-1d-rms-unreduced",
