@@ -44,12 +44,13 @@ def read_variable(path: str, name: str) -> np.ndarray | None:
             ds = fh.get(name)
             if not isinstance(ds, h5py.Dataset):
                 return None
-            return _read_chunks(ds)
+            return read_dataset(ds)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError):
         return None
 
 
-def _read_chunks(ds) -> np.ndarray | None:
+def read_dataset(ds) -> np.ndarray | None:
+    """The values of the open h5py dataset ``ds``, or ``None`` when its layout is not handled."""
     chunks, shape, dtype = ds.chunks, ds.shape, ds.dtype
     if chunks is None or dtype.kind not in "fiuc" or len(shape) == 0:
         return None
@@ -57,19 +58,31 @@ def _read_chunks(ds) -> np.ndarray | None:
     if shuffle is None:
         return None
     grid = [math.ceil(s / c) for s, c in zip(shape, chunks)]
-    if ds.id.get_num_chunks() != math.prod(grid):
+    n_chunks = ds.id.get_num_chunks()
+    if n_chunks != math.prod(grid):
         return None  # some chunks never written (fill values): leave it to HDF5
     inflate = _inflater()
-    chunk_items = math.prod(chunks)
-    out = np.empty(shape, dtype=dtype.newbyteorder("="))
-    for i in range(ds.id.get_num_chunks()):
+    chunk_bytes = math.prod(chunks) * dtype.itemsize
+    native = dtype.newbyteorder("=")
+    out = np.empty(shape, dtype=native)
+    whole = tuple(chunks) == tuple(shape)  # one chunk holds it all: decode straight into out
+    for i in range(n_chunks):
         offset = ds.id.get_chunk_info(i).chunk_offset
         mask, raw = ds.id.read_direct_chunk(offset)
         if mask != 0:
             return None  # a filter was skipped for this chunk
         buf = np.frombuffer(inflate(raw), dtype=np.uint8)
-        if buf.size != chunk_items * dtype.itemsize:
+        if buf.size != chunk_bytes:
             return None
+        if whole:
+            target = out.reshape(-1).view(np.uint8)
+            if shuffle and dtype.itemsize > 1:
+                _unshuffle_into(buf, dtype.itemsize, target)
+            else:
+                target[:] = buf
+            if not dtype.isnative:  # the bytes are the file's order: swap them once
+                out = out.view(dtype).astype(native)
+            continue
         if shuffle and dtype.itemsize > 1:
             buf = _unshuffle(buf, dtype.itemsize)
         block = buf.view(dtype).reshape(chunks)
@@ -81,11 +94,16 @@ def _read_chunks(ds) -> np.ndarray | None:
 
 def _unshuffle(buf: np.ndarray, itemsize: int) -> np.ndarray:
     """Undo HDF5's byte shuffle: byte k of every item was stored in the k-th plane."""
+    out = np.empty(buf.size, dtype=np.uint8)
+    _unshuffle_into(buf, itemsize, out)
+    return out
+
+
+def _unshuffle_into(buf: np.ndarray, itemsize: int, out: np.ndarray) -> None:
     planes = buf.reshape(itemsize, -1)
-    out = np.empty((planes.shape[1], itemsize), dtype=np.uint8)
+    items = out.reshape(-1, itemsize)
     for k in range(itemsize):  # one plane at a time: ~1.5x faster than a full transpose
-        out[:, k] = planes[k]
-    return out.reshape(-1)
+        items[:, k] = planes[k]
 
 
 def _filters(ds) -> bool | None:
