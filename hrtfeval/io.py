@@ -4,10 +4,13 @@
 pickle -> torch) and falls back on the extension. Every problem with a user's file is raised as
 :class:`~hrtfeval.errors.HrtfevalError` with a one-line message.
 
-SOFA files are read with ``netCDF4.Dataset`` directly, read-only, and only the variables that are
-needed are touched: ``sofar.read_sofa`` verifies the whole file against its convention, which costs
-several times the read and prints notices to stdout. ``netCDF4`` and ``torch`` are imported inside
-the functions that need them, so importing this module stays cheap.
+SOFA files are read read-only, and only the variables that are needed are touched:
+``sofar.read_sofa`` verifies the whole file against its convention, which costs several times the
+read and prints notices to stdout. netCDF-4 (HDF5) files go through h5py (:mod:`._h5sofa`, which
+answers the netCDF4 calls made here, and :mod:`._h5fast` for the data arrays); netCDF-3 files and
+anything that path does not handle go through ``netCDF4.Dataset``. h5py, ``netCDF4`` and
+``torch`` are imported inside the functions that need them, so importing this module stays
+cheap.
 """
 
 from __future__ import annotations

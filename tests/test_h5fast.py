@@ -37,9 +37,10 @@ def test_sofar_written_file(tmp_path):
     np.testing.assert_array_equal(got, netcdf_values(path, "Data.IR"))
 
 
+@pytest.mark.parametrize("chunks", [(8, 1, 16), (37, 2, 50)], ids=["edges", "one-chunk"])
 @pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("dtype", ["<f8", ">f8", "<f4", ">f4"])
-def test_multi_chunk_edges_shuffle_and_byte_orders(tmp_path, shuffle, dtype):
+def test_chunk_edges_shuffle_and_byte_orders(tmp_path, chunks, shuffle, dtype):
     rng = np.random.default_rng(0)
     values = rng.standard_normal((37, 2, 50)).astype(dtype)
     path = write_var(
@@ -48,7 +49,7 @@ def test_multi_chunk_edges_shuffle_and_byte_orders(tmp_path, shuffle, dtype):
         zlib=True,
         complevel=4,
         shuffle=shuffle,
-        chunksizes=(8, 1, 16),
+        chunksizes=chunks,
         endian="big" if dtype[0] == ">" else "little",
     )
     got = read_variable(str(path), "Data.IR")
@@ -84,6 +85,11 @@ def test_reader_uses_it_and_agrees(tmp_path, monkeypatch):
     fast = read_hrtf(path).data
     import hrtfeval._h5fast as h5fast
 
+    calls = []
+    real = h5fast.read_dataset
+    monkeypatch.setattr(h5fast, "read_dataset", lambda ds: calls.append(ds.name) or real(ds))
+    assert np.array_equal(read_hrtf(path).data, fast) and calls == ["/Data.IR"]
+    monkeypatch.setattr(h5fast, "read_dataset", lambda ds: None)
     monkeypatch.setattr(h5fast, "read_variable", lambda *a: None)
     slow = read_hrtf(path).data
     np.testing.assert_array_equal(fast, slow)

@@ -20,6 +20,9 @@ import torch
 from hrtfeval.errors import HrtfevalError
 from hrtfeval.io import apply_delay, describe, parse_source_positions, read_hrtf
 
+# Every test runs through both SOFA readers (h5py, netCDF4): see conftest.py.
+pytestmark = pytest.mark.usefixtures("both_sofa_readers")
+
 RNG = np.random.default_rng(7)
 M, N, FS = 6, 32, 48000.0
 POS = np.array(

@@ -24,6 +24,9 @@ from hrtfeval.errors import HrtfevalError
 from hrtfeval.io import apply_delay, parse_source_positions, read_hrtf
 from hrtfeval.model import spherical_to_unit
 
+# Every test runs through both SOFA readers (h5py, netCDF4): see conftest.py.
+pytestmark = pytest.mark.usefixtures("both_sofa_readers")
+
 runner = CliRunner()
 
 
