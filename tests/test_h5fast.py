@@ -94,3 +94,40 @@ def test_reader_uses_it_and_agrees(tmp_path, monkeypatch):
     slow = read_hrtf(path).data
     np.testing.assert_array_equal(fast, slow)
     np.testing.assert_array_equal(fast, ir)
+
+
+@pytest.mark.parametrize("inflater", ["zlib-ng", "zlib"])
+def test_every_inflater_gives_the_same_values(tmp_path, monkeypatch, inflater):
+    import zlib
+
+    from zlib_ng import zlib_ng
+
+    import hrtfeval._h5fast as h5fast
+
+    values = np.random.default_rng(5).standard_normal((9, 2, 40))
+    path = write_var(tmp_path / "z.nc", values, zlib=True, shuffle=True, chunksizes=(4, 2, 40))
+    assert np.array_equal(read_variable(str(path), "Data.IR"), values)  # the default (libdeflate)
+    module = zlib_ng if inflater == "zlib-ng" else zlib
+    monkeypatch.setattr(
+        h5fast, "_inflater", lambda: lambda raw, size: module.decompress(raw, bufsize=size)
+    )
+    assert np.array_equal(read_variable(str(path), "Data.IR"), values)
+
+
+def test_corrupt_chunk_is_left_to_hdf5_and_reported(tmp_path):
+    import h5py
+
+    from hrtfeval.errors import HrtfevalError
+
+    positions = synth.sphere_grid(20)
+    ir = synth.spherical_head_hrirs(positions, 48000, 128)
+    path = synth.write_sofa(tmp_path / "bad.sofa", ir, positions, 48000)
+    with h5py.File(path, "r") as fh:
+        info = fh["Data.IR"].id.get_chunk_info(0)
+    raw = bytearray(path.read_bytes())
+    middle = info.byte_offset + info.size // 2
+    raw[middle : middle + 16] = bytes(16)
+    path.write_bytes(bytes(raw))
+    assert read_variable(str(path), "Data.IR") is None
+    with pytest.raises(HrtfevalError, match="Data.IR"):
+        read_hrtf(path)
