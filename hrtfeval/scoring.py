@@ -260,12 +260,16 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
     if metric in ("rmse", "mae"):
         return metric_values(pred.ir, ref.ir, metric, "db", eps)
     if metric == "itd":
-        from .cues import itd_seconds
+        from .cues import itd_seconds_many
 
         fs = _rate_for_itd(pred, ref)
         # The readers rejected non-finite data already; skip the second scan.
-        itd_p = itd_seconds(pred.impulse_responses(), fs, options.itd_method, check_finite=False)
-        itd_r = itd_seconds(ref.impulse_responses(), fs, options.itd_method, check_finite=False)
+        itd_p, itd_r = itd_seconds_many(
+            [pred.impulse_responses(), ref.impulse_responses()],
+            fs,
+            options.itd_method,
+            check_finite=False,
+        )
         return (itd_p - itd_r).abs() * 1e6
     if metric == "ild":
         return (_ild(pred) - _ild(ref)).abs()

@@ -472,3 +472,28 @@ def test_itd_blocks_over_directions_give_the_same_lags(monkeypatch):
     assert torch.equal(whole, blocked)
     single = cues.itd_seconds(ir[0, 0], 48000)
     assert single.shape == () and float(single) == float(whole[0, 0])
+
+
+@pytest.mark.parametrize("block_directions", [None, 3])
+def test_itd_of_several_sets_at_once_equals_one_call_per_set(monkeypatch, block_directions):
+    # Near ties in both sets, so that the exact recomputation serves both sets in one call and
+    # its results must land in the right set and direction.
+    ir_a, _ = _synthetic(48000, 256)
+    tie = _near_tie(48000.0, 256, 20, 120).numpy()
+    set_a = np.concatenate([ir_a[:30], tie, ir_a[30:40]])
+    set_b = np.concatenate([tie, _near_tie(48000.0, 256, 35, 125).numpy(), ir_a[40:60]])
+    expected = [_itd(s, 48000) for s in (set_a, set_b)]
+    if block_directions:
+        monkeypatch.setattr(cues, "_ITD_BLOCK_SAMPLES", 256 * block_directions)
+    got = cues.itd_seconds_many([set_a, set_b], 48000)
+    assert [g.shape for g in got] == [(41,), (22,)]
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g.numpy(), e)
+    exact = [
+        cues._exact_lags(torch, torch.from_numpy(s), 48000.0, "maxiacce") for s in (set_a, set_b)
+    ]
+    for g, e in zip(got, exact):
+        np.testing.assert_array_equal(g.numpy(), e.numpy() / 48000)
+    assert cues.itd_seconds_many([], 48000) == []
+    with pytest.raises(ValueError, match="one length"):
+        cues.itd_seconds_many([set_a, set_a[..., :128]], 48000)
