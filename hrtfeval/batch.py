@@ -445,11 +445,22 @@ def ordered_map(
 
     pending: deque = deque()
     nxt = 0
+    broken_while_idle = 0
     try:
         while nxt < len(jobs) or pending:
-            while nxt < len(jobs) and len(pending) < window:
-                pending.append((nxt, pool.submit(fn, jobs[nxt])))
-                nxt += 1
+            try:
+                while nxt < len(jobs) and len(pending) < window:
+                    pending.append((nxt, pool.submit(fn, jobs[nxt])))
+                    nxt += 1
+            except BrokenProcessPool:
+                # A worker died after the last result was collected: the jobs in flight fail
+                # below and are redone; with none in flight, start fresh workers (twice at most).
+                if not pending:
+                    broken_while_idle += 1
+                    if broken_while_idle > 2:
+                        raise HrtfevalError(_START_FAILED) from None
+                    pool.restart()
+                    continue
             i, fut = pending.popleft()
             try:
                 result = fut.result()

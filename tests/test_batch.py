@@ -583,3 +583,55 @@ def test_a_dying_worker_costs_only_its_pair():
         ("ok", i * 10) for i in range(7) if i != 3
     ]
     assert results[3][0] == "error" and "worker process died" in results[3][1]
+
+
+class _FlakyPool:
+    """A WorkerPool stand-in whose workers "die" at the ``break_at``-th submission: that submit
+    raises BrokenProcessPool and the jobs still in flight fail with it, as a real pool does.
+    A job runs when its result is asked for (or at once, with ``idle``: then nothing is in
+    flight when the pool breaks)."""
+
+    def __init__(self, break_at: int, idle: bool = False):
+        self.break_at, self.idle = break_at, idle
+        self.submitted, self.restarts, self.in_flight = 0, 0, []
+
+    def submit(self, fn, job):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.submitted += 1
+        if self.submitted == self.break_at:
+            for fut in self.in_flight:
+                if not fut.done():
+                    fut.set_exception(BrokenProcessPool("a worker died"))
+            raise BrokenProcessPool("a worker died")
+
+        class Lazy(Future):
+            def result(self, timeout=None):
+                if not self.done():
+                    self.set_result(fn(job))
+                return super().result(timeout)
+
+        fut = Lazy()
+        if self.idle:
+            fut.result()
+        self.in_flight.append(fut)
+        return fut
+
+    def restart(self):
+        self.restarts += 1
+        self.in_flight = []
+
+    def isolated(self, fn, job):
+        return fn(job)
+
+
+@pytest.mark.parametrize("idle", [False, True])
+def test_a_pool_that_breaks_while_submitting_loses_no_job(idle):
+    from hrtfeval.batch import ordered_map
+
+    pool = _FlakyPool(break_at=4, idle=idle)
+    window = 1 if idle else 3
+    results = list(ordered_map(lambda j: ("ok", j * 10), list(range(6)), pool, window))
+    assert results == [("ok", j * 10) for j in range(6)]
+    assert pool.restarts == 1
