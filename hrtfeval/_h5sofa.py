@@ -77,9 +77,12 @@ def _attribute(attrs, key: str) -> Any:
 class Variable:
     """One netCDF variable (an HDF5 dataset)."""
 
-    def __init__(self, dataset, name: str):
+    def __init__(self, dataset, name: str, attribute_names: frozenset, file_id):
         self._ds = dataset
+        self._attrs = dataset.attrs
         self.name = name
+        self._names = attribute_names
+        self._fid = file_id
         self._dims: tuple[str, ...] | None = None
 
     @property
@@ -98,16 +101,19 @@ class Variable:
         ds = self._ds
         if ds.ndim == 0:
             return ()
-        attrs = ds.attrs
-        if "DIMENSION_LIST" not in attrs:
+        if "DIMENSION_LIST" not in self._names:
             # A coordinate variable is its own (one) dimension; anything else has no netCDF
             # dimensions here (a plain HDF5 dataset: netCDF4 invents phony ones).
-            if ds.ndim == 1 and attrs.get("CLASS") == b"DIMENSION_SCALE":
+            if (
+                ds.ndim == 1
+                and "CLASS" in self._names
+                and self._attrs["CLASS"] == b"DIMENSION_SCALE"
+            ):
                 return (self.name,)
             raise Unhandled(f"{self.name} has no DIMENSION_LIST")
         try:
-            refs = attrs["DIMENSION_LIST"]
-            fid = ds.file.id
+            refs = self._attrs["DIMENSION_LIST"]
+            fid = self._fid
             names = []
             for entry in refs:
                 if len(entry) != 1:
@@ -123,10 +129,12 @@ class Variable:
         return tuple(names)
 
     def ncattrs(self) -> list[str]:
-        return list(self._ds.attrs.keys())
+        return sorted(self._names)
 
     def getncattr(self, key: str) -> Any:
-        return _attribute(self._ds.attrs, key)
+        if key not in self._names:
+            raise KeyError(key)
+        return _attribute(self._attrs, key)
 
     def __getitem__(self, index) -> np.ndarray:
         try:
@@ -177,14 +185,16 @@ class _Variables:
                 continue
             if not isinstance(obj, h5py.Dataset):
                 raise Unhandled(f"{key} is not a dataset")
-            name_attr = obj.attrs.get("NAME")
-            if isinstance(name_attr, bytes) and name_attr.startswith(_PURE_DIMENSION):
-                continue  # a dimension, not a variable
-            if _TRANSFORMING_ATTRS & set(obj.attrs.keys()):
+            names = frozenset(obj.attrs)
+            if "NAME" in names:
+                name_attr = obj.attrs["NAME"]
+                if isinstance(name_attr, bytes) and name_attr.startswith(_PURE_DIMENSION):
+                    continue  # a dimension, not a variable
+            if _TRANSFORMING_ATTRS & names:
                 raise Unhandled(f"{name} is packed (scale_factor/add_offset)")
             if obj.dtype.kind not in "fiub":
                 raise Unhandled(f"{name} has dtype {obj.dtype}")
-            return Variable(obj, name)
+            return Variable(obj, name, names, handle.id)
         return None
 
 
@@ -193,13 +203,17 @@ class Dataset:
 
     def __init__(self, handle):
         self._handle = handle
+        self._attrs = handle.attrs
+        self._names = frozenset(self._attrs)
         self.variables = _Variables(handle)
 
     def set_auto_mask(self, flag: bool) -> None:
         """No-op: values are returned raw, as netCDF4 does with auto-masking off."""
 
     def getncattr(self, key: str) -> Any:
-        return _attribute(self._handle.attrs, key)
+        if key not in self._names:
+            raise KeyError(key)
+        return _attribute(self._attrs, key)
 
     def close(self) -> None:
         self._handle.close()

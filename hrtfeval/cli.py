@@ -855,9 +855,8 @@ def plot_command(
     hrtfeval plot RESULTS.json -o FILE (the batch view). Exit code 2 when the picture cannot be
     made (e.g. the ITD of magnitude-only data).
     """
-    from .plot import VIEWS, image_format, save_view
-
     from .loss import check_option
+    from .plot import VIEWS, image_format, save_view
 
     image_format(output)  # a bad extension or view fails before any work
     chosen = None if view is None else check_option("view", view, VIEWS)

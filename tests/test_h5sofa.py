@@ -188,7 +188,7 @@ def test_plain_hdf5_and_other_formats_are_handed_over(tmp_path):
         fh["Data.IR"] = np.zeros((2, 2, 4))
     with _h5sofa.open_dataset(str(path)) as ds:
         with pytest.raises(_h5sofa.Unhandled, match="DIMENSION_LIST"):
-            ds.variables["Data.IR"].dimensions
+            _ = ds.variables["Data.IR"].dimensions
     classic = tmp_path / "classic.sofa"
     with netCDF4.Dataset(classic, "w", format="NETCDF3_CLASSIC") as ds:
         ds.createDimension("x", 1)
