@@ -257,8 +257,7 @@ def _prefer_same_labels(
         return index
     # Identical directions to ~1e-7 degree (the zenith at any azimuth differs by ~1e-14).
     key = np.round(u_pred * _DUPLICATE_KEY_SCALE).astype(np.int64)
-    _, group, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    group = group.reshape(-1)
+    group, counts = _group_rows(key)
     if counts.max() == 1:
         return index
     rows = np.flatnonzero(index >= 0)
@@ -290,6 +289,27 @@ def _prefer_same_labels(
         best = candidates[np.argmin(cost, axis=1)]
         out[refs] = np.where(current_cost <= lowest, current, best)
     return out
+
+
+def _group_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group id of each row of the int64 matrix ``key`` (equal rows, equal ids) and group sizes.
+
+    Rows are grouped by a 64-bit hash (a 1-D unique, ~5x faster than ``np.unique(axis=0)``),
+    then every row is checked against its group's first row; a hash collision falls back to
+    ``np.unique(axis=0)``.
+    """
+    k = key.view(np.uint64)
+    hashes = k[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+    for col in range(1, k.shape[1]):
+        hashes = (hashes ^ (hashes >> np.uint64(31))) * np.uint64(0xC2B2AE3D27D4EB4F) + k[:, col]
+    _, first, group, counts = np.unique(
+        hashes, return_index=True, return_inverse=True, return_counts=True
+    )
+    group = group.reshape(-1)
+    if np.array_equal(key, key[first[group]]):
+        return group, counts
+    _, group, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    return group.reshape(-1), counts
 
 
 def _nearest_by_dot(u_pred: np.ndarray, u_ref: np.ndarray) -> np.ndarray:

@@ -389,3 +389,33 @@ def test_brute_force_and_kd_tree_searches_agree(monkeypatch, tolerance):
     np.testing.assert_array_equal(brute[0], tree[0])
     np.testing.assert_allclose(brute[1], tree[1], equal_nan=True)
     assert (brute[0] == -1).any() and (brute[0] >= 0).any()
+
+
+def test_group_rows_is_the_partition_of_np_unique_also_on_hash_collisions():
+    from hrtfeval.align import _group_rows
+
+    rng = np.random.default_rng(0)
+    key = rng.integers(-(10**9), 10**9, size=(300, 3))
+    key[100:110] = key[5]  # a group of 11
+    key[200] = key[7]
+    group, counts = _group_rows(key)
+    _, expected, expected_counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    expected = expected.reshape(-1)
+    # The same partition: a one-to-one map between the two numberings.
+    assert len(set(zip(group.tolist(), expected.tolist()))) == len(counts) == len(expected_counts)
+    assert sorted(counts) == sorted(expected_counts)
+    assert counts[group[5]] == 11 and group[200] == group[7]
+
+    # Two different rows with the same hash (built by solving for the last column): the
+    # check against each group's first row notices, and the exact grouping is used.
+    c1, c2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+
+    def head(k0):
+        h = np.uint64(k0) * c1
+        return (h ^ (h >> np.uint64(31))) * c2
+
+    with np.errstate(over="ignore"):
+        last = np.array([head(1) + np.uint64(5) - head(2)], dtype=np.uint64).view(np.int64)[0]
+    collide = np.array([[1, 5], [2, last], [3, 3]], dtype=np.int64)
+    group, counts = _group_rows(collide)
+    assert sorted(counts) == [1, 1, 1] and len(set(group.tolist())) == 3
