@@ -77,12 +77,12 @@ def _attribute(attrs, key: str) -> Any:
 class Variable:
     """One netCDF variable (an HDF5 dataset)."""
 
-    def __init__(self, dataset, name: str, attribute_names: frozenset, file_id):
+    def __init__(self, dataset, name: str, attribute_names: frozenset, scale_name):
         self._ds = dataset
         self._attrs = dataset.attrs
         self.name = name
         self._names = attribute_names
-        self._fid = file_id
+        self._scale_name = scale_name
         self._dims: tuple[str, ...] | None = None
 
     @property
@@ -113,13 +113,11 @@ class Variable:
             raise Unhandled(f"{self.name} has no DIMENSION_LIST")
         try:
             refs = self._attrs["DIMENSION_LIST"]
-            fid = self._fid
             names = []
             for entry in refs:
                 if len(entry) != 1:
                     raise Unhandled(f"{self.name}: {len(entry)} scales on one axis")
-                path = h5py.h5r.get_name(entry[0], fid).decode("utf-8", "replace")
-                names.append(path.rsplit("/", 1)[-1])
+                names.append(self._scale_name(entry[0]))
         except Unhandled:
             raise
         except Exception as exc:  # noqa: BLE001 - broken references
@@ -156,6 +154,7 @@ class _Variables:
     def __init__(self, handle):
         self._handle = handle
         self._cache: dict[str, Variable | None] = {}
+        self._scales: dict = {}
 
     def get(self, name: str, default=None):
         if name not in self._cache:
@@ -171,6 +170,15 @@ class _Variables:
 
     def __contains__(self, name: str) -> bool:
         return self.get(name) is not None
+
+    def _scale_name(self, ref) -> str:
+        """The name of the dimension scale ``ref`` points to, looked up once per file."""
+        import h5py
+
+        if ref not in self._scales:
+            path = h5py.h5r.get_name(ref, self._handle.id).decode("utf-8", "replace")
+            self._scales[ref] = path.rsplit("/", 1)[-1]
+        return self._scales[ref]
 
     def _lookup(self, name: str) -> Variable | None:
         import h5py
@@ -194,7 +202,7 @@ class _Variables:
                 raise Unhandled(f"{name} is packed (scale_factor/add_offset)")
             if obj.dtype.kind not in "fiub":
                 raise Unhandled(f"{name} has dtype {obj.dtype}")
-            return Variable(obj, name, names, handle.id)
+            return Variable(obj, name, names, self._scale_name)
         return None
 
 

@@ -265,6 +265,8 @@ def _read_var(
             raise HrtfevalError(
                 f"not a readable SOFA/netCDF file: reading {name} failed ({exc})", file=file
             ) from None
+    if not orders:
+        return values, ()  # no order to check: the dimension names are not needed
     dims = tuple(var.dimensions)
     for order in orders:
         if dims != order and len(set(dims)) == len(dims) and sorted(dims) == sorted(order):
