@@ -83,13 +83,20 @@ def best_and_median(fn, repeats: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, float]]:
-    """(best, median) wall time of each command, run in turn so that load affects all alike."""
+def interleaved_runs(commands: dict[str, list[str]], repeats: int) -> dict[str, list[float]]:
+    """Wall times of each command, ``repeats`` rounds, the commands run in turn within a round
+    so that load affects all alike; entry i of every list is from round i."""
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(repeats):
         for key, cmd in commands.items():
             times[key].append(wall(cmd))
-    return {k: (min(v), statistics.median(v)) for k, v in times.items()}
+    return times
+
+
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, float]]:
+    """(best, median) wall time of each command over :func:`interleaved_runs`."""
+    runs = interleaved_runs(commands, repeats)
+    return {k: (min(v), statistics.median(v)) for k, v in runs.items()}
 
 
 def _tree_rss_kib(pid: int) -> int:
