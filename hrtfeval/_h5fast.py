@@ -53,21 +53,26 @@ def read_variable(path: str, name: str) -> np.ndarray | None:
             ds = fh.get(name)
             if not isinstance(ds, h5py.Dataset):
                 return None
-            return read_dataset(ds)
+            return read_dataset(ds.id)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError):
         return None
 
 
-def read_dataset(ds) -> np.ndarray | None:
-    """The values of the open h5py dataset ``ds``, or ``None`` when its layout is not handled."""
-    chunks, shape, dtype = ds.chunks, ds.shape, ds.dtype
-    if chunks is None or dtype.kind not in "fiuc" or len(shape) == 0:
+def read_dataset(dsid) -> np.ndarray | None:
+    """The values of an open dataset (an ``h5py.h5d.DatasetID``, the ``.id`` of an
+    ``h5py.Dataset``), or ``None`` when its layout is not handled here."""
+    import h5py
+
+    plist = dsid.get_create_plist()
+    shape, dtype = dsid.shape, dsid.dtype
+    if plist.get_layout() != h5py.h5d.CHUNKED or dtype.kind not in "fiuc" or len(shape) == 0:
         return None
-    shuffle = _filters(ds)
+    chunks = plist.get_chunk()
+    shuffle = _filters(plist)
     if shuffle is None:
         return None
     grid = [math.ceil(s / c) for s, c in zip(shape, chunks)]
-    n_chunks = ds.id.get_num_chunks()
+    n_chunks = dsid.get_num_chunks()
     if n_chunks != math.prod(grid):
         return None  # some chunks never written (fill values): leave it to HDF5
     inflate = _inflater()
@@ -76,8 +81,8 @@ def read_dataset(ds) -> np.ndarray | None:
     out = np.empty(shape, dtype=native)
     whole = tuple(chunks) == tuple(shape)  # one chunk holds it all: decode straight into out
     for i in range(n_chunks):
-        offset = ds.id.get_chunk_info(i).chunk_offset
-        mask, raw = ds.id.read_direct_chunk(offset)
+        offset = dsid.get_chunk_info(i).chunk_offset
+        mask, raw = dsid.read_direct_chunk(offset)
         if mask != 0:
             return None  # a filter was skipped for this chunk
         try:
@@ -118,9 +123,8 @@ def _unshuffle_into(buf: np.ndarray, itemsize: int, out: np.ndarray) -> None:
         items[:, k] = planes[k]
 
 
-def _filters(ds) -> bool | None:
+def _filters(plist) -> bool | None:
     """True/False: deflate with/without a leading shuffle; None: any other filter pipeline."""
-    plist = ds.id.get_create_plist()
     ids = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
     if ids == [_DEFLATE]:
         return False

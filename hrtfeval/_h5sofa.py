@@ -4,7 +4,8 @@ API that :mod:`hrtfeval.io` uses.
 Opening a file with ``netCDF4.Dataset`` reads the whole file's metadata (every variable,
 dimension and attribute) and costs about 2 ms; a SOFA set is scored in a few milliseconds more,
 so that open was a quarter of the time of a batch. h5py opens the same file in ~0.1 ms and
-reads only what is asked for. :func:`open_dataset` returns an object with the attributes and
+reads only what is asked for (through h5py's low-level API: the high-level objects cost more
+than the reads here). :func:`open_dataset` returns an object with the attributes and
 methods :mod:`hrtfeval.io` calls on a ``netCDF4.Dataset`` (``variables``, ``getncattr``,
 ``set_auto_mask``) and on its variables (``shape``, ``dimensions``, ``ncattrs``,
 ``getncattr``, ``[...]``), with the same values.
@@ -18,6 +19,7 @@ words the errors of broken files.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ import numpy as np
 from . import _h5fast
 
 #: The NAME attribute netCDF-C gives a dimension that has no coordinate variable.
-_PURE_DIMENSION = b"This is a netCDF dimension but not a netCDF variable."
+_PURE_DIMENSION = "This is a netCDF dimension but not a netCDF variable."
 #: The dataset name netCDF-C uses for a variable named like a dimension it does not span.
 _NON_COORD_PREFIX = "_nc4_non_coord_"
 #: netCDF attributes that make the library transform values on read (not modelled here).
@@ -43,29 +45,53 @@ def open_dataset(path: str) -> Dataset | None:
     except ImportError:  # pragma: no cover - h5py is a dependency
         return None
     try:
+        fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+        fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)  # closing the file closes everything in it
         try:
             # Read-only: take HDF5's file lock where the file system supports it, read anyway
             # where it does not (NFS and other mounts without locks).
-            handle = h5py.File(path, "r", locking="best-effort")
-        except (TypeError, ValueError):  # pragma: no cover - h5py or HDF5 without the option
-            handle = h5py.File(path, "r")
+            fapl.set_file_locking(True, True)
+        except AttributeError:  # pragma: no cover - HDF5 before 1.12.1
+            pass
+        fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, fapl=fapl)
     except Exception:  # noqa: BLE001 - not HDF5, truncated...: netCDF4 says why
         return None
-    return Dataset(handle)
+    return Dataset(fid)
 
 
-def _attribute(attrs, key: str) -> Any:
-    """An attribute value as netCDF4 returns it (str for text, a list for several strings)."""
+def _has(object_id, key: str) -> bool:
     import h5py
 
     try:
-        value = attrs[key]
-    except KeyError:
-        raise
+        return bool(h5py.h5a.exists(object_id, key.encode()))
+    except Exception as exc:  # noqa: BLE001
+        raise Unhandled(f"attribute {key!r}: {exc}") from None
+
+
+def _attribute(object_id, key: str) -> Any:
+    """An attribute value as netCDF4 returns it (str for text, a list for several strings)."""
+    import h5py
+
+    if not _has(object_id, key):
+        raise KeyError(key)
+    try:
+        aid = h5py.h5a.open(object_id, key.encode())
+        kind = aid.get_space().get_simple_extent_type()
+        dtype = aid.dtype
+        if kind == h5py.h5s.NULL:
+            return ""  # a zero-length NC_CHAR attribute
+        if dtype.kind == "S" and kind == h5py.h5s.SCALAR:  # NC_CHAR text, as netCDF-C writes it
+            text = np.empty((), dtype)
+            aid.read(text)
+            return bytes(text[()]).decode("utf-8", "replace")
+        if dtype.kind in "fiu":
+            values = np.empty(aid.shape, dtype)
+            aid.read(values)
+            return values[()] if values.ndim == 0 else values
+        # Anything else (variable-length strings, NC_STRING lists...): h5py's general reader.
+        value = h5py.AttributeManager(_wrap(object_id))[key]
     except Exception as exc:  # noqa: BLE001 - an unreadable attribute type
         raise Unhandled(f"attribute {key!r}: {exc}") from None
-    if isinstance(value, h5py.Empty):
-        return ""  # a zero-length NC_CHAR attribute
     if isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
         items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value.ravel()]
         return items[0] if len(items) == 1 else items
@@ -74,20 +100,27 @@ def _attribute(attrs, key: str) -> Any:
     return value
 
 
+def _wrap(object_id):
+    """A high-level h5py object for a low-level id (only for the rare general attribute read)."""
+    import h5py
+
+    if isinstance(object_id, h5py.h5f.FileID):
+        return h5py.Group(h5py.h5o.open(object_id, b"/"))
+    return h5py.Dataset(object_id)
+
+
 class Variable:
     """One netCDF variable (an HDF5 dataset)."""
 
-    def __init__(self, dataset, name: str, attribute_names: frozenset, scale_name):
-        self._ds = dataset
-        self._attrs = dataset.attrs
+    def __init__(self, dsid, name: str, scale_name):
+        self._id = dsid
         self.name = name
-        self._names = attribute_names
         self._scale_name = scale_name
         self._dims: tuple[str, ...] | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self._ds.shape)
+        return tuple(self._id.shape)
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -98,21 +131,23 @@ class Variable:
     def _dimension_names(self) -> tuple[str, ...]:
         import h5py
 
-        ds = self._ds
-        if ds.ndim == 0:
+        dsid = self._id
+        if dsid.rank == 0:
             return ()
-        if "DIMENSION_LIST" not in self._names:
+        if not _has(dsid, "DIMENSION_LIST"):
             # A coordinate variable is its own (one) dimension; anything else has no netCDF
             # dimensions here (a plain HDF5 dataset: netCDF4 invents phony ones).
             if (
-                ds.ndim == 1
-                and "CLASS" in self._names
-                and self._attrs["CLASS"] == b"DIMENSION_SCALE"
+                dsid.rank == 1
+                and _has(dsid, "CLASS")
+                and self.getncattr("CLASS") == "DIMENSION_SCALE"
             ):
                 return (self.name,)
             raise Unhandled(f"{self.name} has no DIMENSION_LIST")
         try:
-            refs = self._attrs["DIMENSION_LIST"]
+            aid = h5py.h5a.open(dsid, b"DIMENSION_LIST")
+            refs = np.empty(aid.shape, aid.dtype)
+            aid.read(refs)
             names = []
             for entry in refs:
                 if len(entry) != 1:
@@ -122,28 +157,39 @@ class Variable:
             raise
         except Exception as exc:  # noqa: BLE001 - broken references
             raise Unhandled(f"{self.name}: dimensions unreadable ({exc})") from None
-        if len(names) != ds.ndim:
-            raise Unhandled(f"{self.name}: {len(names)} dimensions for {ds.ndim} axes")
+        if len(names) != dsid.rank:
+            raise Unhandled(f"{self.name}: {len(names)} dimensions for {dsid.rank} axes")
         return tuple(names)
 
     def ncattrs(self) -> list[str]:
-        return sorted(self._names)
+        import h5py
+
+        try:
+            count = h5py.h5a.get_num_attrs(self._id)
+            return [h5py.h5a.open(self._id, index=i).name.decode() for i in range(count)]
+        except Exception as exc:  # noqa: BLE001
+            raise Unhandled(f"{self.name}: attribute names unreadable ({exc})") from None
 
     def getncattr(self, key: str) -> Any:
-        if key not in self._names:
-            raise KeyError(key)
-        return _attribute(self._attrs, key)
+        return _attribute(self._id, key)
 
     def __getitem__(self, index) -> np.ndarray:
+        import h5py
+
+        if index is not Ellipsis:
+            raise Unhandled(f"{self.name}: only [...] is read here")
         try:
-            return np.asarray(self._ds[index])
+            values = np.empty(self._id.shape, self._id.dtype.newbyteorder("="))
+            if values.size:
+                self._id.read(h5py.h5s.ALL, h5py.h5s.ALL, values)
+            return values
         except Exception as exc:  # noqa: BLE001 - a read error: let netCDF4 word it
             raise Unhandled(f"reading {self.name}: {exc}") from None
 
     def read_raw_chunks(self) -> np.ndarray | None:
-        """The values through :mod:`hrtfeval._h5fast` (raw chunks, zlib-ng), or None."""
+        """The values through :mod:`hrtfeval._h5fast` (raw chunks, libdeflate), or None."""
         try:
-            return _h5fast.read_dataset(self._ds)
+            return _h5fast.read_dataset(self._id)
         except Exception:  # noqa: BLE001 - the ordinary read decides
             return None
 
@@ -151,8 +197,8 @@ class Variable:
 class _Variables:
     """``Dataset.variables``: a read-only mapping, looked up lazily by name."""
 
-    def __init__(self, handle):
-        self._handle = handle
+    def __init__(self, fid):
+        self._fid = fid
         self._cache: dict[str, Variable | None] = {}
         self._scales: dict = {}
 
@@ -176,55 +222,49 @@ class _Variables:
         import h5py
 
         if ref not in self._scales:
-            path = h5py.h5r.get_name(ref, self._handle.id).decode("utf-8", "replace")
+            path = h5py.h5r.get_name(ref, self._fid).decode("utf-8", "replace")
             self._scales[ref] = path.rsplit("/", 1)[-1]
         return self._scales[ref]
 
     def _lookup(self, name: str) -> Variable | None:
         import h5py
 
-        handle = self._handle
         for key in (name, _NON_COORD_PREFIX + name):
             try:
-                obj = handle.get(key)
+                oid = h5py.h5o.open(self._fid, key.encode())
+            except KeyError:
+                continue
             except Exception as exc:  # noqa: BLE001
                 raise Unhandled(f"looking up {name}: {exc}") from None
-            if obj is None:
-                continue
-            if not isinstance(obj, h5py.Dataset):
+            if not isinstance(oid, h5py.h5d.DatasetID):
                 raise Unhandled(f"{key} is not a dataset")
-            names = frozenset(obj.attrs)
-            if "NAME" in names:
-                name_attr = obj.attrs["NAME"]
-                if isinstance(name_attr, bytes) and name_attr.startswith(_PURE_DIMENSION):
+            if _has(oid, "NAME"):
+                label = _attribute(oid, "NAME")
+                if isinstance(label, str) and label.startswith(_PURE_DIMENSION):
                     continue  # a dimension, not a variable
-            if _TRANSFORMING_ATTRS & names:
+            if any(_has(oid, attr) for attr in _TRANSFORMING_ATTRS):
                 raise Unhandled(f"{name} is packed (scale_factor/add_offset)")
-            if obj.dtype.kind not in "fiub":
-                raise Unhandled(f"{name} has dtype {obj.dtype}")
-            return Variable(obj, name, names, self._scale_name)
+            if oid.dtype.kind not in "fiub":
+                raise Unhandled(f"{name} has dtype {oid.dtype}")
+            return Variable(oid, name, self._scale_name)
         return None
 
 
 class Dataset:
-    """The netCDF4.Dataset calls :mod:`hrtfeval.io` makes, answered by an open h5py.File."""
+    """The netCDF4.Dataset calls :mod:`hrtfeval.io` makes, answered from an HDF5 file id."""
 
-    def __init__(self, handle):
-        self._handle = handle
-        self._attrs = handle.attrs
-        self._names = frozenset(self._attrs)
-        self.variables = _Variables(handle)
+    def __init__(self, fid):
+        self._fid = fid
+        self.variables = _Variables(fid)
 
     def set_auto_mask(self, flag: bool) -> None:
         """No-op: values are returned raw, as netCDF4 does with auto-masking off."""
 
     def getncattr(self, key: str) -> Any:
-        if key not in self._names:
-            raise KeyError(key)
-        return _attribute(self._attrs, key)
+        return _attribute(self._fid, key)
 
     def close(self) -> None:
-        self._handle.close()
+        self._fid.close()
 
     def __enter__(self) -> Dataset:
         return self
