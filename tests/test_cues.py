@@ -497,3 +497,21 @@ def test_itd_of_several_sets_at_once_equals_one_call_per_set(monkeypatch, block_
     assert cues.itd_seconds_many([], 48000) == []
     with pytest.raises(ValueError, match="one length"):
         cues.itd_seconds_many([set_a, set_a[..., :128]], 48000)
+
+
+@pytest.mark.parametrize("fs, n", [(48000, 256), (44100, 1024), (96000, 2048)])
+def test_itd_of_unstructured_responses_equals_reference(fs, n):
+    # White-noise "responses" with random decays: broad, many-peaked correlations, so many
+    # directions sit near a tie and the fast path must hand them over; every lag must still be
+    # the per-direction reference's.
+    rng = np.random.default_rng(n)
+    m = 120
+    decay = rng.uniform(5, n / 2, size=(m, 2, 1))
+    ir = rng.standard_normal((m, 2, n)) * np.exp(-np.arange(n) / decay)
+    ir *= 10.0 ** rng.uniform(-3, 3, size=(m, 2, 1))  # ears at very different levels
+    got = cues.itd_seconds(torch.from_numpy(ir), fs).numpy()
+    np.testing.assert_array_equal(got, ref.reference_itd_seconds(ir, fs, "maxiacce"))
+    _, sure = cues._maxiacce_fast(
+        torch, torch.from_numpy(ir), float(fs), cues._fast_tolerance(float(fs), n)
+    )
+    assert 0.5 < sure.double().mean() < 1.0  # both paths are exercised
