@@ -757,21 +757,11 @@ def write_pair_plots(aligned, options, device, plot_dir: Path, quiet: bool = Fal
 
 def write_batch_plot(doc: dict, plot_dir: Path, quiet: bool = False) -> None:
     """The batch overview (``batch_overview.png``) of a batch document into ``plot_dir``."""
-    from .plot import batch_view, save_view
+    from .plot import batch_view, plot_folder, save_view
 
-    path = save_view(batch_view(doc), _plot_folder(plot_dir) / "batch_overview.png")
+    path = save_view(batch_view(doc), plot_folder(plot_dir) / "batch_overview.png")
     if not quiet:
         typer.echo(f"wrote {path}", err=True)
-
-
-def _plot_folder(plot_dir: Path) -> Path:
-    try:
-        plot_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HrtfevalError(
-            f"cannot create the plot folder: {exc.strerror or exc}", str(plot_dir)
-        ) from None
-    return plot_dir
 
 
 @app.command("plot")

@@ -778,6 +778,18 @@ def pair_view(
     return compare_view(aligned, options, direction or (0.0, 0.0), device, dpi=dpi)
 
 
+def plot_folder(path) -> Path:
+    """``path`` as a folder for pictures, created if needed; HrtfevalError when it cannot be."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HrtfevalError(
+            f"cannot create the plot folder: {exc.strerror or exc}", str(out)
+        ) from None
+    return out
+
+
 def standard_views(
     aligned,
     options,
@@ -795,13 +807,7 @@ def standard_views(
     that cannot be drawn for this pair (e.g. no source positions) is skipped and reported
     through ``warn(message)``; the others are still written. Returns the paths written.
     """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HrtfevalError(
-            f"cannot create the plot folder: {exc.strerror or exc}", str(out)
-        ) from None
+    out = plot_folder(out_dir)
     written: list[Path] = []
 
     def attempt(name: str, make):
