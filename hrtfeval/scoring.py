@@ -240,7 +240,7 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
         metric in ("rmse", "mae") and effective_domain(options, pred.domain, ref.domain) != "time"
     ):
         freqs = check_same_bins(pred, ref)
-        bins = _bins_tensor(
+        bins = _bins_index(
             band_bins(
                 freqs, options.freq_min, options.freq_max, ref.sampling_rate or pred.sampling_rate
             ),
@@ -276,7 +276,7 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
     raise ValueError(f"unknown metric {metric!r}")  # pragma: no cover - options are validated
 
 
-def _bins_tensor(idx: np.ndarray, like):
+def _bins_index(idx: np.ndarray, like):
     """An index for the last axis: a slice where the bins are consecutive (a view, no copy)."""
     import torch
 
