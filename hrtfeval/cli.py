@@ -235,9 +235,15 @@ def stdout_console():
     tty = stream.isatty()
     no_color = bool(os.environ.get("NO_COLOR")) or not tty
     # Off a terminal (pipes, files, CI logs) rich would wrap at 80 columns; give it room.
-    return Console(
+    console = Console(
         file=stream, no_color=no_color, highlight=False, soft_wrap=False, width=None if tty else 200
     )
+
+    def broken_pipe() -> None:  # rich would exit 1 (a failed check here); see user_errors
+        raise BrokenPipeError
+
+    console.on_broken_pipe = broken_pipe
+    return console
 
 
 def parse_assignments(items: list[str], option: str) -> dict[str, float]:
@@ -865,8 +871,12 @@ def info(
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key, value in facts.items():
-        table.add_row(str(key), _plain(value))
+    from rich.text import Text
+
+    from .render import printable
+
+    for key, value in facts.items():  # titles and names come from the file: escaped, no markup
+        table.add_row(Text(printable(str(key))), Text(printable(_plain(value))))
     stdout_console().print(table)
 
 
