@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from ._version import __version__
 from .errors import HrtfevalError
 
+
 class _OneLineErrors(TyperGroup):
     """The app's group: click's own usage errors (unknown option, bad value, missing argument)
     become one ``Error: ...`` line and exit code 2, like every other user error."""

@@ -25,7 +25,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import HrtfevalError
 
@@ -136,7 +136,9 @@ class OutputPlan:
             if special and not os.access(real, os.W_OK):
                 raise HrtfevalError(f"{option}: not writable", str(given))
         for other in self._targets:
-            if other.real == real or (st is not None and _identity(other.real) == (st.st_dev, st.st_ino)):
+            if other.real == real or (
+                st is not None and _identity(other.real) == (st.st_dev, st.st_ino)
+            ):
                 raise HrtfevalError(
                     f"is given as {other.option} and as {option}; give each output its own file",
                     str(given),
@@ -290,7 +292,9 @@ def _probe_folder(folder: Path, option: str, given: Path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".hrtfeval-probe.", suffix=".tmp", dir=folder)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
-            raise HrtfevalError(f"{option}: the folder {folder} does not exist", str(given)) from None
+            raise HrtfevalError(
+                f"{option}: the folder {folder} does not exist", str(given)
+            ) from None
         raise HrtfevalError(
             f"{option}: cannot write into the folder {folder}: {exc.strerror or exc}", str(given)
         ) from None

@@ -377,8 +377,14 @@ def test_zero_limits_are_allowed(small_pair):
 
 
 @pytest.mark.parametrize(
-    "option,value", [("--freq-max", "inf"), ("--freq-max", "nan"), ("--freq-min", "-20"),
-                     ("--freq-min", "nan"), ("--freq-max", "-1")]
+    "option,value",
+    [
+        ("--freq-max", "inf"),
+        ("--freq-max", "nan"),
+        ("--freq-min", "-20"),
+        ("--freq-min", "nan"),
+        ("--freq-max", "-1"),
+    ],
 )
 def test_non_finite_or_negative_frequencies_are_usage_errors(small_pair, option, value):
     p = small_pair
@@ -418,7 +424,10 @@ def test_n_fft_longer_than_the_irs_zero_pads_and_says_so(tiny_pair):
     assert doc["spec"]["zero_padding"] == {"from_samples": 128, "to_n_fft": 512}
     f = np.fft.rfftfreq(512, 1 / 48000)
     keep = (f >= 20) & (f <= 20000) & (f < 24000)
-    db = lambda x: 20 * np.log10(np.abs(np.fft.rfft(x, n=512, axis=-1))[..., keep])  # noqa: E731
+
+    def db(x):
+        return 20 * np.log10(np.abs(np.fft.rfft(x, n=512, axis=-1))[..., keep])
+
     expected = np.sqrt(np.mean((db(pred) - db(ref)) ** 2, axis=-1)).mean()
     assert doc["scores"]["lsd"]["overall"] == pytest.approx(expected, rel=1e-9)
     assert score_json(pred_path, ref_path)["spec"]["zero_padding"] is None
@@ -440,16 +449,27 @@ def test_n_fft_longer_than_the_irs_zero_pads_and_says_so(tiny_pair):
 )
 def test_preset_with_an_option_that_changes_its_definitions_is_a_usage_error(option, value):
     result = invoke(
-        "score", SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "--preset", "lap",
-        option, value,
+        "score",
+        SAMPLE / "prediction.sofa",
+        SAMPLE / "reference.sofa",
+        "--preset",
+        "lap",
+        option,
+        value,
     )
     one_error(result, f"--preset lap fixes {option}")
 
 
 def test_preset_with_its_own_values_is_accepted():
     doc = score_json(
-        SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "--preset", "lap",
-        "--freq-min", "20", "--reduction", "mean",
+        SAMPLE / "prediction.sofa",
+        SAMPLE / "reference.sofa",
+        "--preset",
+        "lap",
+        "--freq-min",
+        "20",
+        "--reduction",
+        "mean",
     )
     assert doc["spec"]["preset"] == "lap"
 
@@ -507,7 +527,9 @@ def test_control_characters_in_batch_names_are_escaped(small_pair, tmp_path):
         (tmp_path / side).mkdir()
         (tmp_path / side / "a\x07\x1bb.sofa").write_bytes(small_pair[src].read_bytes())
     (tmp_path / "pred" / "lonely\x1b.sofa").write_bytes(small_pair["pred_path"].read_bytes())
-    result = invoke("score", tmp_path / "pred", tmp_path / "ref", "--workers", "0", "-f", "markdown")
+    result = invoke(
+        "score", tmp_path / "pred", tmp_path / "ref", "--workers", "0", "-f", "markdown"
+    )
     assert result.exit_code == 2  # the unmatched file
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "a\\x07\\x1bb.sofa" in result.stdout and "lonely\\x1b.sofa" in result.stderr
@@ -521,9 +543,7 @@ def test_printable_escapes_c0_c1_and_undecodable_bytes():
     assert printable("a\nb") == "a\\x0ab"
 
 
-def test_pt_without_positions_is_a_warning_on_stderr_in_batch_and_single_runs(
-    small_pair, tmp_path
-):
+def test_pt_without_positions_is_a_warning_on_stderr_in_batch_and_single_runs(small_pair, tmp_path):
     p = small_pair
     (tmp_path / "pred").mkdir()
     (tmp_path / "ref").mkdir()
@@ -534,7 +554,9 @@ def test_pt_without_positions_is_a_warning_on_stderr_in_batch_and_single_runs(
     warnings = [line for line in batch.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "s1.pt: no positions" in warnings[0], batch.stderr
     single = invoke("score", tmp_path / "pred" / "s1.pt", p["ref_path"], "-f", "json")
-    assert single.exit_code == 0 and "warning: " in single.stderr and "no positions" in single.stderr
+    assert (
+        single.exit_code == 0 and "warning: " in single.stderr and "no positions" in single.stderr
+    )
     quiet = invoke("score", tmp_path / "pred", tmp_path / "ref", "-q", "--workers", "0")
     assert "warning" not in quiet.stderr
 
@@ -542,9 +564,20 @@ def test_pt_without_positions_is_a_warning_on_stderr_in_batch_and_single_runs(
 @pytest.mark.parametrize("fmt_args", [["-f", "json"], ["-f", "csv"], []])
 def test_broken_pipe_exits_quietly_with_141(fmt_args):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hrtfeval", "score", "sample_data/prediction.sofa",
-         "sample_data/reference.sofa", "--device", "cpu", *fmt_args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "hrtfeval",
+            "score",
+            "sample_data/prediction.sofa",
+            "sample_data/reference.sofa",
+            "--device",
+            "cpu",
+            *fmt_args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
         env=dict(os.environ, NO_COLOR="1"),
     )
     proc.stdout.close()  # the reader is gone before anything is written (`| head -0`)
@@ -559,9 +592,23 @@ def test_broken_pipe_in_a_streamed_batch(tmp_path, small_pair):
         for i in range(3):
             (tmp_path / side / f"p{i}.sofa").write_bytes(small_pair[src].read_bytes())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hrtfeval", "score", tmp_path / "pred", tmp_path / "ref",
-         "-f", "jsonl", "--workers", "0", "--device", "cpu"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "hrtfeval",
+            "score",
+            tmp_path / "pred",
+            tmp_path / "ref",
+            "-f",
+            "jsonl",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
     )
     proc.stdout.close()
     err = proc.stderr.read().decode()

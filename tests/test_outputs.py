@@ -182,7 +182,26 @@ def test_unwritable_outputs_fail_before_any_scoring(pair, dirs, tmp_path, monkey
         ((dirs / "pred", dirs / "ref", "--plot", a_file), "not a folder"),
     ]:
         one_error_line(score(*args), needle)
+    result = invoke("plot", *pair, "-o", tmp_path / "missing" / "x.png", "--device", "cpu")
+    one_error_line(result, "does not exist")
     assert listing(tmp_path) == ["file.txt"]
+
+
+def test_a_folder_without_write_permission_fails_before_scoring(pair, tmp_path, monkeypatch):
+    """As root every folder is writable, so the refusal of the file system is simulated."""
+    import hrtfeval.outputs
+    import hrtfeval.scoring
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored although the output cannot be written")
+
+    monkeypatch.setattr(hrtfeval.outputs.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(hrtfeval.scoring, "load_aligned", no_scoring)
+    line = one_error_line(score(*pair, "-o", tmp_path / "out.json"), "Permission denied")
+    assert "--output" in line and str(tmp_path) in line
 
 
 def test_an_output_that_fails_leaves_none_behind(pair, tmp_path):
@@ -261,8 +280,9 @@ def test_interrupted_batch_leaves_nothing(dirs, tmp_path, monkeypatch):
         return {"prediction": "x", "target": "y", "error": "e"}
 
     monkeypatch.setattr(hrtfeval.batch, "make_entry", interrupt)
-    result = score(dirs / "pred", dirs / "ref", "-o", tmp_path / "out.jsonl", "--junit",
-                   tmp_path / "r.xml")
+    result = score(
+        dirs / "pred", dirs / "ref", "-o", tmp_path / "out.jsonl", "--junit", tmp_path / "r.xml"
+    )
     assert result.exit_code == 130
     assert listing(tmp_path) == []
 
@@ -367,9 +387,7 @@ def test_dev_null_output_stays_a_character_device(pair):
 def test_jsonl_output_on_a_directory_is_one_line_and_leaves_nothing(dirs, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
-    one_error_line(
-        score(dirs / "pred", dirs / "ref", "-f", "jsonl", "-o", folder), "directory"
-    )
+    one_error_line(score(dirs / "pred", dirs / "ref", "-f", "jsonl", "-o", folder), "directory")
     assert listing(folder) == []
 
 
