@@ -155,6 +155,11 @@ class OutputPlan:
         given = Path(path)
         _check_name_lengths(given, option)
         real = Path(os.path.realpath(given))
+        for other in self._targets:
+            if other.real == real:
+                raise HrtfevalError(
+                    f"is given as {other.option} and as {option} (a folder)", str(given)
+                )
         probe = real
         while True:
             try:
@@ -177,10 +182,16 @@ class OutputPlan:
     # contents and the write
 
     def put(self, target: Target, data: str | bytes) -> None:
-        """Hand over ``target``'s contents (text is written as UTF-8); written by :meth:`commit`."""
+        """Hand over ``target``'s contents; written by :meth:`commit`.
+
+        Text is written as UTF-8; bytes of file names that are not UTF-8 (decoded by Python
+        with ``surrogateescape``) are written back as they were, as on stdout.
+        """
         if target not in self._targets:
             raise ValueError(f"{target.path} was not planned")  # pragma: no cover - a bug
-        self._contents.append((target, data.encode("utf-8") if isinstance(data, str) else data))
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        self._contents.append((target, data))
 
     def put_in(self, folder: Folder, name: str, data: bytes) -> Path:
         """Hand over the contents of the file ``name`` in ``folder``; returns its path."""

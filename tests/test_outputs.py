@@ -434,3 +434,19 @@ def test_plot_folder_is_written_with_the_document(pair, tmp_path):
     assert result.exit_code == 0, result.output
     assert "lsd_by_direction.png" in listing(plots) and out.exists()
     assert (plots / "lsd_by_direction.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_file_name_that_is_not_utf8_is_written_back_as_its_bytes(pair, tmp_path):
+    """Before: 'utf-8' codec can't encode character '\\udcff' (exit 2, nothing written)."""
+    name = os.fsdecode(b"bad\xff.sofa")
+    pred = tmp_path / name
+    pred.write_bytes(pair[0].read_bytes())
+    out = tmp_path / "out.json"
+    result = score(pred, pair[1], "-o", out)
+    assert result.exit_code == 0, result.output
+    assert b"bad\xff.sofa" in out.read_bytes()
+
+
+def test_output_file_and_plot_folder_on_one_path_is_refused(pair, tmp_path):
+    one_error_line(score(*pair, "-o", tmp_path / "x", "--plot", tmp_path / "x"), "--plot")
+    assert listing(tmp_path) == []
