@@ -176,8 +176,8 @@ class ScoreOptions:
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
         if self.n_fft is not None and not (2 <= self.n_fft <= MAX_N_FFT):
             raise ValueError(
-                f"--n-fft must be between 2 and {MAX_N_FFT} (the largest FFT length hrtfeval "
-                f"takes); got {self.n_fft}"
+                f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "
+                f"hrtfeval takes); got {self.n_fft}"
             )
 
     @property
