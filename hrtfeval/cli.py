@@ -45,6 +45,9 @@ class _OneLineErrors(TyperGroup):
                 hint = f" (see '{ctx.command_path} --help')"
             fail(exc.format_message() + hint)
             sys.exit(EXIT_BAD_INPUT)
+        except typer.Abort:  # end of input at a prompt: there are none, but never a traceback
+            typer.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
