@@ -55,6 +55,7 @@ PAIR_SPEC_KEYS = (
     "sampling_rate",
     "n_samples",
     "n_fft",
+    "zero_padding",
     "directions",
     "bins",
     "domain",
@@ -721,10 +722,7 @@ def batch_spec(
     from . import __version__
     from .scoring import definitions
 
-    thresholds = {
-        m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
-        for m, t in options.thresholds
-    }
+    thresholds = {m: t.as_spec() for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):

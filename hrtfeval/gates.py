@@ -122,11 +122,14 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
             e["passed"] = pair_passed(e)
     thresholds = spec.setdefault("thresholds", {})
     for m, limit in limits.items():
+        old = thresholds.get(m)
         thresholds[m] = {
             "limit": float(limit),
             "rule": "passes when value <= limit",
             "source": "fail-above",
         }
+        if old and old.get("source") != "fail-above":  # a preset's threshold, replaced
+            thresholds[m]["replaces"] = old
 
 
 # ----------------------------------------------------------------------------------------------

@@ -757,6 +757,17 @@ def save_view(view: View, path: str | os.PathLike, dpi: float | None = None) -> 
     return target
 
 
+def view_bytes(view: View, dpi: float | None = None, fmt: str = "png") -> bytes:
+    """The encoded image of ``view`` (``png``, ``svg`` or ``pdf``), for a caller that writes it
+    with other outputs (see :mod:`hrtfeval.outputs`)."""
+    import io
+
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
+    buf = io.BytesIO()
+    view.figure.savefig(buf, format=fmt, dpi=dpi or view.figure.get_dpi(), metadata=metadata)
+    return buf.getvalue()
+
+
 def pair_view(
     aligned,
     view: str,
@@ -799,6 +810,7 @@ def standard_views(
     dpi: float = DEFAULT_DPI,
     fmt: str = "png",
     warn=None,
+    save=None,
 ) -> list[Path]:
     """Write the standard pictures of a scored pair into ``out_dir`` (created if needed).
 
@@ -806,8 +818,10 @@ def standard_views(
     ``lsd_by_frequency.<fmt>`` and ``compare_az0_el0.<fmt>`` (the frontal direction). A view
     that cannot be drawn for this pair (e.g. no source positions) is skipped and reported
     through ``warn(message)``; the others are still written. Returns the paths written.
+    ``save(view, path, dpi) -> path`` replaces :func:`save_view` (the folder is then not
+    created here).
     """
-    out = plot_folder(out_dir)
+    out = plot_folder(out_dir) if save is None else Path(out_dir)
     written: list[Path] = []
 
     def attempt(name: str, make):
@@ -818,7 +832,7 @@ def standard_views(
                 warn(f"skipped {name}: {exc}")
             return
         try:
-            written.append(save_view(view, out / f"{name}.{fmt}", dpi))
+            written.append((save or save_view)(view, out / f"{name}.{fmt}", dpi))
         finally:
             view.figure.clear()
 

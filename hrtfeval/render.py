@@ -29,6 +29,28 @@ def fmt(value: float | None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+def printable(text: str, keep_whitespace: bool = False) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC, BEL, C1 codes, ...) and
+    undecodable bytes of file names are written as ``\\x1b``-style escapes.
+
+    With ``keep_whitespace`` newlines and tabs stay (a caller joins the lines itself).
+    """
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if keep_whitespace and ch in "\n\t\r":
+            out.append(ch)
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def verdict(passed: bool | None) -> str:
     return "-" if passed is None else ("pass" if passed else "FAIL")
 
@@ -56,11 +78,17 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     ]
     if d["missing"]:
         parts.append(f"{d['missing']} missing (left out)")
-    lines = [f"prediction  {doc['prediction']}", f"reference   {doc['target']}", " · ".join(parts)]
+    lines = [
+        f"prediction  {printable(doc['prediction'])}",
+        f"reference   {printable(doc['target'])}",
+        " · ".join(parts),
+    ]
     how = []
     if spec.get("bins") is not None:
         lo, hi = spec["band_hz"]
-        how.append(f"band {lo:g}-{hi:g} Hz ({spec['bins']} bins, n_fft {spec['n_fft']})")
+        padded = spec.get("zero_padding")
+        pad = f", zero-padded from {padded['from_samples']} samples" if padded else ""
+        how.append(f"band {lo:g}-{hi:g} Hz ({spec['bins']} bins, n_fft {spec['n_fft']}{pad})")
     if spec.get("domain"):
         how.append(f"rmse/mae domain {spec['domain']}")
     how.append(f"reduction {spec['reduction']}")
@@ -69,11 +97,28 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     if spec.get("preset"):
         how.append(f"preset {spec['preset']}")
     lines.append(" · ".join(how))
+    replaced = replaced_thresholds(spec)
+    if replaced:
+        lines.append("thresholds " + ", ".join(replaced))
     delays = [name for name in ("prediction", "reference") if spec[name]["delay_applied"]]
     if delays:
         lines.append("Data.Delay applied to the " + " and ".join(delays) + " impulse responses")
-    lines.extend(spec.get("notes", []))
+    lines.extend(printable(note) for note in spec.get("notes", []))
     return lines
+
+
+def replaced_thresholds(spec: dict[str, Any]) -> list[str]:
+    """``lsd <= 5 (--fail-above, replaces preset lap's < 7.4)`` for every preset threshold that
+    ``--fail-above`` replaced."""
+    out = []
+    for m, t in (spec.get("thresholds") or {}).items():
+        old = t.get("replaces")
+        if old:
+            out.append(
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g} (--{t['source']}, replaces preset "
+                f"{old['source']}'s {old['rule'].split()[-2]} {old['limit']:g})"
+            )
+    return out
 
 
 def _pair_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

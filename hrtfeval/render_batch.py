@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from .batch import stats
-from .render import fmt, markdown_table, table_to_text, to_json, verdict
+from .render import fmt, markdown_table, printable, table_to_text, to_json, verdict
 
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 INTERAURAL = ("itd", "ild")
@@ -108,7 +108,8 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False):
     head = ["Prediction"] + (["Target"] if show_target else []) + [c[0] for c in cols] + ["Result"]
     rows = []
     for e in doc["pairs"]:
-        row = [e["prediction"]] + ([e["target"]] if show_target else [])
+        # Names are escaped: a control character in a file name must not reach the terminal.
+        row = [printable(e["prediction"])] + ([printable(e["target"])] if show_target else [])
         for _, m, f in cols:
             v = _value(e, m, f)
             row.append(_delta_text(v) if f == "delta" else fmt(v))
@@ -174,14 +175,21 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         how.append(
             "thresholds "
             + ", ".join(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g}" for m, t in spec["thresholds"].items()
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g}"
+                + (
+                    f" (--{t['source']}, replaces preset {t['replaces']['source']}'s "
+                    f"{t['replaces']['limit']:g})"
+                    if t.get("replaces")
+                    else ""
+                )
+                for m, t in spec["thresholds"].items()
             )
         )
     reg = doc.get("regression")
     if reg is not None:
         limits = ", ".join(f"{m} {v:+g}" for m, v in reg["max"].items()) or "none (deltas only)"
         how.append(f"baseline {reg['baseline']} · max regression {limits}")
-    return how + list(spec.get("notes", []))
+    return [printable(line) for line in how + list(spec.get("notes", []))]
 
 
 def footer_lines(doc: dict[str, Any]) -> list[str]:
@@ -215,7 +223,7 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
             lines.append(
                 f"{side} files without a {other} ({len(un[side])}): " + ", ".join(un[side])
             )
-    return lines
+    return [printable(line) for line in lines]
 
 
 def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
@@ -338,58 +346,19 @@ def regression_lines(doc: dict[str, Any]) -> list[str]:
 
 
 class JsonlWriter:
-    """``--format jsonl``: each pair's line is written (and flushed) as soon as it is scored.
+    """``--format jsonl`` on stdout: each pair's line is written (and flushed) as soon as it is
+    scored, the summary line by :meth:`finish`. (A ``--output`` file gets the whole document at
+    the end of the run, with the other outputs: see :mod:`hrtfeval.outputs`.)"""
 
-    To ``stream``, or with ``path`` to a temporary file beside it that :meth:`finish` renames
-    to ``path`` (readers never see a half-written file) and :meth:`abort` removes.
-    """
-
-    def __init__(self, stream, path=None):
-        import os
-        import tempfile
-        from pathlib import Path
-
-        self.path = None if path is None else Path(path)
-        self._tmp = None
-        if self.path is None:
-            self._fh = stream
-            return
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        try:
-            fd, self._tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=folder
-            )
-        except OSError as exc:
-            from .errors import HrtfevalError
-
-            raise HrtfevalError(
-                f"cannot write the output: {exc.strerror or exc}", str(self.path)
-            ) from None
-        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    def __init__(self, stream):
+        self._fh = stream
 
     def write(self, obj: dict[str, Any]) -> None:
         self._fh.write(jsonl_line(obj))
         self._fh.flush()
 
     def finish(self, summary: dict[str, Any]) -> None:
-        import os
-
         self.write(summary)
-        if self._tmp is not None:
-            self._fh.close()
-            os.replace(self._tmp, self.path)
-            self._tmp = None
-
-    def abort(self) -> None:
-        import os
-
-        if self._tmp is not None:
-            self._fh.close()
-            try:
-                os.unlink(self._tmp)
-            except OSError:
-                pass
-            self._tmp = None
 
 
 # ----------------------------------------------------------------------------------------------

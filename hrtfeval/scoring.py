@@ -34,6 +34,18 @@ class Threshold:
     limit: float
     rule: str = "<="
     source: str = "fail-above"
+    replaces: Threshold | None = None  # the preset's threshold that --fail-above replaced
+
+    def as_spec(self) -> dict[str, Any]:
+        """The threshold as stored in an output's ``spec.thresholds``."""
+        out: dict[str, Any] = {
+            "limit": self.limit,
+            "rule": f"passes when value {self.rule} limit",
+            "source": self.source,
+        }
+        if self.replaces is not None:
+            out["replaces"] = self.replaces.as_spec()
+        return out
 
     def passes(self, value: float) -> bool:
         return value < self.limit if self.rule == "<" else value <= self.limit
@@ -45,7 +57,26 @@ LAP_THRESHOLDS = {
     "ild": Threshold(4.4, "<", "lap"),
     "lsd": Threshold(7.4, "<", "lap"),
 }
-PRESETS = {"lap": {"metrics": ("itd", "ild", "lsd"), "thresholds": LAP_THRESHOLDS}}
+#: What a preset fixes besides its metrics and thresholds: the option values its thresholds
+#: were defined with (an option that changes them cannot be combined with the preset).
+LAP_DEFINITIONS = {
+    "freq_min": 20.0,
+    "freq_max": 20000.0,
+    "n_fft": None,
+    "domain": None,
+    "reduction": "mean",
+    "epsilon": 1e-12,
+    "itd_method": "maxiacce",
+}
+PRESETS = {
+    "lap": {
+        "metrics": ("itd", "ild", "lsd"),
+        "thresholds": LAP_THRESHOLDS,
+        "definitions": LAP_DEFINITIONS,
+    }
+}
+#: Largest ``--n-fft``: 2**16 bins already need ~1 GB per 1000 directions (complex128, 2 ears).
+MAX_N_FFT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -82,6 +113,20 @@ class ScoreOptions:
             preset = check_option("preset", preset, tuple(PRESETS))
             chosen += PRESETS[preset]["metrics"]
             thresholds.update(PRESETS[preset]["thresholds"])
+            for key, fixed in PRESETS[preset]["definitions"].items():
+                given = kwargs.get(key, fixed)
+                if isinstance(given, str):
+                    given = given.strip().lower()
+                if given != fixed:
+                    option = "--" + key.replace("_", "-")
+                    shown = {"n_fft": "the IR length", "domain": "unset"}.get(
+                        key, f"{fixed:g}" if isinstance(fixed, float) else fixed
+                    )
+                    raise ValueError(
+                        f"--preset {preset} fixes {option} ({shown}), the definition its "
+                        f"thresholds hold for; got {option} {given}: drop {option}, or drop the "
+                        "preset and choose --metric and --fail-above yourself"
+                    )
         for m in metrics or ():
             key = check_option("metric", m, METRICS)
             if key not in chosen:
@@ -94,7 +139,13 @@ class ScoreOptions:
                 raise ValueError(
                     f"--fail-above names {key!r}, which is not scored; add --metric {key}"
                 )
-            thresholds[key] = Threshold(float(limit), "<=", "fail-above")
+            limit = float(limit)
+            if not (math.isfinite(limit) and limit >= 0):
+                raise ValueError(
+                    f"--fail-above {key}={limit:g}: the limit must be a finite number >= 0"
+                )
+            replaced = thresholds.get(key)
+            thresholds[key] = Threshold(limit, "<=", "fail-above", replaces=replaced)
         # Stored normalised: the spec's definitions and batch_spec compare them as written.
         for key in ("domain", "reduction", "itd_method", "length_policy"):
             if isinstance(kwargs.get(key), str):
@@ -111,6 +162,11 @@ class ScoreOptions:
         check_option("itd method", self.itd_method, ITD_METHODS)
         if self.domain is not None:
             check_option("domain", self.domain, DOMAINS)
+        if not (math.isfinite(self.freq_min) and math.isfinite(self.freq_max)):
+            raise ValueError(
+                "--freq-min and --freq-max must be finite frequencies in Hz; got "
+                f"{self.freq_min:g} and {self.freq_max:g}"
+            )
         if not (0 <= self.freq_min < self.freq_max):
             raise ValueError(
                 f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
@@ -118,8 +174,11 @@ class ScoreOptions:
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
-        if self.n_fft is not None and self.n_fft < 2:
-            raise ValueError(f"--n-fft must be at least 2; got {self.n_fft}")
+        if self.n_fft is not None and not (2 <= self.n_fft <= MAX_N_FFT):
+            raise ValueError(
+                f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "
+                f"hrtfeval takes); got {self.n_fft}"
+            )
 
     @property
     def threshold_map(self) -> dict[str, Threshold]:
@@ -390,10 +449,11 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         n_bins = int(
             band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size
         )
-    thresholds = {
-        m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
-        for m, t in options.thresholds
-    }
+    thresholds = {m: t.as_spec() for m, t in options.thresholds}
+    n_fft = ref_t.fft_length if ref_t is not None else options.n_fft
+    padded = None
+    if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:
+        padded = {"from_samples": ref_t.n_samples, "to_n_fft": n_fft}
     return {
         "hrtfeval": __version__,
         "preset": options.preset,
@@ -411,7 +471,9 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         },
         "sampling_rate": r.sampling_rate,
         "n_samples": r.n_samples,
-        "n_fft": (ref_t.fft_length if ref_t is not None else options.n_fft),
+        "n_fft": n_fft,
+        # --n-fft above the IR length: the impulse responses are zero-padded before the FFT.
+        "zero_padding": padded,
         "directions": {
             "reference": aligned.n_reference,
             "matched": aligned.n_matched,

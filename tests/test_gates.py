@@ -361,3 +361,13 @@ def test_merge_recomputes_regression_and_accepts_a_baseline(sets, run, tmp_path)
     )
     assert merged.exit_code == 0
     assert json.loads(merged.stdout)["regression"]["max"] == {"lsd": 0.6}
+
+
+def test_merge_fail_above_on_a_preset_metric_says_which_threshold_it_replaced(sets, tmp_path):
+    doc = tmp_path / "lap.json"
+    run = invoke("score", sets / "pred", sets / "ref", "--preset", "lap", "-o", doc, "-j", "0")
+    assert run.exit_code in (0, 1), run.output
+    merged = invoke("merge", doc, "--fail-above", "lsd=50", "-f", "json")
+    lsd = json.loads(merged.stdout)["spec"]["thresholds"]["lsd"]
+    assert lsd["limit"] == 50 and lsd["replaces"]["source"] == "lap"
+    assert lsd["replaces"]["limit"] == 7.4
