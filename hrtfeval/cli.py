@@ -151,7 +151,8 @@ MetricOpt = Annotated[
         "--metric",
         "-m",
         metavar="METRIC",
-        help="Metric to score: lsd, rmse, mae, itd, ild. Repeatable. Default lsd.",
+        help="Metric to score: lsd, rmse, mae, itd, ild; qe, pe, eb (predicted localisation: "
+        "quadrant errors %, polar error, elevation bias). Repeatable. Default lsd.",
     ),
 ]
 PresetOpt = Annotated[
@@ -348,6 +349,28 @@ ShardOpt = Annotated[
         "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'.",
     ),
 ]
+# The localisation model (metrics qe, pe, eb).
+LateralOpt = Annotated[
+    Optional[list[float]],
+    typer.Option(
+        "--lateral",
+        metavar="DEG",
+        help="qe/pe/eb: lateral angle (deg, -90 ... 90, + = left) of a sagittal plane. "
+        "Repeatable. Default 0 (the median plane).",
+    ),
+]
+SensitivityOpt = Annotated[
+    float,
+    typer.Option("--sensitivity", metavar="S", help="qe/pe/eb: the listener's sensitivity S."),
+]
+DtfOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dtf/--no-dtf",
+        help="qe/pe/eb: turn both sets into directional transfer functions first (default), or "
+        "use them as stored (sets that already are DTFs).",
+    ),
+]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 
 
@@ -365,6 +388,9 @@ def build_options(
     allow_missing,
     length_policy,
     fail_above,
+    lateral=None,
+    sensitivity=0.7,
+    dtf=True,
 ):
     from .scoring import ScoreOptions
 
@@ -382,6 +408,9 @@ def build_options(
         tolerance_deg=position_tolerance,
         allow_missing=allow_missing,
         length_policy=length_policy.strip().lower(),
+        laterals=tuple(lateral) if lateral else (0.0,),
+        sensitivity=sensitivity,
+        dtf=dtf,
     )
 
 
@@ -426,6 +455,9 @@ def score(
     length_policy: LengthPolicyOpt = "error",
     device: DeviceOpt = "auto",
     fail_above: FailAboveOpt = None,
+    lateral: LateralOpt = None,
+    sensitivity: SensitivityOpt = 0.7,
+    dtf: DtfOpt = True,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     plot_dir: PlotDirOpt = None,
@@ -464,6 +496,9 @@ def score(
         allow_missing,
         length_policy,
         fail_above,
+        lateral,
+        sensitivity,
+        dtf,
     )
     from .gates import Baseline, check_regression_options
 
@@ -793,7 +828,8 @@ def plot_command(
             "--view",
             metavar="VIEW",
             help="direction (error map, default for a pair), frequency "
-            "(error by frequency), compare (one direction's magnitudes) or batch "
+            "(error by frequency), compare (one direction's magnitudes), localisation "
+            "(predicted response matrices, PRED and baseline) or batch "
             "(default for a results JSON).",
         ),
     ] = None,
@@ -838,6 +874,9 @@ def plot_command(
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
     device: DeviceOpt = "auto",
+    lateral: LateralOpt = None,
+    sensitivity: SensitivityOpt = 0.7,
+    dtf: DtfOpt = True,
 ) -> None:
     """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
 
@@ -865,7 +904,7 @@ def plot_command(
                 f"the batch view takes one results JSON of 'hrtfeval score', not {len(files)} files"
             )
         options = build_options(
-            [metric],
+            ["qe", "pe", "eb"] if chosen == "localisation" else [metric],
             None,
             freq_min,
             freq_max,
@@ -878,6 +917,9 @@ def plot_command(
             allow_missing,
             length_policy,
             None,
+            lateral,
+            sensitivity,
+            dtf,
         )
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device

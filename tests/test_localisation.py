@@ -500,3 +500,216 @@ def test_missing_positions_and_bad_options():
         loc.check_laterals([100.0])
     with pytest.raises(HrtfevalError, match="sensitivity"):
         loc.check_sensitivity(0.0)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.fixture(scope="module")
+def sofa_pair(tmp_path_factory):
+    """ref.sofa, pred.sofa (same 793-direction grid), other.sofa (another grid and length)."""
+    import json  # noqa: F401  (used by the CLI tests below)
+
+    root = tmp_path_factory.mktemp("loc")
+    pos, ref, pred = _sets()
+    pos2 = synth.sphere_grid(900)
+    other = synth.spherical_head_hrirs(pos2, sampling_rate=FS, n_taps=200, seed=2)
+    return {
+        "root": root,
+        "ref": synth.write_sofa(root / "ref.sofa", np.array(ref), np.array(pos), FS),
+        "pred": synth.write_sofa(root / "pred.sofa", np.array(pred), np.array(pos), FS),
+        "other": synth.write_sofa(root / "other.sofa", other, pos2, FS),
+        "low": synth.write_sofa(root / "low.sofa", np.array(ref), np.array(pos), 32000.0),
+    }
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from hrtfeval.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _json(*args):
+    import json
+
+    result = _cli("score", *args, "--format", "json", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_cli_single_pair_matches_library(sofa_pair):
+    from hrtfeval.io import read_hrtf
+
+    doc = _json(sofa_pair["pred"], sofa_pair["ref"], "-m", "qe", "-m", "pe", "-m", "eb")
+    res = loc.predict(read_hrtf(sofa_pair["pred"]), read_hrtf(sofa_pair["ref"]))
+    for m in ("qe", "pe", "eb"):
+        s = doc["scores"][m]
+        assert s["left"] is None and s["right"] is None
+        assert s["overall"] == res.prediction.value(m)
+        assert s["baseline"] == res.baseline.value(m)
+        assert s["delta"] == s["overall"] - s["baseline"]
+        assert "by_lateral" not in s
+    assert doc["scores"]["qe"]["unit"] == "%" and doc["scores"]["pe"]["unit"] == "deg"
+    spec = doc["spec"]["localisation"]
+    assert spec["dtf"] is True and spec["sensitivity"] == 0.7 and spec["lateral_deg"] == [0.0]
+    assert "Baumgartner" in spec["model"] and "erratum" in spec["model"]
+    assert doc["spec"]["directions"]["matched"] is None  # no direction matching
+
+
+def test_cli_laterals_sensitivity_dtf(sofa_pair):
+    args = (sofa_pair["pred"], sofa_pair["ref"], "-m", "qe", "-m", "pe")
+    doc = _json(*args, "--lateral", "-30", "--lateral", "0", "--lateral", "30")
+    by = doc["scores"]["qe"]["by_lateral"]
+    assert list(by) == ["-30", "0", "30"]
+    single = _json(*args, "--lateral", "30")
+    assert by["30"]["overall"] == single["scores"]["qe"]["overall"]
+    assert by["30"]["baseline"] == single["scores"]["qe"]["baseline"]
+    no_dtf = _json(*args, "--no-dtf", "--sensitivity", "0.5")
+    assert no_dtf["spec"]["localisation"]["dtf"] is False
+    assert no_dtf["spec"]["localisation"]["sensitivity"] == 0.5
+    plain = _json(*args)
+    assert no_dtf["scores"]["qe"]["overall"] != plain["scores"]["qe"]["overall"]
+
+
+def test_cli_other_grid_and_mixed_metrics(sofa_pair):
+    doc = _json(sofa_pair["other"], sofa_pair["ref"], "-m", "qe")
+    assert doc["spec"]["directions"]["prediction"] == 900
+    mixed = _json(sofa_pair["pred"], sofa_pair["ref"], "-m", "lsd", "-m", "qe")
+    alone = _json(sofa_pair["pred"], sofa_pair["ref"], "-m", "qe")
+    assert list(mixed["scores"]) == ["lsd", "qe"]
+    assert mixed["scores"]["qe"] == alone["scores"]["qe"]
+    assert "baseline" not in mixed["scores"]["lsd"]
+
+
+def test_cli_table_csv_markdown_show_baseline(sofa_pair):
+    args = ("score", sofa_pair["pred"], sofa_pair["ref"], "-m", "qe", "--device", "cpu")
+    table = _cli(*args, "--lateral", "0", "--lateral", "30")
+    assert table.exit_code == 0
+    assert "Baseline" in table.stdout and "Delta" in table.stdout
+    assert "qe at lateral 30" in table.stdout
+    csv_text = _cli(*args, "-f", "csv").stdout
+    assert csv_text.splitlines()[0].startswith("metric,unit,left,right,overall,baseline,delta")
+    md = _cli(*args, "-f", "markdown").stdout
+    assert "| Baseline | Delta |" in md
+
+
+def test_cli_fail_above_checks_overall(sofa_pair):
+    doc = _json(sofa_pair["pred"], sofa_pair["ref"], "-m", "qe")
+    value = doc["scores"]["qe"]["overall"]
+    args = ("score", sofa_pair["pred"], sofa_pair["ref"], "-m", "qe", "--device", "cpu")
+    assert _cli(*args, "--fail-above", f"qe={value - 0.01}").exit_code == 1
+    assert _cli(*args, "--fail-above", f"qe={value + 0.01}").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (("--lateral", "100"), "lateral angle must lie in -90 ... 90"),
+        (("--lateral", "-91"), "lateral angle must lie in -90 ... 90"),
+        (("--sensitivity", "-1"), "sensitivity must be a positive number"),
+    ],
+)
+def test_cli_bad_options(sofa_pair, extra, message):
+    r = _cli("score", sofa_pair["pred"], sofa_pair["ref"], "-m", "qe", *extra)
+    assert r.exit_code == 2
+    assert r.stderr.strip().count("\n") == 0 and message in r.stderr
+    assert r.stdout == ""
+
+
+def test_cli_rate_too_low_and_no_directions(sofa_pair, tmp_path):
+    r = _cli("score", sofa_pair["low"], sofa_pair["ref"], "-m", "pe")
+    assert r.exit_code == 2 and "low.sofa" in r.stderr and "too low" in r.stderr
+    assert r.stderr.strip().count("\n") == 0
+    pos, ref, _ = _sets()
+    upper = np.array(pos)[:, 1] >= 30
+    top = synth.write_sofa(tmp_path / "top.sofa", np.array(ref)[upper], np.array(pos)[upper], FS)
+    r = _cli("score", top, sofa_pair["ref"], "-m", "qe", "--lateral", "80")
+    assert r.exit_code == 2 and "top.sofa" in r.stderr and "lateral angle 80 deg" in r.stderr
+
+
+def test_cli_magnitude_only_is_an_error(sofa_pair, tmp_path):
+    import torch
+
+    pos, ref, _ = _sets()
+    mag = np.abs(np.fft.rfft(np.array(ref), axis=-1))
+    path = tmp_path / "mag.pt"
+    torch.save(
+        {
+            "hrtf": torch.from_numpy(mag),  # real: magnitudes
+            "positions": torch.from_numpy(np.array(pos)),
+            "sampling_rate": FS,
+            "frequencies": torch.from_numpy(np.fft.rfftfreq(256, 1 / FS)),
+        },
+        path,
+    )
+    r = _cli("score", path, sofa_pair["ref"], "-m", "qe")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert "mag.pt" in r.stderr and "without phase" in r.stderr
+
+
+def test_cli_batch_and_merge(sofa_pair, tmp_path):
+    import json
+    import shutil
+
+    preds, refs = tmp_path / "p", tmp_path / "r"
+    preds.mkdir(), refs.mkdir()
+    for name in ("a", "b"):
+        shutil.copy(sofa_pair["pred"], preds / f"{name}.sofa")
+        shutil.copy(sofa_pair["ref"], refs / f"{name}.sofa")
+    shutil.copy(sofa_pair["ref"], preds / "c.sofa")
+    shutil.copy(sofa_pair["ref"], refs / "c.sofa")
+    common = ("-m", "qe", "-m", "eb", "--lateral", "0", "--lateral", "30", "-j", "0")
+    doc = _json(preds, refs, *common)
+    single = _json(sofa_pair["pred"], sofa_pair["ref"], *common[:-2])
+    by_name = {e["prediction"]: e for e in doc["pairs"]}
+    assert by_name["a.sofa"]["scores"]["qe"] == single["scores"]["qe"]
+    assert by_name["c.sofa"]["scores"]["qe"]["delta"] == 0.0
+    assert doc["spec"]["localisation"]["lateral_deg"] == [0.0, 30.0]
+    assert doc["aggregate"]["qe"]["baseline_mean"] == pytest.approx(
+        single["scores"]["qe"]["baseline"]
+    )
+    table = _cli("score", preds, refs, *common)
+    assert table.exit_code == 0 and "qe baseline" in table.stdout
+    csv_head = _cli("score", preds, refs, *common, "-f", "csv").stdout.splitlines()[0]
+    assert "qe_baseline" in csv_head and "qe_baseline_delta" in csv_head
+    shards = []
+    for k in (1, 2):
+        out = tmp_path / f"s{k}.json"
+        r = _cli("score", preds, refs, *common, "--shard", f"{k}/2", "-f", "json", "-o", out)
+        assert r.exit_code == 0, r.stderr
+        shards.append(out)
+    merged = _cli("merge", *shards, "-f", "json", "--fail-above", "qe=100")
+    assert merged.exit_code == 0, merged.stderr
+    mdoc = json.loads(merged.stdout)
+    assert {e["prediction"]: e["scores"]["qe"] for e in mdoc["pairs"]}["a.sofa"] == by_name[
+        "a.sofa"
+    ]["scores"]["qe"] | {"threshold": 100.0, "passed": True}
+
+
+def test_cli_localisation_picture(sofa_pair, tmp_path):
+    out = tmp_path / "pmv.png"
+    r = _cli("plot", sofa_pair["pred"], sofa_pair["ref"], "--view", "localisation", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    assert out.stat().st_size > 10000
+    from hrtfeval.io import read_hrtf
+    from hrtfeval.plot import localisation_view
+    from hrtfeval.scoring import ScoreOptions, load_aligned
+
+    options = ScoreOptions.build(["qe"], laterals=(0.0, 30.0))
+    view = localisation_view(
+        load_aligned(str(sofa_pair["pred"]), str(sofa_pair["ref"]), options), options
+    )
+    res = view.data["result"]
+    assert res.laterals == (0.0, 30.0)
+    assert (
+        res.prediction.qe
+        == loc.predict(
+            read_hrtf(sofa_pair["pred"]), read_hrtf(sofa_pair["ref"]), laterals=(0.0, 30.0)
+        ).prediction.qe
+    )
+    plots = tmp_path / "plots"
+    r = _cli("score", sofa_pair["other"], sofa_pair["ref"], "-m", "qe", "--plot", plots, "-q")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in plots.iterdir()) == ["localisation.png"]
