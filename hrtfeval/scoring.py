@@ -526,7 +526,13 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
         from .align import AlignedPair
 
         return AlignedPair(
-            pred, ref, ref.n_directions, np.zeros(0, dtype=np.intp), 0.0, [], matched=False,
+            pred,
+            ref,
+            ref.n_directions,
+            np.zeros(0, dtype=np.intp),
+            0.0,
+            [],
+            matched=False,
             originals=(pred, ref),
         )
     aligned = align_pair(
