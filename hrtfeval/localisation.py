@@ -227,7 +227,14 @@ def gammatone_coefficients(centre: float, sampling_rate: float) -> tuple[float, 
     beta = _GAMMATONE_BW * (24.7 + centre / 9.265)
     pole = np.exp(-2 * np.pi * beta / fs - 1j * 2 * np.pi * centre / fs)
     b = (1 - np.exp(-2 * np.pi * beta / fs)) ** 4
-    return float(b), np.poly([pole] * 4)
+    # (1 - a z^-1)^4 expanded one root at a time, c[1:j+1] -= a * c[:j], as a polynomial's
+    # coefficients are usually built from its roots (the repeated pole makes the direct form
+    # sensitive to the last bit of its coefficients).
+    den = np.zeros(5, dtype=np.complex128)
+    den[0] = 1.0
+    for j in range(1, 5):
+        den[1 : j + 1] = den[1 : j + 1] - pole * den[:j]
+    return float(b), den
 
 
 def check_sampling_rate(sampling_rate, file: str | None = None) -> float:

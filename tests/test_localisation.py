@@ -307,6 +307,15 @@ def test_band_levels_against_closed_form(fs, n):
     assert got[0, 0, 5] == pytest.approx(20 * np.log10(np.sqrt(np.sum(u * u) / n)), abs=1e-7)
 
 
+def test_gammatone_coefficients_expand_the_repeated_pole():
+    fc = loc.band_centres()[3]
+    b, den = loc.gammatone_coefficients(fc, FS)
+    beta = 1.0185916357881302 * (24.7 + fc / 9.265)
+    a = np.exp(-2 * np.pi * beta / FS - 2j * np.pi * fc / FS)
+    np.testing.assert_allclose(den, [comb(4, k) * (-a) ** k for k in range(5)], atol=1e-14)
+    assert b == pytest.approx((1 - np.exp(-2 * np.pi * beta / FS)) ** 4, rel=1e-15)
+
+
 def test_positive_gradients():
     levels = np.array([0.0, 2.0, 1.0, 1.5, 1.5])
     np.testing.assert_array_equal(loc.positive_gradients(levels), [2.0, 0.0, 0.5, 0.0])
