@@ -116,6 +116,16 @@ def localisation_spec(options) -> dict[str, Any] | None:
     }
 
 
+def spec_line(localisation: dict[str, Any]) -> str:
+    """One line for the table headers: the model, lateral angles, sensitivity, DTF on/off."""
+    return (
+        "localisation model Baumgartner 2014 (lateral "
+        + ", ".join(f"{x:g}" for x in localisation["lateral_deg"])
+        + f" deg, sensitivity {localisation['sensitivity']:g}, "
+        f"DTF {'on' if localisation['dtf'] else 'off'}; baseline = reference as targets)"
+    )
+
+
 def definitions() -> dict[str, str]:
     """One-line definitions of qe, pe and eb for the output's ``spec.definitions``."""
     return {

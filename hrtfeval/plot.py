@@ -767,7 +767,8 @@ def pair_view(
     device="cpu",
     dpi: float = DEFAULT_DPI,
 ) -> View:
-    """One of the pair views by name: ``direction``, ``frequency`` or ``compare``."""
+    """One of the pair views by name: ``direction``, ``frequency``, ``compare`` or
+    ``localisation``."""
     from .loss import check_option
 
     view = check_option("view", view, PAIR_VIEWS)

@@ -70,14 +70,10 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
         how.append(f"ITD {spec['itd_method']}")
     if spec.get("preset"):
         how.append(f"preset {spec['preset']}")
-    loc = spec.get("localisation")
-    if loc:
-        how.append(
-            "localisation model Baumgartner 2014 (lateral "
-            + ", ".join(f"{x:g}" for x in loc["lateral_deg"])
-            + f" deg, sensitivity {loc['sensitivity']:g}, DTF {'on' if loc['dtf'] else 'off'}; "
-            "baseline = reference as targets)"
-        )
+    if spec.get("localisation"):
+        from .perceptual import spec_line
+
+        how.append(spec_line(spec["localisation"]))
     lines.append(" · ".join(how))
     delays = [name for name in ("prediction", "reference") if spec[name]["delay_applied"]]
     if delays:

@@ -182,6 +182,10 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
                 f"{m} {t['rule'].split()[-2]} {t['limit']:g}" for m, t in spec["thresholds"].items()
             )
         )
+    if spec.get("localisation"):
+        from .perceptual import spec_line
+
+        how.append(spec_line(spec["localisation"]))
     reg = doc.get("regression")
     if reg is not None:
         limits = ", ".join(f"{m} {v:+g}" for m, v in reg["max"].items()) or "none (deltas only)"

@@ -598,6 +598,7 @@ def test_cli_table_csv_markdown_show_baseline(sofa_pair):
     assert table.exit_code == 0
     assert "Baseline" in table.stdout and "Delta" in table.stdout
     assert "qe at lateral 30" in table.stdout
+    assert "sensitivity 0.7, DTF on" in table.stdout
     csv_text = _cli(*args, "-f", "csv").stdout
     assert csv_text.splitlines()[0].startswith("metric,unit,left,right,overall,baseline,delta")
     md = _cli(*args, "-f", "markdown").stdout
@@ -681,6 +682,7 @@ def test_cli_batch_and_merge(sofa_pair, tmp_path):
     )
     table = _cli("score", preds, refs, *common)
     assert table.exit_code == 0 and "qe baseline" in table.stdout
+    assert "localisation model Baumgartner 2014 (lateral 0, 30 deg" in table.stdout
     csv_head = _cli("score", preds, refs, *common, "-f", "csv").stdout.splitlines()[0]
     assert "qe_baseline" in csv_head and "qe_baseline_delta" in csv_head
     shards = []
