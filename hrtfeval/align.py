@@ -57,6 +57,11 @@ class AlignedPair:
         Largest great-circle angle (degree) between a matched pair of directions.
     notes : list of str
         Human-readable facts about what alignment did (filled-in rate, re-ordering, ...).
+    matched : bool
+        False when the rows were not matched at all (only metrics that use each set's own grid,
+        the localisation model's, are scored).
+    originals : tuple of HRTFSet or None
+        The two sets as read, before matching (kept for the localisation model).
     """
 
     prediction: HRTFSet
@@ -65,6 +70,8 @@ class AlignedPair:
     missing: np.ndarray
     max_angle_deg: float
     notes: list[str] = field(default_factory=list)
+    matched: bool = True
+    originals: tuple[HRTFSet, HRTFSet] | None = None
 
     @property
     def n_matched(self) -> int:

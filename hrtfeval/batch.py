@@ -644,8 +644,10 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
     if not group:
         return
     from .scoring import (
+        LOCALISATION,
         PairScore,
         effective_domain,
+        localisation_scores,
         metric_unit,
         per_direction,
         reduce_pair,
@@ -653,11 +655,19 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         spec_dict,
     )
 
+    if options.localisation_only:  # nothing to stack: the model runs on each pair's own sets
+        for pair, aligned in group:
+            try:
+                yield PairResult(pair, score=score_aligned(aligned, options, device).as_dict())
+            except Exception as exc:  # noqa: BLE001
+                yield PairResult(pair, error=error_text(exc))
+        return
     try:
         pred_t, ref_t = stacked_tensors([a for _, a in group], options, device)
         values = {}
         for metric in options.metrics:
-            values[metric] = per_direction(pred_t, ref_t, metric, options)
+            if metric not in LOCALISATION:
+                values[metric] = per_direction(pred_t, ref_t, metric, options)
     except Exception:  # noqa: BLE001 - fall back to one by one, which names the failing pair
         for pair, aligned in group:
             try:
@@ -667,8 +677,11 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         return
     for b, (pair, aligned) in enumerate(group):
         try:
-            scores = {}
+            notes: list[str] = []
+            scores = localisation_scores(aligned, options, notes)
             for metric in options.metrics:
+                if metric in LOCALISATION:
+                    continue
                 unit = metric_unit(
                     metric,
                     effective_domain(options, pred_t.domain, ref_t.domain)
@@ -677,6 +690,8 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                 )
                 scores[metric] = reduce_pair(values[metric][b], metric, unit, options)
             spec = spec_dict(aligned, options, device, pred_t, ref_t)
+            spec["notes"] += notes
+            scores = {m: scores[m] for m in options.metrics}
             score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
@@ -731,7 +746,9 @@ def batch_spec(
                     "; domain per pair (time when both files hold impulse responses, "
                     "else magnitude): see each pair's spec.domain"
                 )
-    return {
+    from .perceptual import localisation_spec
+
+    spec = {
         "hrtfeval": __version__,
         "kind": "batch",
         "metrics": list(options.metrics),
@@ -754,6 +771,10 @@ def batch_spec(
         "ignore_unmatched": ignore_unmatched,
         "notes": [],
     }
+    localisation = localisation_spec(options)
+    if localisation is not None:
+        spec["localisation"] = localisation
+    return spec
 
 
 def make_entry(result: PairResult) -> dict[str, Any]:
@@ -794,6 +815,9 @@ def aggregate(entries: list[dict[str, Any]], metrics: Iterable[str]) -> dict[str
         units = sorted({s["unit"] for s in scored})
         unit = units[0] if len(units) == 1 else ("mixed: " + ", ".join(units) if units else None)
         out[m] = {"unit": unit, **stats([s["overall"] for s in scored])}
+        if any("baseline" in s for s in scored):  # localisation model: REF as the targets
+            out[m]["baseline_mean"] = stats([s["baseline"] for s in scored])["mean"]
+            out[m]["delta_mean"] = stats([s["delta"] for s in scored])["mean"]
     return out
 
 

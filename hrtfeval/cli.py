@@ -283,7 +283,8 @@ MetricOpt = Annotated[
         "--metric",
         "-m",
         metavar="METRIC",
-        help="Metric to score: lsd, rmse, mae, itd, ild. Repeatable. Default lsd.",
+        help="Metric to score: lsd, rmse, mae, itd, ild; qe, pe, eb (predicted localisation: "
+        "quadrant errors %, polar error, elevation bias). Repeatable. Default lsd.",
     ),
 ]
 PresetOpt = Annotated[
@@ -483,6 +484,28 @@ ShardOpt = Annotated[
         "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'.",
     ),
 ]
+# The localisation model (metrics qe, pe, eb).
+LateralOpt = Annotated[
+    Optional[list[float]],
+    typer.Option(
+        "--lateral",
+        metavar="DEG",
+        help="qe/pe/eb: lateral angle (deg, -90 ... 90, + = left) of a sagittal plane. "
+        "Repeatable. Default 0 (the median plane).",
+    ),
+]
+SensitivityOpt = Annotated[
+    float,
+    typer.Option("--sensitivity", metavar="S", help="qe/pe/eb: the listener's sensitivity S."),
+]
+DtfOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dtf/--no-dtf",
+        help="qe/pe/eb: turn both sets into directional transfer functions first (default), or "
+        "use them as stored (sets that already are DTFs).",
+    ),
+]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 PAIR_FORMATS = ("table", "json", "csv", "markdown")
 
@@ -501,6 +524,9 @@ def build_options(
     allow_missing,
     length_policy,
     fail_above,
+    lateral=None,
+    sensitivity=0.7,
+    dtf=True,
 ):
     from .scoring import ScoreOptions
 
@@ -518,6 +544,9 @@ def build_options(
         tolerance_deg=position_tolerance,
         allow_missing=allow_missing,
         length_policy=length_policy.strip().lower(),
+        laterals=tuple(lateral) if lateral else (0.0,),
+        sensitivity=sensitivity,
+        dtf=dtf,
     )
 
 
@@ -562,6 +591,9 @@ def score(
     length_policy: LengthPolicyOpt = "error",
     device: DeviceOpt = "auto",
     fail_above: FailAboveOpt = None,
+    lateral: LateralOpt = None,
+    sensitivity: SensitivityOpt = 0.7,
+    dtf: DtfOpt = True,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     plot_dir: PlotDirOpt = None,
@@ -600,6 +632,9 @@ def score(
         allow_missing,
         length_policy,
         fail_above,
+        lateral,
+        sensitivity,
+        dtf,
     )
     from .gates import Baseline, check_regression_options
 
@@ -949,7 +984,8 @@ def plot_command(
             "--view",
             metavar="VIEW",
             help="direction (error map, default for a pair), frequency "
-            "(error by frequency), compare (one direction's magnitudes) or batch "
+            "(error by frequency), compare (one direction's magnitudes), localisation "
+            "(predicted response matrices, PRED and baseline) or batch "
             "(default for a results JSON).",
         ),
     ] = None,
@@ -994,6 +1030,9 @@ def plot_command(
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
     device: DeviceOpt = "auto",
+    lateral: LateralOpt = None,
+    sensitivity: SensitivityOpt = 0.7,
+    dtf: DtfOpt = True,
 ) -> None:
     """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
 
@@ -1022,7 +1061,7 @@ def plot_command(
                 f"the batch view takes one results JSON of 'hrtfeval score', not {len(files)} files"
             )
         options = build_options(
-            [metric],
+            ["qe", "pe", "eb"] if chosen == "localisation" else [metric],
             None,
             freq_min,
             freq_max,
@@ -1035,6 +1074,9 @@ def plot_command(
             allow_missing,
             length_policy,
             None,
+            lateral,
+            sensitivity,
+            dtf,
         )
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device

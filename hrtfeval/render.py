@@ -74,7 +74,9 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     parts = [
         f"{conv}",
         f"{fs:g} Hz" if fs else "rate unknown",
-        f"{d['matched']}/{d['reference']} directions matched",
+        f"{d['matched']}/{d['reference']} directions matched"
+        if d.get("matched") is not None
+        else f"{d.get('prediction')} and {d['reference']} directions, each on its own grid",
     ]
     if d["missing"]:
         parts.append(f"{d['missing']} missing (left out)")
@@ -96,6 +98,10 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
         how.append(f"ITD {spec['itd_method']}")
     if spec.get("preset"):
         how.append(f"preset {spec['preset']}")
+    if spec.get("localisation"):
+        from .perceptual import spec_line
+
+        how.append(spec_line(spec["localisation"]))
     lines.append(" · ".join(how))
     replaced = replaced_thresholds(spec)
     if replaced:
@@ -121,17 +127,30 @@ def replaced_thresholds(spec: dict[str, Any]) -> list[str]:
     return out
 
 
+def _has_baseline(doc: dict[str, Any]) -> bool:
+    return any("baseline" in s for s in doc["scores"].values())
+
+
 def _pair_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     checks = any(s["threshold"] is not None for s in doc["scores"].values())
-    head = ["Metric", "Unit", "Left", "Right", "Overall"] + (
-        ["Threshold", "Result"] if checks else []
+    base = _has_baseline(doc)
+    head = (
+        ["Metric", "Unit", "Left", "Right", "Overall"]
+        + (["Baseline", "Delta"] if base else [])
+        + (["Threshold", "Result"] if checks else [])
     )
     rows = []
     for name, s in doc["scores"].items():
         row = [name, s["unit"] or "-", fmt(s["left"]), fmt(s["right"]), fmt(s["overall"])]
+        if base:
+            row += [fmt(s.get("baseline")), fmt(s.get("delta"))]
         if checks:
             row += [fmt(s["threshold"]), verdict(s["passed"])]
         rows.append(row)
+        for lam, v in (s.get("by_lateral") or {}).items():
+            sub = [f"  {name} at lateral {lam}", s["unit"] or "-", "-", "-", fmt(v["overall"])]
+            sub += [fmt(v["baseline"]), fmt(v["delta"])]
+            rows.append(sub + (["-", "-"] if checks else []))
     return head, rows
 
 
@@ -165,19 +184,24 @@ def pair_csv(doc: dict[str, Any]) -> str:
     """One row per metric: ``metric,unit,left,right,overall,threshold,passed`` (full precision)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["metric", "unit", "left", "right", "overall", "threshold", "passed"])
+    base = _has_baseline(doc)
+    w.writerow(
+        ["metric", "unit", "left", "right", "overall"]
+        + (["baseline", "delta", "lateral_deg"] if base else [])
+        + ["threshold", "passed"]
+    )
     for name, s in doc["scores"].items():
+        extra = [_csv(s.get("baseline")), _csv(s.get("delta")), ""] if base else []
         w.writerow(
-            [
-                name,
-                s["unit"],
-                _csv(s["left"]),
-                _csv(s["right"]),
-                _csv(s["overall"]),
-                _csv(s["threshold"]),
-                _csv(s["passed"]),
-            ]
+            [name, s["unit"], _csv(s["left"]), _csv(s["right"]), _csv(s["overall"])]
+            + extra
+            + [_csv(s["threshold"]), _csv(s["passed"])]
         )
+        for lam, v in (s.get("by_lateral") or {}).items():
+            w.writerow(
+                [name, s["unit"], "", "", _csv(v["overall"]), _csv(v["baseline"])]
+                + [_csv(v["delta"]), lam, "", ""]
+            )
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ from .render import fmt, markdown_table, printable, table_to_text, to_json, verd
 
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 INTERAURAL = ("itd", "ild")
+LOCALISATION = ("qe", "pe", "eb")  # = scoring.LOCALISATION (not imported: no torch at start-up)
 AGGREGATES = ("mean", "median", "min", "max")
 
 
@@ -63,9 +64,11 @@ def _columns(doc: dict[str, Any], per_ear: bool) -> list[tuple[str, str, str]]:
     units = {m: (doc["aggregate"].get(m) or {}).get("unit") for m in _metrics(doc)}
     for m in _metrics(doc):
         unit = f" [{units[m]}]" if units[m] else ""
-        if per_ear and m not in INTERAURAL:
+        if per_ear and m not in INTERAURAL and m not in LOCALISATION:
             cols += [(f"{m} L", m, "left"), (f"{m} R", m, "right")]
         cols.append((f"{m}{unit}", m, "overall"))
+        if m in LOCALISATION:  # the localisation model with REF as targets, and the difference
+            cols += [(f"{m} baseline", m, "baseline"), (f"{m} - baseline", m, "model_delta")]
         if _has_regression(doc):
             cols.append((f"Δ{m}", m, "delta"))
     return cols
@@ -77,6 +80,8 @@ def _value(entry: dict[str, Any], metric: str, field: str) -> float | None:
     if field == "delta":
         reg = (entry.get("regression") or {}).get(metric)
         return None if reg is None else reg["delta"]
+    if field in ("baseline", "model_delta"):
+        return entry["scores"][metric].get("delta" if field == "model_delta" else field)
     return entry["scores"][metric][field]
 
 
@@ -185,6 +190,10 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
                 for m, t in spec["thresholds"].items()
             )
         )
+    if spec.get("localisation"):
+        from .perceptual import spec_line
+
+        how.append(spec_line(spec["localisation"]))
     reg = doc.get("regression")
     if reg is not None:
         limits = ", ".join(f"{m} {v:+g}" for m, v in reg["max"].items()) or "none (deltas only)"
@@ -289,6 +298,8 @@ def render_csv(doc: dict[str, Any]) -> str:
     head = ["prediction", "target"]
     for m in metrics:
         head += [f"{m}_left", f"{m}_right", f"{m}_overall"] + ([f"{m}_delta"] if reg else [])
+        if m in LOCALISATION:
+            head += [f"{m}_baseline", f"{m}_baseline_delta"]
     head += ["passed", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -299,6 +310,8 @@ def render_csv(doc: dict[str, Any]) -> str:
             row += [_csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
             if reg:
                 row.append(_csv_value(_value(e, m, "delta")))
+            if m in LOCALISATION:
+                row += [_csv_value(_value(e, m, f)) for f in ("baseline", "model_delta")]
         row += [_csv_value(e.get("passed")), e.get("error", "")]
         w.writerow(row)
     blanks = [""] * (len(head) - 4)

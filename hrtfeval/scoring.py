@@ -17,8 +17,10 @@ from .errors import HrtfevalError
 from .loss import check_epsilon, check_option, metric_values, reduce_values
 from .model import IR
 
-METRICS = ("lsd", "rmse", "mae", "itd", "ild")
+METRICS = ("lsd", "rmse", "mae", "itd", "ild", "qe", "pe", "eb")
 INTERAURAL = ("itd", "ild")
+#: Metrics of the localisation model (hrtfeval.perceptual): each set on its own grid, not per ear.
+LOCALISATION = ("qe", "pe", "eb")
 DOMAINS = ("time", "magnitude", "db")
 ITD_METHODS = ("maxiacce", "threshold")
 
@@ -96,6 +98,9 @@ class ScoreOptions:
     tolerance_deg: float = 0.1
     allow_missing: bool = False
     length_policy: str = "error"
+    laterals: tuple[float, ...] = (0.0,)  # localisation model: sagittal planes (deg)
+    sensitivity: float = 0.7
+    dtf: bool = True
 
     @classmethod
     def build(
@@ -179,6 +184,16 @@ class ScoreOptions:
                 f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "
                 f"hrtfeval takes); got {self.n_fft}"
             )
+        from .localisation import check_laterals, check_sensitivity
+
+        object.__setattr__(self, "laterals", check_laterals(self.laterals))
+        object.__setattr__(self, "sensitivity", check_sensitivity(self.sensitivity))
+        object.__setattr__(self, "dtf", bool(self.dtf))
+
+    @property
+    def localisation_only(self) -> bool:
+        """Only metrics that use each set's own grid: no direction matching is needed."""
+        return all(m in LOCALISATION for m in self.metrics)
 
     @property
     def threshold_map(self) -> dict[str, Threshold]:
@@ -196,16 +211,26 @@ class MetricScore:
     overall: float
     threshold: float | None = None
     passed: bool | None = None
+    # Localisation metrics: the model with REF as targets, overall - baseline, per lateral angle.
+    baseline: float | None = None
+    delta: float | None = None
+    by_lateral: dict[str, dict[str, float | None]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "unit": self.unit,
             "left": self.left,
             "right": self.right,
             "overall": self.overall,
-            "threshold": self.threshold,
-            "passed": self.passed,
         }
+        if self.name in LOCALISATION:
+            out["baseline"] = self.baseline
+            out["delta"] = self.delta
+            if self.by_lateral is not None:
+                out["by_lateral"] = self.by_lateral
+        out["threshold"] = self.threshold
+        out["passed"] = self.passed
+        return out
 
 
 @dataclass
@@ -269,6 +294,8 @@ def metric_unit(metric: str, domain: str) -> str:
         return "dB"
     if metric == "itd":
         return "µs"
+    if metric in LOCALISATION:
+        return "%" if metric == "qe" else "deg"
     return "dB" if domain == "db" else ""
 
 
@@ -389,6 +416,8 @@ def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
     """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes)."""
     out = {}
     for metric in options.metrics:
+        if metric in LOCALISATION:
+            continue  # scored from the sets as read (hrtfeval.perceptual)
         values = per_direction(pred, ref, metric, options)
         unit = metric_unit(
             metric,
@@ -430,6 +459,9 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
         }[domain]
         core = "sqrt(mean(|p - t|^2) + eps)" if m == "rmse" else "mean(|p - t|)"
         text[m] = f"per direction and ear {core} on {what}; {red}"
+    from .perceptual import definitions as perceptual_definitions
+
+    text.update(perceptual_definitions())
     return {m: text[m] for m in options.metrics}
 
 
@@ -454,7 +486,25 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
     padded = None
     if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:
         padded = {"from_samples": ref_t.n_samples, "to_n_fft": n_fft}
-    return {
+    directions = {
+        "reference": aligned.n_reference,
+        "matched": aligned.n_matched,
+        "missing": int(len(aligned.missing)),
+        "max_angle_deg": float(aligned.max_angle_deg),
+        "tolerance_deg": options.tolerance_deg,
+    }
+    if not aligned.matched:  # localisation only: each set on its own grid
+        directions = {
+            "reference": aligned.n_reference,
+            "prediction": p.n_directions,
+            "matched": None,
+            "missing": 0,
+            "max_angle_deg": None,
+            "tolerance_deg": None,
+        }
+    from .perceptual import localisation_spec
+
+    spec = {
         "hrtfeval": __version__,
         "preset": options.preset,
         "prediction": {
@@ -474,13 +524,7 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         "n_fft": n_fft,
         # --n-fft above the IR length: the impulse responses are zero-padded before the FFT.
         "zero_padding": padded,
-        "directions": {
-            "reference": aligned.n_reference,
-            "matched": aligned.n_matched,
-            "missing": int(len(aligned.missing)),
-            "max_angle_deg": float(aligned.max_angle_deg),
-            "tolerance_deg": options.tolerance_deg,
-        },
+        "directions": directions,
         "band_hz": [options.freq_min, options.freq_max],
         "bins": n_bins,
         "domain": domain,
@@ -493,6 +537,10 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         "definitions": definitions(options, domain or "time", n_bins),
         "notes": list(aligned.notes),
     }
+    localisation = localisation_spec(options)
+    if localisation is not None:
+        spec["localisation"] = localisation
+    return spec
 
 
 def tensors_for(aligned, options: ScoreOptions, device):
@@ -507,10 +555,26 @@ def tensors_for(aligned, options: ScoreOptions, device):
 
 def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``."""
-    pred_t, ref_t = tensors_for(aligned, options, device)
-    scores = score_tensors(pred_t, ref_t, options)
+    pred_t = ref_t = None
+    scores: dict[str, MetricScore] = {}
+    if not options.localisation_only:
+        pred_t, ref_t = tensors_for(aligned, options, device)
+        scores = score_tensors(pred_t, ref_t, options)
+    notes: list[str] = []
+    scores.update(localisation_scores(aligned, options, notes))
     spec = spec_dict(aligned, options, device, pred_t, ref_t)
+    spec["notes"] += notes
+    scores = {m: scores[m] for m in options.metrics}
     return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+
+
+def localisation_scores(aligned, options: ScoreOptions, notes=None) -> dict[str, MetricScore]:
+    """QE/PE/EB scores of the localisation model (empty when none is asked for)."""
+    if not any(m in LOCALISATION for m in options.metrics):
+        return {}
+    from .perceptual import localisation_scores as scores
+
+    return scores(aligned, options, notes)
 
 
 def load_aligned(prediction: str, target: str, options: ScoreOptions):
@@ -520,13 +584,29 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
 
     pred = read_hrtf(prediction)
     ref = read_hrtf(target)
-    return align_pair(
+    if options.localisation_only:  # each set on its own grid: nothing to match
+        from .align import AlignedPair
+
+        return AlignedPair(
+            pred,
+            ref,
+            ref.n_directions,
+            np.zeros(0, dtype=np.intp),
+            0.0,
+            [],
+            matched=False,
+            originals=(pred, ref),
+        )
+    aligned = align_pair(
         pred,
         ref,
         tolerance_deg=options.tolerance_deg,
         allow_missing=options.allow_missing,
         length_policy=options.length_policy,
     )
+    if any(m in LOCALISATION for m in options.metrics):
+        aligned.originals = (pred, ref)
+    return aligned
 
 
 def score_files(prediction: str, target: str, options: ScoreOptions, device="auto") -> PairScore:
