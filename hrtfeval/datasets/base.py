@@ -336,6 +336,59 @@ class HRTFDataset:
             frequencies=frequencies,
         )
 
+    def write_pairs_csv(
+        self, prediction_dir: str | os.PathLike, path: str | os.PathLike | None = None
+    ) -> Path:
+        """Write a ``--pairs`` CSV of the predictions in ``prediction_dir`` and their references.
+
+        One row per subject of this split whose prediction (written by :meth:`save_prediction`,
+        ``.pt`` or ``.sofa``) exists; paths are relative to the CSV's folder. Then
+        ``hrtfeval score --pairs FILE.csv`` scores exactly those pairs (the other subjects'
+        references are not "unmatched"). Default ``path``: ``prediction_dir/pairs.csv``.
+
+        Raises
+        ------
+        HrtfevalError
+            No prediction of this split's subjects in ``prediction_dir``, or the CSV cannot be
+            written.
+        """
+        import csv
+        import io
+
+        pred_dir = Path(prediction_dir)
+        target = Path(path) if path is not None else pred_dir / "pairs.csv"
+        rows = []
+        for sid in self.subject_ids:
+            stem = Path(self.relative_reference(sid)).with_suffix("")
+            for suffix in (".pt", ".sofa"):
+                pred = pred_dir / stem.with_suffix(suffix)
+                if pred.is_file():
+                    base = target.parent.resolve()
+                    rows.append(
+                        (
+                            Path(os.path.relpath(pred.resolve(), base)).as_posix(),
+                            Path(os.path.relpath(self._file(sid).resolve(), base)).as_posix(),
+                        )
+                    )
+        if not rows:
+            raise HrtfevalError(
+                f"no prediction of the {len(self.subject_ids)} subject(s) of split "
+                f"{self.split!r} (write them with save_prediction)",
+                str(pred_dir),
+            )
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["prediction", "target"])
+        writer.writerows(rows)
+        part = target.with_name(target.name + ".part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part.write_text(buffer.getvalue(), encoding="utf-8")
+            os.replace(part, target)
+        except OSError as exc:
+            raise HrtfevalError(f"cannot write the pairs file: {exc.strerror or exc}", str(target))
+        return target
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, "
