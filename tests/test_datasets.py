@@ -92,7 +92,7 @@ def no_network(monkeypatch):
 # ----------------------------------------------------------------------------------------------
 # The hrtf_loss documentation example, verbatim (hrtfpykit -> hrtfeval in the imports)
 
-SEED_EXAMPLE = '''
+SEED_EXAMPLE = """
 >>> import torch
 >>> from torch import nn
 >>> from torch.utils.data import DataLoader
@@ -165,7 +165,7 @@ SEED_EXAMPLE = '''
 ...         total_loss += float(loss.detach().cpu())
 ...         num_batches += 1
 ...     print(f"epoch {epoch + 1:02d} lsd={total_loss / num_batches:.6f}")
-'''
+"""
 
 
 def example_source(doc: str) -> str:
@@ -177,7 +177,9 @@ def example_source(doc: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_seed_example_trains_on_a_local_hutubs_copy(source, tmp_path, monkeypatch, capsys, no_network):
+def test_seed_example_trains_on_a_local_hutubs_copy(
+    source, tmp_path, monkeypatch, capsys, no_network
+):
     root = tmp_path / "datasets" / "hutubs"
     shutil.copytree(source, root)
     monkeypatch.chdir(tmp_path)
@@ -244,7 +246,9 @@ def test_split_counts_largest_remainder(n, ratio, counts):
 
 
 def test_empty_split_is_a_clear_error(source):
-    with pytest.raises(ValueError, match=r"split 'validation' has no subjects: 3 subject\(s\).*\(3, 0, 0\)"):
+    with pytest.raises(
+        ValueError, match=r"split 'validation' has no subjects: 3 subject\(s\).*\(3, 0, 0\)"
+    ):
         HUTUBS(source, subject_ids=["pp1", "pp2", "pp3"], split="validation")
 
 
@@ -271,13 +275,20 @@ def expected_signal(ir: np.ndarray, signal: str) -> np.ndarray:
     }[signal]
 
 
-INDEX_BY = [("subject",), ("subject", "position"), ("subject", "ear"), ("subject", "position", "ear")]
+INDEX_BY = [
+    ("subject",),
+    ("subject", "position"),
+    ("subject", "ear"),
+    ("subject", "position", "ear"),
+]
 
 
 @pytest.mark.parametrize("index_by", INDEX_BY, ids="-".join)
 @pytest.mark.parametrize("ears", ["both", "left", "right"])
 @pytest.mark.parametrize("domain, signal", [("time", "ir"), ("frequency", "tf_magnitude_db")])
-def test_shapes_and_values_for_every_index_by_and_ears(source, reference, index_by, ears, domain, signal):
+def test_shapes_and_values_for_every_index_by_and_ears(
+    source, reference, index_by, ears, domain, signal
+):
     spec = HRTFSpec(domain=domain, signal=signal, ears=ears, index_by=index_by, name="x")
     ds = HUTUBS(source, subject_ids=["pp1", "pp2"], inputs=spec)
     P, K = N_DIRECTIONS, N_TAPS if domain == "time" else N_TAPS // 2 + 1
@@ -375,11 +386,21 @@ def test_several_input_specs_and_a_target(source):
     "kwargs, message",
     [
         (dict(domain="freq"), r"domain must be one of 'time', 'frequency'; got 'freq'"),
-        (dict(domain="frequency", signal="ir"), r"signal for domain 'frequency' must be one of .*'tf_complex'.*got 'ir' \(signal 'ir' belongs to the other domain\)"),
-        (dict(signal="tf_magnitude_db"), r"signal for domain 'time' must be one of 'ir'; got 'tf_magnitude_db'"),
+        (
+            dict(domain="frequency", signal="ir"),
+            r"signal for domain 'frequency' must be one of .*'tf_complex'.*got 'ir' "
+            r"\(signal 'ir' belongs to the other domain\)",
+        ),
+        (
+            dict(signal="tf_magnitude_db"),
+            r"signal for domain 'time' must be one of 'ir'; got 'tf_magnitude_db'",
+        ),
         (dict(signal="magnitude"), r"got 'magnitude'"),
         (dict(ears="middle"), r"ears must be one of 'both', 'left', 'right'; got 'middle'"),
-        (dict(index_by=("position",)), r"index_by must be one of \('subject',\).*got \('position',\)"),
+        (
+            dict(index_by=("position",)),
+            r"index_by must be one of \('subject',\).*got \('position',\)",
+        ),
         (dict(index_by=("subject", "ear", "position")), r"subject -> position -> ear order"),
         (dict(positions=[-1]), r"positions must be 'all' or .*got \[-1\]"),
         (dict(positions=[1, 1]), r"must not repeat"),
@@ -397,20 +418,38 @@ def test_bad_spec_is_a_value_error_with_given_and_allowed(kwargs, message):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(split="dev"), r"split must be one of 'all', 'train', 'validation', 'test'; got 'dev'"),
+        (
+            dict(split="dev"),
+            r"split must be one of 'all', 'train', 'validation', 'test'; got 'dev'",
+        ),
         (dict(split_ratio=(0.5, 0.5, 0.5)), r"sum to 1; got \(0.5, 0.5, 0.5\)"),
         (dict(split_ratio=(1.0, 0.0)), r"three numbers"),
         (dict(split_seed=-1), r"split_seed must be an integer >= 0; got -1"),
-        (dict(subject_ids=["xx1"]), r"subject_ids: 'xx1' is not a HUTUBS subject id; expected 'pp1' ... 'pp96'"),
+        (
+            dict(subject_ids=["xx1"]),
+            r"subject_ids: 'xx1' is not a HUTUBS subject id; expected 'pp1' ... 'pp96'",
+        ),
         (dict(subject_ids=["pp97"]), r"the subjects are pp1 ... pp96"),
-        (dict(dataset_hrtf_variant="foo"), r"dataset_hrtf_variant must be one of 'measured', 'simulated' for HUTUBS; got 'foo'"),
+        (
+            dict(dataset_hrtf_variant="foo"),
+            r"dataset_hrtf_variant must be one of 'measured', 'simulated' for HUTUBS; got 'foo'",
+        ),
         (dict(download_hrtf_variant="foo"), r"download_hrtf_variant must be one of"),
-        (dict(download_server="ftp"), r"download_server must be one of 'sofacoustics' for HUTUBS; got 'ftp'"),
+        (
+            dict(download_server="ftp"),
+            r"download_server must be one of 'sofacoustics' for HUTUBS; got 'ftp'",
+        ),
         (dict(download_resources="mesh"), r"download_resources must be 'hrtf'.*got 'mesh'"),
-        (dict(download_url="sofacoustics.org"), r"download_url must be an http\(s\):// or file:// URL"),
+        (
+            dict(download_url="sofacoustics.org"),
+            r"download_url must be an http\(s\):// or file:// URL",
+        ),
         (dict(cache_size=0), r"cache_size must be an integer >= 1"),
         (dict(inputs="hrir"), r"inputs must be an HRTFSpec"),
-        (dict(inputs=HRTFSpec(), target=HRTFSpec(index_by=("subject", "position"))), r"must share index_by"),
+        (
+            dict(inputs=HRTFSpec(), target=HRTFSpec(index_by=("subject", "position"))),
+            r"must share index_by",
+        ),
         (dict(inputs=[HRTFSpec(), HRTFSpec()]), r"distinct names"),
         (dict(exclude_subject_ids=list(SUBJECTS)), r"no subjects left"),
     ],
@@ -423,14 +462,20 @@ def test_bad_dataset_argument_is_a_value_error(source, kwargs, message, no_netwo
 def test_unknown_keyword_and_sonicom_rate():
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         HUTUBS("nowhere", sampling_rate=48000)
-    with pytest.raises(ValueError, match=r"sampling_rate must be 44100, 48000 or 96000 \(Hz\) for SONICOM; got 22050"):
+    with pytest.raises(
+        ValueError,
+        match=r"sampling_rate must be 44100, 48000 or 96000 \(Hz\) for SONICOM; got 22050",
+    ):
         SONICOM("nowhere", sampling_rate=22050)
     with pytest.raises(ValueError, match="download=True needs download_subject_ids"):
         ARI("nowhere", download=True)
 
 
 def test_missing_files_are_clear_errors(source, tmp_path):
-    with pytest.raises(HrtfevalError, match=r"no file for subject\(s\) pp11 .*pp1_HRIRs_measured.sofa .*download=True") as err:
+    with pytest.raises(
+        HrtfevalError,
+        match=r"no file for subject\(s\) pp11 .*pp1_HRIRs_measured.sofa .*download=True",
+    ) as err:
         HUTUBS(source, subject_ids=["pp1", "pp11"])
     assert err.value.file == str(source)
     with pytest.raises(HrtfevalError, match="is not a directory"):
@@ -443,7 +488,9 @@ def test_missing_files_are_clear_errors(source, tmp_path):
 
 def test_position_index_past_the_file_is_an_error_naming_it(source):
     ds = HUTUBS(source, subject_ids=["pp1"], inputs=HRTFSpec(positions=[N_DIRECTIONS]))
-    with pytest.raises(HrtfevalError, match=f"index {N_DIRECTIONS}, but the file has {N_DIRECTIONS}") as err:
+    with pytest.raises(
+        HrtfevalError, match=f"index {N_DIRECTIONS}, but the file has {N_DIRECTIONS}"
+    ) as err:
         ds[0]
     assert err.value.file.endswith("pp1_HRIRs_measured.sofa")
 
@@ -606,30 +653,46 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-def test_download_writes_part_then_renames_shows_progress_and_a_manifest(source, tmp_path, capfd, monkeypatch):
+def test_download_writes_part_then_renames_shows_progress_and_a_manifest(
+    source, tmp_path, capfd, monkeypatch
+):
     import hrtfeval.datasets.download as dl
 
     names = ["pp1_HRIRs_measured.sofa", "pp2_HRIRs_measured.sofa"]
     files = {f"/{n}": (source / n).read_bytes() for n in names}
     renames = []
     real_replace = dl.os.replace
-    monkeypatch.setattr(dl.os, "replace", lambda a, b: renames.append((Path(a).name, Path(b).name)) or real_replace(a, b))
+    monkeypatch.setattr(
+        dl.os,
+        "replace",
+        lambda a, b: renames.append((Path(a).name, Path(b).name)) or real_replace(a, b),
+    )
     root = tmp_path / "new" / "hutubs"
     with _Server(files) as server:
-        ds = HUTUBS(root, download=True, download_url=server.url, subject_ids=[1, 2], verify_checksum=True)
+        ds = HUTUBS(
+            root, download=True, download_url=server.url, subject_ids=[1, 2], verify_checksum=True
+        )
     assert sorted(server.requests) == sorted(files)
     assert ds.subject_ids == ["pp1", "pp2"]
     for n in names:
         assert (root / n).read_bytes() == files[f"/{n}"]
         assert (f"{n}.part", n) in renames
     assert not list(root.glob("*.part"))
-    manifest = dict(line.split("  ")[::-1] for line in (root / "SHA256SUMS").read_text().splitlines())
+    manifest = dict(
+        line.split("  ")[::-1] for line in (root / "SHA256SUMS").read_text().splitlines()
+    )
     assert manifest == {n: sha256(root / n) for n in names}
     err = capfd.readouterr().err
     assert "downloading pp1_HRIRs_measured.sofa" in err and "100%" in err
 
     # everything present: no request at all, even to a server that refuses connections
-    again = HUTUBS(root, download=True, download_url=closed_port_url(), subject_ids=[1, 2], verify_checksum=True)
+    again = HUTUBS(
+        root,
+        download=True,
+        download_url=closed_port_url(),
+        subject_ids=[1, 2],
+        verify_checksum=True,
+    )
     assert again.subject_ids == ["pp1", "pp2"]
 
 
@@ -640,7 +703,11 @@ def test_download_with_every_file_present_needs_no_network(source, no_network):
 
 def test_offline_http_error_and_short_read_are_clear_errors(source, tmp_path):
     root = tmp_path / "hutubs"
-    with pytest.raises(HrtfevalError, match=r"cannot download http://127\.0\.0\.1:\d+/pp1_HRIRs_measured\.sofa: .*(refused|offline)") as err:
+    with pytest.raises(
+        HrtfevalError,
+        match=r"cannot download http://127\.0\.0\.1:\d+/pp1_HRIRs_measured\.sofa: "
+        r".*(refused|offline)",
+    ) as err:
         HUTUBS(root, download=True, download_url=closed_port_url(), subject_ids=["pp1"])
     assert err.value.file.endswith("pp1_HRIRs_measured.sofa")
     body = (source / "pp1_HRIRs_measured.sofa").read_bytes()
@@ -669,7 +736,13 @@ def test_checksum_mismatch_names_the_file(source, tmp_path):
     body = (source / "pp2_HRIRs_measured.sofa").read_bytes() + b"x"
     with _Server({"/pp2_HRIRs_measured.sofa": body}) as server:
         with pytest.raises(HrtfevalError, match="checksum mismatch") as err:
-            HUTUBS(root, download=True, download_url=server.url, subject_ids=["pp2"], verify_checksum=True)
+            HUTUBS(
+                root,
+                download=True,
+                download_url=server.url,
+                subject_ids=["pp2"],
+                verify_checksum=True,
+            )
     assert err.value.file.endswith("pp2_HRIRs_measured.sofa")
 
     # no manifest: a warning says nothing could be verified
@@ -730,7 +803,9 @@ def test_train_save_predictions_and_score_them_with_the_cli(source, tmp_path):
     out = tmp_path / "predictions"
     with torch.no_grad():
         for i, sid in enumerate(test.subject_ids):
-            written = test.save_prediction(sid, model(torch.as_tensor(test[i]["inputs"]["hrir"])), out)
+            written = test.save_prediction(
+                sid, model(torch.as_tensor(test[i]["inputs"]["hrir"])), out
+            )
             assert written == out / "pp2_HRIRs_measured.pt"
             back = read_hrtf(written)
             assert back.sampling_rate == FS and back.data.shape == (N_DIRECTIONS, 2, N_TAPS)
@@ -767,14 +842,34 @@ def test_prediction_writer_checks_and_sofa_output(source, tmp_path):
 
     back = read_hrtf(sofa_path)
     np.testing.assert_allclose(back.data, ir, atol=1e-6)
-    db = HRTFSpec(domain="frequency", signal="tf_magnitude_db", frequency_bands=(1000, 8000))
+    db = HRTFSpec(domain="frequency", signal="tf_magnitude_db")
     ds_db = HUTUBS(source, subject_ids=["pp1"], inputs=db)
     pred = ds_db[0]["inputs"]["hrtf"]
-    back = read_hrtf(ds_db.save_prediction("pp1", pred, tmp_path / "db"))
-    assert back.domain == "db" and back.frequencies.min() >= 1000 and back.frequencies.max() <= 8000
+    back = read_hrtf(ds_db.save_prediction("pp1", pred - 1.0, tmp_path / "db"))
+    assert back.domain == "db"
+    np.testing.assert_allclose(back.frequencies, np.fft.rfftfreq(N_TAPS, 1 / FS))
+    # 1 dB below the reference at every bin: the CLI's LSD is 1 dB
+    from typer.testing import CliRunner
+
+    from hrtfeval.cli import app
+
+    pred_file = tmp_path / "db" / "pp1_HRIRs_measured.pt"
+    result = CliRunner().invoke(
+        app, ["score", str(pred_file), str(source / "pp1_HRIRs_measured.sofa"), "--metric", "lsd",
+              "--format", "json", "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["scores"]["lsd"]["overall"] == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match=r"both ears .*got shape \(64, 128\)"):
         ds.save_prediction("pp1", ir[:, 0], tmp_path)
     with pytest.raises(ValueError, match="'tf_phase', which hrtfeval cannot score"):
-        ds.save_prediction("pp1", ir, tmp_path, spec=HRTFSpec(domain="frequency", signal="tf_phase"))
+        ds.save_prediction(
+            "pp1", ir, tmp_path, spec=HRTFSpec(domain="frequency", signal="tf_phase")
+        )
+    banded = HRTFSpec(domain="frequency", signal="tf_magnitude_db", frequency_bands=(1000, 8000))
+    with pytest.raises(
+        ValueError, match=r"frequency_bands \[\(1000.0, 8000.0\)\].*predict every bin"
+    ):
+        ds_db.save_prediction("pp1", pred[..., :19], tmp_path, spec=banded)
     with pytest.raises(KeyError, match="'pp2' is not in this dataset"):
         ds.save_prediction("pp2", ir, tmp_path)

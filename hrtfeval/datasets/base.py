@@ -79,7 +79,11 @@ def check_split_args(split: Any, split_ratio: Any, split_seed: Any) -> tuple[str
     if not isinstance(split, str) or split.strip().lower() not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
     ratio = check_split_ratio(split_ratio)
-    if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
+    if (
+        isinstance(split_seed, bool)
+        or not isinstance(split_seed, (int, np.integer))
+        or split_seed < 0
+    ):
         raise ValueError(f"split_seed must be an integer >= 0; got {split_seed!r}")
     return split.strip().lower(), ratio, int(split_seed)
 
@@ -87,7 +91,11 @@ def check_split_args(split: Any, split_ratio: Any, split_seed: Any) -> tuple[str
 def check_cache_size(cache_size: Any) -> int | None:
     if cache_size is None:
         return None
-    if isinstance(cache_size, bool) or not isinstance(cache_size, (int, np.integer)) or cache_size < 1:
+    if (
+        isinstance(cache_size, bool)
+        or not isinstance(cache_size, (int, np.integer))
+        or cache_size < 1
+    ):
         raise ValueError(
             f"cache_size must be an integer >= 1 (subjects kept in memory) or None (all); got "
             f"{cache_size!r}"
@@ -283,7 +291,11 @@ class HRTFDataset:
         record = self._subject(subject_id)
         if record["positions"] is None:
             raise HrtfevalError("the file has no source positions", str(self._file(subject_id)))
-        rows = np.arange(record["positions"].shape[0]) if spec.positions == "all" else np.asarray(spec.positions)
+        rows = (
+            np.arange(record["positions"].shape[0])
+            if spec.positions == "all"
+            else np.asarray(spec.positions)
+        )
         return np.asarray(record["positions"])[rows]
 
     def subject_sampling_rate(self, subject_id: str) -> float | None:
@@ -312,7 +324,15 @@ class HRTFDataset:
         out_dir : path
         spec : HRTFSpec, optional
             What ``prediction`` holds; default: the first target spec (else the first input).
+            Without ``frequency_bands`` (scores compare whole rfft grids). With a subset of
+            ``positions``, score with ``--allow-missing``.
         format : {"pt", "sofa"}
+
+        Raises
+        ------
+        ValueError
+            See :func:`hrtfeval.datasets.export.save_prediction`; a spec with
+            ``frequency_bands``.
         """
         from .export import save_prediction
 
@@ -322,6 +342,12 @@ class HRTFDataset:
         if suffix is None:
             raise ValueError(f"format must be 'pt' or 'sofa'; got {format!r}")
         path = Path(out_dir) / rel.with_suffix(suffix)
+        if spec.frequency_bands is not None:
+            raise ValueError(
+                f"spec {spec.name!r} keeps the bins of frequency_bands "
+                f"{list(spec.frequency_bands)}; hrtfeval score compares spectra on the "
+                "reference's whole rfft grid, so predict every bin (frequency_bands=None)"
+            )
         frequencies = None
         if spec.domain == "frequency":
             from .spec import bin_frequencies
@@ -430,9 +456,7 @@ def _count_measurements(path: Path) -> int:
     return read_hrtf(path).n_directions
 
 
-def verify_checksums(
-    root: Path, relative_paths: Iterable[str], downloaded: dict[str, str]
-) -> None:
+def verify_checksums(root: Path, relative_paths: Iterable[str], downloaded: dict[str, str]) -> None:
     """``verify_checksum=True``: check against ``SHA256SUMS``, record downloads, warn about
     files that could not be checked."""
     from .download import read_manifest, update_manifest
@@ -560,4 +584,3 @@ def _scan_pattern(root: Path, pattern: str) -> dict[str, Path]:
             )
         found[sid] = path
     return found
-

@@ -204,9 +204,7 @@ class _Database(HRTFDataset):
         if url is None:
             return cls.servers[server.strip().lower()]
         if not isinstance(url, str) or not re.match(r"(?i)(https?|file)://", url):
-            raise ValueError(
-                f"download_url must be an http(s):// or file:// URL; got {url!r}"
-            )
+            raise ValueError(f"download_url must be an http(s):// or file:// URL; got {url!r}")
         return url
 
     def candidates(self, subject_id: str, variant: str) -> list[str]:

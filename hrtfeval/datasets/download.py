@@ -81,7 +81,8 @@ class _Progress:
         if self.total:
             frac = min(self.done / self.total, 1.0)
             bar = "#" * int(frac * width)
-            text = f"{self.label} [{bar:<{width}}] {100 * frac:3.0f}% {_mb(self.done)}/{_mb(self.total)}"
+            sizes = f"{_mb(self.done)}/{_mb(self.total)}"
+            text = f"{self.label} [{bar:<{width}}] {100 * frac:3.0f}% {sizes}"
         else:
             text = f"{self.label} {_mb(self.done)}"
         self.stream.write("\r" + text + end)

@@ -180,9 +180,7 @@ def _check_positions(value: Any) -> str | tuple[int, ...]:
             for i in items
         ):
             if len(set(int(i) for i in items)) != len(items):
-                raise ValueError(
-                    f"HRTFSpec positions must not repeat an index; got {value!r}"
-                )
+                raise ValueError(f"HRTFSpec positions must not repeat an index; got {value!r}")
             return tuple(int(i) for i in items)
     raise ValueError(
         f"HRTFSpec positions must be 'all' or a non-empty sequence of measurement indices "
@@ -205,7 +203,11 @@ def _check_bands(value: Any) -> tuple[tuple[float, float], ...] | None:
         array = array[None, :]
     if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
         raise error
-    if not np.all(np.isfinite(array)) or np.any(array[:, 0] < 0) or np.any(array[:, 0] > array[:, 1]):
+    if (
+        not np.all(np.isfinite(array))
+        or np.any(array[:, 0] < 0)
+        or np.any(array[:, 0] > array[:, 1])
+    ):
         raise error
     return tuple((float(lo), float(hi)) for lo, hi in array)
 
@@ -332,4 +334,3 @@ def _spectral(x: np.ndarray, signal: str) -> np.ndarray:
 def positions_count(spec: HRTFSpec, m_count: int) -> int:
     """Rows a subject with ``m_count`` measurements gives for ``spec`` (P)."""
     return m_count if spec.positions == "all" else len(spec.positions)
-

@@ -14,7 +14,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SPLITS", "DEFAULT_SPLIT_RATIO", "natural_key", "natural_sorted", "split_counts", "split_subjects"]
+__all__ = [
+    "SPLITS",
+    "DEFAULT_SPLIT_RATIO",
+    "natural_key",
+    "natural_sorted",
+    "split_counts",
+    "split_subjects",
+]
 
 SPLITS = ("all", "train", "validation", "test")
 DEFAULT_SPLIT_RATIO = (0.8, 0.1, 0.1)
