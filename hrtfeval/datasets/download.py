@@ -11,6 +11,7 @@ line per file (a ``*`` before the path, binary mode, is accepted).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import sys
 import time
@@ -145,7 +146,7 @@ def download_file(url: str, dest: str | os.PathLike, *, timeout: float = TIMEOUT
             "the file there by hand",
             str(dest),
         ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         _fail(part, progress)
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
         raise HrtfevalError(
