@@ -965,9 +965,12 @@ def merge_documents(
     """
     if not docs:
         raise HrtfevalError("merge needs at least one batch document")
+    from .gates import validate_document
+
     for doc, name in zip(docs, names):
-        if not isinstance(doc, dict) or "pairs" not in doc or "spec" not in doc:
-            raise HrtfevalError("is not a batch document written by hrtfeval (no 'pairs')", name)
+        validate_document(doc, name)
+        if "pairs" not in doc:
+            raise HrtfevalError("is a single-pair document; merge takes batch documents", name)
     first = comparable_spec(docs[0]["spec"])
     for doc, name in zip(docs[1:], names[1:]):
         other = comparable_spec(doc["spec"])

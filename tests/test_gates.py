@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -361,3 +362,97 @@ def test_merge_recomputes_regression_and_accepts_a_baseline(sets, run, tmp_path)
     )
     assert merged.exit_code == 0
     assert json.loads(merged.stdout)["regression"]["max"] == {"lsd": 0.6}
+
+
+# ----------------------------------------------------------------------------------------------
+# Malformed documents: one line, exit 2, naming the file and what is wrong
+
+
+def _malformed(run) -> dict[str, tuple[str, str]]:
+    """name -> (file text, what the error must say)."""
+
+    def edited(edit):
+        doc = copy.deepcopy(run)
+        edit(doc)
+        return json.dumps(doc)
+
+    def set_overall(value):
+        return edited(lambda d: d["pairs"][1]["scores"]["lsd"].__setitem__("overall", value))
+
+    nested = '{"spec": {}, "pairs": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    return {
+        "metric dict": ('{"lsd": {}}', "not a score document"),
+        "metric number": ('{"lsd": 5}', "not a score document"),
+        "overall null": (set_overall(None), "pairs[1].scores.lsd.overall is null"),
+        "overall string": (set_overall("0.5"), "pairs[1].scores.lsd.overall is a string"),
+        "400 digits": (set_overall(10**400), "pairs[1].scores.lsd.overall is an integer of 401"),
+        "spec string": (edited(lambda d: d.__setitem__("spec", "lsd")), "spec is a string"),
+        "no spec": (edited(lambda d: d.pop("spec")), "spec is missing"),
+        "pairs of ints": (edited(lambda d: d.__setitem__("pairs", [1, 2])), "pairs[0] is a number"),
+        "pairs object": (edited(lambda d: d.__setitem__("pairs", {})), "pairs is an object"),
+        "scores list": (
+            edited(lambda d: d["pairs"][0].__setitem__("scores", [1])),
+            "pairs[0].scores is a list",
+        ),
+        "no target": (edited(lambda d: d["pairs"][2].pop("target")), "pairs[2].target is missing"),
+        "bad shard": (edited(lambda d: d["spec"].__setitem__("shard", "x")), "spec.shard"),
+        "regression list": (
+            edited(lambda d: d["pairs"][0].__setitem__("regression", [])),
+            "pairs[0].regression is a list",
+        ),
+        "unmatched number": (edited(lambda d: d.__setitem__("unmatched", 3)), "unmatched is a"),
+        "deeply nested": (nested, "nested too deeply"),
+        "NaN": (set_overall(float("nan")), "holds the number NaN"),
+        "Infinity": (set_overall(float("inf")), "holds the number Infinity"),
+        "-Infinity": (set_overall(float("-inf")), "holds the number -Infinity"),
+    }
+
+
+MALFORMED = (
+    "metric dict",
+    "metric number",
+    "overall null",
+    "overall string",
+    "400 digits",
+    "spec string",
+    "no spec",
+    "pairs of ints",
+    "pairs object",
+    "scores list",
+    "no target",
+    "bad shard",
+    "regression list",
+    "unmatched number",
+    "deeply nested",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+)
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_documents_are_one_line_errors(case, run, sets, tmp_path):
+    text, expected = _malformed(run)[case]
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(HrtfevalError, match=re.escape(expected)) as info:
+        load_document(path)
+    assert info.value.file == str(path)
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    for args in (("merge", path), ("score", pred, ref, "--baseline", path)):
+        result = invoke(*args, "--format", "json")
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), result.stderr
+        assert expected in lines[0]
+
+
+def test_malformed_json_lines_name_the_line(run, tmp_path):
+    lines = [json.dumps(e) for e in run["pairs"]]
+    lines[1] = lines[1].replace(str(run["pairs"][1]["scores"]["lsd"]["overall"]), "NaN", 1)
+    lines.append(json.dumps({k: v for k, v in run.items() if k != "pairs"}))
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HrtfevalError, match=r"holds the number NaN \(line 2\)"):
+        load_document(path)
