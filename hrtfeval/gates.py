@@ -23,6 +23,43 @@ from .errors import HrtfevalError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+#: Batch-``spec`` keys that decide the numbers: two documents that differ in one of them were
+#: scored with other definitions, so ``merge`` refuses to combine them and ``--baseline``
+#: refuses to compare with them. (``device``, ``source``, ``shard``, ``notes``, thresholds and
+#: the metric list do not change a metric's value.)
+SCORING_SPEC_KEYS = (
+    "band_hz",
+    "n_fft",
+    "domain",
+    "reduction",
+    "epsilon",
+    "itd_method",
+    "length_policy",
+    "preset",
+    "tolerance_deg",
+    "allow_missing",
+)
+#: Of those, the keys a single-pair spec holds with the same meaning as a batch spec (its
+#: ``n_fft`` and ``domain`` are the values used for the pair, not the options).
+_OPTION_KEYS_OF_BOTH_KINDS = (
+    "band_hz",
+    "reduction",
+    "epsilon",
+    "itd_method",
+    "length_policy",
+    "preset",
+)
+#: Facts of one scored pair (its spec in a batch, the spec of a single-pair document) that decide
+#: its numbers: FFT length and bins scored, rmse/mae domain, matching tolerance, whether the
+#: reference's ``Data.Delay`` was applied. Compared only where both documents state them.
+PAIR_SCORING_KEYS = (
+    "n_fft",
+    "bins",
+    "domain",
+    "directions.tolerance_deg",
+    "reference.delay_applied",
+)
+
 
 # ----------------------------------------------------------------------------------------------
 # Documents
@@ -346,6 +383,7 @@ class Baseline:
             targets.setdefault(e.get("target"), []).append(e)
         self.by_target = {t: es[0] for t, es in targets.items() if len(es) == 1}
         self.metrics = {m for e in self.entries for m in e["scores"]}
+        self.spec = doc["spec"]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Baseline:
@@ -359,16 +397,102 @@ class Baseline:
         return hit if hit is not None else self.by_target.get(target)
 
 
+def spec_differences(a: dict[str, Any], b: dict[str, Any], keys=None) -> list[str]:
+    """The keys (all of both, or ``keys``) whose values differ between two specs; dotted keys
+    (``"reference.delay_applied"``) look into nested objects."""
+    keys = sorted(a.keys() | b.keys()) if keys is None else keys
+    return [k for k in keys if _dotted(a, k) != _dotted(b, k)]
+
+
+def _dotted(spec: Any, key: str) -> Any:
+    for part in key.split("."):
+        spec = spec.get(part) if isinstance(spec, dict) else None
+    return spec
+
+
+def _differences_text(keys: list[str], base: dict, run: dict) -> str:
+    return "; ".join(
+        f"{k}: {json.dumps(_dotted(base, k))} in the baseline, {json.dumps(_dotted(run, k))} here"
+        for k in keys
+    )
+
+
+def _scored_metrics(doc_or_spec: dict[str, Any]) -> set[str]:
+    spec = doc_or_spec.get("spec", doc_or_spec)
+    if isinstance(spec.get("metrics"), list):
+        return set(spec["metrics"])
+    return set(doc_or_spec.get("scores") or {})
+
+
+def _comparable_keys(keys, base_metrics: set[str], run_metrics: set[str]) -> list[str]:
+    """``keys`` without those that no metric scored by both documents depends on."""
+    both = base_metrics & run_metrics
+    skip = set()
+    if "itd" not in both:
+        skip.add("itd_method")
+    if not both & {"rmse", "mae"}:
+        skip.add("domain")
+    if not both & {"lsd", "rmse", "mae"}:
+        skip |= {"band_hz", "n_fft", "bins"}
+    return [k for k in keys if k not in skip]
+
+
+def check_baseline_spec(run_spec: dict[str, Any], baseline: Baseline) -> None:
+    """Refuse a baseline scored with other definitions than this run (before anything is scored).
+
+    ``run_spec`` is a batch spec (:func:`hrtfeval.batch.batch_spec`) of the run's options. Against
+    a batch baseline every key of :data:`SCORING_SPEC_KEYS` is compared, against a single-pair
+    baseline those both kinds state alike; the per-pair facts (FFT length, bins, domain used) are
+    compared pair by pair in :func:`annotate_pair`. Keys that only matter to a metric one of the
+    two documents does not score are left out.
+    """
+    keys = SCORING_SPEC_KEYS if not baseline.single else _OPTION_KEYS_OF_BOTH_KINDS
+    keys = _comparable_keys(keys, baseline.metrics, _scored_metrics(run_spec))
+    differ = spec_differences(baseline.spec, run_spec, keys)
+    if differ:
+        raise HrtfevalError(
+            "the baseline was scored with other definitions than this run ("
+            + _differences_text(differ, baseline.spec, run_spec)
+            + "); its numbers cannot be compared: score the baseline again with this run's "
+            "options",
+            baseline.name,
+        )
+
+
+def _check_pair_spec(entry: dict[str, Any], base: dict[str, Any], baseline: Baseline) -> None:
+    """Refuse a baseline pair whose facts (FFT length, bins, domain, ...) differ from the pair's."""
+    run, old = entry.get("spec") or {}, base.get("spec") or {}
+    keys = _comparable_keys(PAIR_SCORING_KEYS, set(base["scores"]), set(entry["scores"]))
+    keys = [k for k in keys if _dotted(run, k) is not None and _dotted(old, k) is not None]
+    differ = spec_differences(old, run, keys)
+    if differ:
+        raise HrtfevalError(
+            f"the baseline's pair {base.get('prediction')}, {base.get('target')} was scored with "
+            f"other definitions than {entry['prediction']}, {entry['target']} here ("
+            + _differences_text(differ, old, run)
+            + "); its numbers cannot be compared: score the baseline again with this run's "
+            "options",
+            baseline.name,
+        )
+
+
 def check_regression_options(
-    metrics, baseline: Baseline | None, max_regression: dict[str, float]
+    metrics,
+    baseline: Baseline | None,
+    max_regression: dict[str, float],
+    run_spec: dict[str, Any] | None = None,
 ) -> None:
-    """``--max-regression`` needs ``--baseline``, scored metrics and a baseline that has them."""
+    """``--max-regression`` needs ``--baseline``, scored metrics and a baseline that has them;
+    with ``run_spec``, the baseline must be scored with the same definitions
+    (:func:`check_baseline_spec`)."""
     if max_regression and baseline is None:
         raise HrtfevalError("--max-regression needs --baseline OLD.json to compare with")
     if baseline is None:
         return
     if not baseline.entries:
         raise HrtfevalError("the baseline has no scored pair to compare with", baseline.name)
+    if run_spec is not None:
+        check_baseline_spec(run_spec, baseline)
     for m in max_regression:
         if m not in metrics:
             raise HrtfevalError(
@@ -401,6 +525,7 @@ def annotate_pair(
     if base is None:
         entry["regression"] = None
     else:
+        _check_pair_spec(entry, base, baseline)
         reg = {}
         for m, s in entry["scores"].items():
             if m not in base["scores"]:
@@ -580,6 +705,8 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for f in unmatched.get(side, []):
             msg = f"{side} file without a {other} file"
             add(f, "pairing", "skipped" if ignored else "error", msg, msg)
+    for shard in (doc.get("spec") or {}).get("missing_shards") or []:
+        add("shards", f"shard {shard}", "skipped", "shard missing from the merge (--allow-missing-shards)")
     reg = doc.get("regression") if is_batch(doc) else None
     for m, a in ((reg or {}).get("aggregate") or {}).items():
         if a["passed"] is None:

@@ -151,6 +151,8 @@ def summary_line(doc: dict[str, Any]) -> str:
     total = doc["spec"].get("pairs_total")
     if shard:
         parts.append(f"shard {shard} of {total} pairs")
+    if c.get("missing_shards"):
+        parts.append(f"{c['missing_shards']} shard(s) MISSING: {', '.join(doc['spec']['missing_shards'])}")
     return " · ".join(parts)
 
 
@@ -246,7 +248,11 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
         table.add_row(*[Text(c) for c in row], style="bold")
     console.print(table)
     for i, line in enumerate(footer_lines(doc)):
-        bad = line.startswith(("errors", "prediction files", "target files")) or "FAIL" in line
+        bad = (
+            line.startswith(("errors", "prediction files", "target files"))
+            or "FAIL" in line
+            or "MISSING" in line
+        )
         console.print(Text(line, style="bold red" if bad else ("bold" if i == 0 else None)))
 
 

@@ -34,7 +34,7 @@ def invoke(*args):
 
 def score(*args, code=0, fmt="json"):
     result = invoke("score", *args, "--format", fmt, "--device", "cpu", "--workers", "0")
-    assert result.exit_code == code, result.stderr
+    assert code is None or result.exit_code == code, result.stderr
     return json.loads(result.stdout) if fmt == "json" else result
 
 
@@ -456,3 +456,86 @@ def test_malformed_json_lines_name_the_line(run, tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(HrtfevalError, match=r"holds the number NaN \(line 2\)"):
         load_document(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# A baseline scored with other definitions is refused, naming the fields
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (("--freq-max", "16000"), "band_hz: [20.0, 16000.0] in the baseline, [20.0, 20000.0] here"),
+        (("--reduction", "rms"), 'reduction: "rms" in the baseline, "mean" here'),
+        (("--epsilon", "1e-6"), "epsilon: 1e-06 in the baseline, 1e-12 here"),
+        (("--itd-method", "threshold"), 'itd_method: "threshold" in the baseline'),
+        (("--n-fft", "256"), "n_fft: 256 in the baseline, null here"),
+        (("--length-policy", "pad"), "length_policy"),
+        (("--position-tolerance", "1"), "tolerance_deg: 1.0 in the baseline, 0.1 here"),
+        (("--preset", "lap"), 'preset: "lap" in the baseline, null here'),
+    ],
+)
+def test_baseline_of_other_definitions_is_refused(sets, tmp_path, options, field):
+    old = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", *options, code=None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    for pred, ref in ((sets / "pred", sets / "ref"), (sets / "pred/p0.sofa", sets / "ref/p0.sofa")):
+        result = invoke(
+            "score", pred, ref, "-m", "lsd", "-m", "itd", "--baseline", path, "--format", "json"
+        )
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert result.stderr.startswith(f"Error: {path}: the baseline was scored with other defi")
+        assert field in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_single_pair_baseline_of_other_definitions_is_refused(sets, tmp_path):
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(score(pred, ref, "--reduction", "rms")))
+    result = invoke("score", sets / "pred", sets / "ref", "--baseline", path)
+    assert result.exit_code == 2 and 'reduction: "rms" in the baseline' in result.stderr
+    # per pair: the FFT length a single-pair baseline used
+    path.write_text(json.dumps(score(pred, ref, "--n-fft", "256")))
+    result = invoke("score", pred, ref, "--baseline", path, "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert "n_fft: 256 in the baseline, 128 here" in result.stderr
+    assert "bins: " in result.stderr
+
+
+def test_baseline_differing_only_in_run_facts_is_compared(sets, tmp_path):
+    # another device name, shard, thresholds, metric list, notes and source: same numbers
+    old = score(
+        sets / "pred", sets / "ref", "-m", "lsd", "--shard", "1/2", "--fail-above", "lsd=100"
+    )
+    old["spec"]["device"] = "cuda:0"
+    old["spec"]["notes"] = ["scored elsewhere"]
+    old["spec"]["source"] = {"prediction_dir": "/elsewhere/pred", "target_dir": "/elsewhere/ref"}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "ild", "--baseline", path)
+    assert doc["pairs"][0]["regression"]["lsd"]["delta"] == 0.0
+    # definitions of a metric the baseline does not score do not matter
+    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--itd-method",
+                "threshold", "--baseline", path)
+    assert doc["regression"]["aggregate"]["lsd"]["n"] == 2
+
+
+def test_merge_refuses_a_baseline_of_other_definitions(sets, run, tmp_path):
+    old = score(sets / "pred", sets / "ref", "-m", "lsd", "--freq-max", "16000")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    shard = tmp_path / "all.json"
+    shard.write_text(json.dumps(run))
+    result = invoke("merge", shard, "--baseline", path)
+    assert result.exit_code == 2 and "band_hz: [20.0, 16000.0] in the baseline" in result.stderr
+
+
+def test_one_list_of_the_keys_that_change_numbers():
+    from hrtfeval.batch import RUN_SPEC_KEYS, batch_spec
+    from hrtfeval.gates import SCORING_SPEC_KEYS
+    from hrtfeval.scoring import ScoreOptions
+
+    spec = batch_spec(ScoreOptions.build(), "cpu", {}, shard=None, pairs_total=1,
+                      ignore_unmatched=False)
+    assert set(SCORING_SPEC_KEYS) <= set(spec)
+    assert not set(SCORING_SPEC_KEYS) & set(RUN_SPEC_KEYS)
