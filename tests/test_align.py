@@ -188,6 +188,53 @@ def test_duplicate_reference_directions_are_kept():
     np.testing.assert_array_equal(pair.prediction.data, ref.data[[0, 1, 2, 3, 4, 2]])
 
 
+def test_repeated_directions_with_different_data_pair_in_file_order():
+    # The reference stores direction 2 twice (rows 2 and 6, other data); the prediction is a
+    # reordered copy. Both reference rows used to match one prediction row (LSD 0.0056, 2.4 dB
+    # in that direction, instead of a perfect score).
+    ref = _set("ref.sofa", np.r_[GRID[:6], GRID[2:3]])
+    perm = np.array([5, 2, 0, 4, 6, 1, 3])  # rows 2 and 6 keep their order
+    pred = _set("pred.pt", ref.positions[perm], data=ref.data[perm])
+    pair = align_pair(pred, ref)
+    np.testing.assert_array_equal(pair.prediction.data, ref.data)
+    index, _ = match_directions(pred.positions, ref.positions, 0.1)
+    np.testing.assert_array_equal(index, np.argsort(perm))
+    # the same grid in the same order: row by row
+    np.testing.assert_array_equal(align_pair(ref, ref).prediction.data, ref.data)
+
+
+@pytest.mark.parametrize(("n_ref", "n_pred"), [(2, 3), (1, 2), (3, 2)])
+def test_repeated_directions_held_unequally_often_is_an_error(n_ref, n_pred):
+    extra = lambda n: np.repeat(GRID[2:3], n - 1, axis=0)  # noqa: E731
+    ref = _set("ref.sofa", np.r_[GRID[:6], extra(n_ref)])
+    pred = _set("pred.pt", np.r_[GRID[:6][::-1], extra(n_pred)])
+    az, el = GRID[2, 0], GRID[2, 1]
+    with _raises(
+        rf"^the direction \(az {az:.4g}, el {el:.4g} deg\) at 1.5 m is stored {n_pred} "
+        rf"times in pred.pt, but {n_ref} rows of ref.sofa match it: .* remove the extra rows$"
+    ):
+        align_pair(pred, ref)
+
+
+def test_many_rows_at_one_point_stay_linear_in_memory():
+    # 20000 directions all at one point used to build 20000 x 20000 matrices (9.7 GB).
+    m = 20000
+    point = np.tile([[30.0, 10.0, 1.2]], (m, 1))
+    data = np.random.default_rng(1).standard_normal((m, 2, 4))
+    ref = _set("ref.sofa", point, data=data)
+    tracemalloc.start()
+    start = time.perf_counter()
+    pair = align_pair(_set("pred.pt", point.copy(), data=data[::-1].copy()), ref)
+    # not the row-by-row shortcut; 19999 rows for 20000 cannot be paired
+    with _raises(r"stored 19999 times in the prediction, but 20000 rows of the reference"):
+        match_directions(point[:-1], point, 0.1)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    np.testing.assert_array_equal(pair.prediction.data, data[::-1])  # file order
+    assert elapsed < 3.0 and peak < 100e6
+
+
 def test_distinct_reference_directions_sharing_one_prediction_is_an_error():
     ref = _set("ref.sofa", np.array([[10.0, 0.0, 1.0], [11.0, 0.0, 1.0]]))
     pred = _set("pred.pt", np.array([[10.5, 0.0, 1.0]]))
