@@ -243,7 +243,11 @@ def match_directions(
         from scipy.spatial import cKDTree
 
         bound = 2.0 * math.sin(math.radians(min(limit, 180.0)) / 2.0) * (1.0 + 1e-12) + 1e-15
-        dist, idx = cKDTree(u_pred).query(u_ref, k=1, distance_upper_bound=bound)
+        # One tree point per distinct direction: a k-d tree of many equal points degenerates
+        # (20000 rows at one point took seconds per query batch); the labels pick among them.
+        distinct = _distinct_rows(u_pred)
+        dist, idx = cKDTree(u_pred[distinct]).query(u_ref, k=1, distance_upper_bound=bound)
+        idx = distinct[np.minimum(idx, distinct.size - 1)]
         angles = _chord_to_deg(np.where(np.isfinite(dist), dist, 2.0))
         found = np.isfinite(dist) & (angles <= limit)
         index = np.where(found, idx, -1).astype(np.int64)
@@ -263,6 +267,16 @@ def _distance_labels(positions: np.ndarray) -> np.ndarray:
 def _azimuth_labels(positions: np.ndarray) -> np.ndarray:
     az = np.round(np.mod(np.asarray(positions[:, 0], dtype=np.float64), 360.0) * _LABEL_SCALE)
     return np.mod(az.astype(np.int64), _FULL_TURN)
+
+
+def _distinct_rows(u: np.ndarray) -> np.ndarray:
+    """Ascending indices of the first row of each distinct direction of the unit vectors ``u``."""
+    if u.shape[0] < 2:
+        return np.arange(u.shape[0])
+    group, _ = _group_rows(np.round(u * _DUPLICATE_KEY_SCALE).astype(np.int64))
+    first = np.full(int(group.max()) + 1, u.shape[0], dtype=np.int64)
+    np.minimum.at(first, group, np.arange(u.shape[0]))
+    return np.sort(first)
 
 
 def _prefer_same_labels(
@@ -441,7 +455,8 @@ def _report_missing(
     from scipy.spatial import cKDTree
 
     # How far the nearest predicted directions are tells the user which tolerance would do.
-    dist, _ = cKDTree(spherical_to_unit(pred.positions)).query(
+    u_pred = spherical_to_unit(pred.positions)
+    dist, _ = cKDTree(u_pred[_distinct_rows(u_pred)]).query(
         spherical_to_unit(ref.positions[missing]), k=1
     )
     needed = float(_chord_to_deg(dist).max())
