@@ -459,24 +459,61 @@ def _report_missing(
     dist, _ = cKDTree(u_pred[_distinct_rows(u_pred)]).query(
         spherical_to_unit(ref.positions[missing]), k=1
     )
-    needed = float(_chord_to_deg(dist).max())
+    needed = _round_up(float(_chord_to_deg(dist).max()))
     shown = ", ".join(_fmt_direction(ref.positions[i]) for i in missing[:_SHOWN_MISSING])
     more = ", ..." if missing.size > _SHOWN_MISSING else ""
+    # Widening is advice only when it would work: every reference direction then matches, and
+    # no two of them share one prediction direction (else the direction is missing).
+    widen = _widening_matches_all(pred, ref, needed)
     if missing.size == n_ref:
+        advice = (
+            f"widen --position-tolerance to {needed:g} deg (that matches all)"
+            if widen
+            else "check the two files describe the same grid"
+        )
         message = (
             f"none of the {n_ref} reference directions of {ref.path} has a prediction direction "
             f"within {tolerance:g} deg (e.g. {shown}{more}); the nearest are up to "
-            f"{needed:.3g} deg away: check the two files describe the same grid or widen "
-            "--position-tolerance"
+            f"{needed:g} deg away: {advice}"
         )
-    else:
+    elif widen:
         message = (
             f"{missing.size} of {n_ref} reference directions of {ref.path} have no prediction "
             f"direction within {tolerance:g} deg ({shown}{more}); widen "
-            f"--position-tolerance (up to {needed:.3g} deg matches all) or pass --allow-missing "
+            f"--position-tolerance (up to {needed:g} deg matches all) or pass --allow-missing "
             "to score only the matched ones"
         )
+    else:
+        message = (
+            f"{missing.size} of {n_ref} reference directions of {ref.path} are missing from the "
+            f"prediction ({shown}{more}): none lies within {tolerance:g} deg, and the nearest "
+            "are other reference directions' matches; pass --allow-missing to score only the "
+            "matched ones"
+        )
     raise HrtfevalError(message, file=pred.path)
+
+
+def _round_up(angle: float) -> float:
+    """``angle`` rounded up to 3 significant digits (a tolerance printed for the user must not be
+    smaller than the one needed)."""
+    if angle <= 0.0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(angle)) - 2)
+    return min(180.0, math.ceil(angle / step * (1 - 1e-12)) * step)
+
+
+def _widening_matches_all(pred: HRTFSet, ref: HRTFSet, tolerance: float) -> bool:
+    """Whether every reference direction matches a prediction direction of its own within
+    ``tolerance`` (no two distinct directions sharing one)."""
+    try:
+        index, _ = match_directions(pred.positions, ref.positions, tolerance)
+        matched = index >= 0
+        if not matched.all():
+            return False
+        _check_shared_matches(pred, ref, index, matched, tolerance)
+    except HrtfevalError:
+        return False
+    return True
 
 
 def _check_shared_matches(

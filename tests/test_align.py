@@ -149,12 +149,17 @@ def test_missing_directions_error_and_allow_missing():
     keep = np.r_[0:20, 25:60]  # reference rows 20..24 have no prediction
     perm = np.random.default_rng(5).permutation(keep)
     pred = _set("pred.pt", GRID[perm], data=REF.data[perm])
+    # Genuinely missing: widening would match them to other reference directions' partners
+    # (the hint used to say "widen --position-tolerance (up to 26.4 deg matches all)", and
+    # following it gave the error "... both match the predicted direction ...").
     with _raises(
-        r"^pred.pt: 5 of 60 reference directions of ref.sofa have no prediction direction within "
-        r"0.1 deg \(\(az .*\), \(az .*\), \(az .*\), \.\.\.\); widen --position-tolerance .* or "
-        r"pass --allow-missing to score only the matched ones$"
-    ):
+        r"^pred.pt: 5 of 60 reference directions of ref.sofa are missing from the prediction "
+        r"\(\(az .*\), \(az .*\), \(az .*\), \.\.\.\): none lies within 0.1 deg, and the "
+        r"nearest are other reference directions' matches; pass --allow-missing to score only "
+        r"the matched ones$"
+    ) as err:
         align_pair(pred, REF)
+    assert "widen" not in str(err.value)
 
     pair = align_pair(pred, REF, allow_missing=True)
     np.testing.assert_array_equal(pair.missing, np.arange(20, 25))
@@ -163,6 +168,28 @@ def test_missing_directions_error_and_allow_missing():
     np.testing.assert_array_equal(pair.prediction.data, REF.data[keep])
     np.testing.assert_array_equal(pair.reference.positions, GRID[keep])
     assert any("5 of 60 directions have no prediction direction" in note for note in pair.notes)
+
+
+def test_widening_is_suggested_only_when_it_matches_every_direction():
+    shifted = GRID.copy()
+    shifted[:5, 1] += np.array([0.3, 0.2, 0.7, 0.1, 0.25])  # 5 rows a little off
+    shifted[:5, 1] = np.clip(shifted[:5, 1], -90, 90)
+    pred = _set("pred.pt", shifted, data=REF.data)
+    with _raises(
+        r"^pred.pt: \d of 60 reference directions of ref.sofa have no prediction direction "
+        r"within 0.1 deg .*; widen --position-tolerance \(up to ([0-9.]+) deg matches all\) or "
+        r"pass --allow-missing"
+    ) as err:
+        align_pair(pred, REF)
+    needed = float(re.search(r"up to ([0-9.]+) deg", str(err.value)).group(1))
+    _check_identity(align_pair(pred, REF, tolerance_deg=needed))  # the advice works
+    # the same grid rotated: nothing matches, widening does
+    rotated = GRID.copy()
+    rotated[:, 0] = np.mod(rotated[:, 0] + 0.5, 360)
+    with _raises(r"widen --position-tolerance \(up to ([0-9.]+) deg matches all\)") as err:
+        align_pair(_set("pred.pt", rotated, data=REF.data), REF)
+    needed = float(re.search(r"up to ([0-9.]+) deg", str(err.value)).group(1))
+    _check_identity(align_pair(_set("pred.pt", rotated, data=REF.data), REF, tolerance_deg=needed))
 
 
 def test_nothing_matches_even_with_allow_missing():
