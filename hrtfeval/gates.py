@@ -293,8 +293,13 @@ def validate_document(doc: Any, name: str) -> None:
         if not batch:
             _check_entry(doc, "", batch=False)
             return
+        seen: dict[tuple[str, str], int] = {}
         for i, entry in enumerate(_expect(doc["pairs"], "pairs", list, "a list of pairs")):
             _check_entry(entry, f"pairs[{i}].", batch=True)
+            key = (entry["prediction"], entry["target"])
+            if key in seen:  # a baseline lookup or a merge would silently take one of them
+                raise _Invalid(f"pairs[{i}] repeats the pair of pairs[{seen[key]}] ({key[0]})")
+            seen[key] = i
         unmatched = doc.get("unmatched")
         if unmatched is not None:
             _expect(unmatched, "unmatched", dict, "an object with 'prediction' and 'target' lists")

@@ -290,6 +290,9 @@ def reduce_values(values, reduction_method: str = "mean", epsilon: float = 1e-12
     reduction_method = check_option("reduction_method", reduction_method, REDUCTIONS)
     eps = check_epsilon(epsilon)
     torch = _torch()
+    values = _as_tensor(torch, "values", values, None)
+    if not (values.is_floating_point() or values.is_complex()):
+        values = values.to(torch.get_default_dtype())
     if values.dim() == 0:
         return values
     if values.numel() == 0:

@@ -402,6 +402,10 @@ def _malformed(run) -> dict[str, tuple[str, str]]:
         ),
         "unmatched number": (edited(lambda d: d.__setitem__("unmatched", 3)), "unmatched is a"),
         "deeply nested": (nested, "nested too deeply"),
+        "pair twice": (
+            edited(lambda d: d["pairs"].append(copy.deepcopy(d["pairs"][1]))),
+            "pairs[4] repeats the pair of pairs[1] (p1.sofa)",
+        ),
         "NaN": (set_overall(float("nan")), "holds the number NaN"),
         "Infinity": (set_overall(float("inf")), "holds the number Infinity"),
         "-Infinity": (set_overall(float("-inf")), "holds the number -Infinity"),
@@ -424,6 +428,7 @@ MALFORMED = (
     "regression list",
     "unmatched number",
     "deeply nested",
+    "pair twice",
     "NaN",
     "Infinity",
     "-Infinity",
@@ -539,3 +544,21 @@ def test_one_list_of_the_keys_that_change_numbers():
                       ignore_unmatched=False)
     assert set(SCORING_SPEC_KEYS) <= set(spec)
     assert not set(SCORING_SPEC_KEYS) & set(RUN_SPEC_KEYS)
+
+
+def test_baseline_pair_with_other_delay_handling_or_bins_is_refused(sets, run, tmp_path):
+    for key, value, field in (
+        ("reference", {"delay_applied": True}, "reference.delay_applied: true in the baseline"),
+        ("bins", 3, "bins: 3 in the baseline"),
+    ):
+        old = copy.deepcopy(run)
+        spec = old["pairs"][2]["spec"]
+        spec[key] = {**spec[key], **value} if isinstance(value, dict) else value
+        path = tmp_path / "old.json"
+        path.write_text(json.dumps(old))
+        result = invoke("score", sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert "the baseline's pair p2.sofa, p2.sofa was scored with other definitions" in (
+            result.stderr
+        )
+        assert field in result.stderr

@@ -963,3 +963,11 @@ def test_nan_in_gives_nan_out_as_torch_losses_do():
     for metric in METRICS:
         assert math.isnan(float(hrtf_loss(p, torch.ones(2, 2), metric=metric)))
     assert math.isnan(float(torch.nn.functional.mse_loss(p, torch.ones(2, 2))))
+
+
+def test_reduce_values_converts_or_names_its_argument():
+    assert float(reduce_values([1.0, 2.0, 3.0])) == pytest.approx(2.0)
+    assert float(reduce_values(np.array([1, 2, 3]))) == pytest.approx(2.0)
+    for bad in ("abc", None, {"a": 1}):
+        with pytest.raises(TypeError, match="^values must be a tensor"):
+            reduce_values(bad)
