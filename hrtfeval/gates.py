@@ -180,7 +180,8 @@ def _shown(value: Any) -> str:
 
 def _expect(value: Any, where: str, kind: type | tuple, what: str) -> Any:
     if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        raise _Invalid(f"{where} is {_type_name(value)} ({_shown(value)}); expected {what}")
+        shown = "" if value is None else f" ({_shown(value)})"
+        raise _Invalid(f"{where} is {_type_name(value)}{shown}; expected {what}")
     return value
 
 
