@@ -115,7 +115,8 @@ def _parse_json(text: str, name: str, line: int | None = None) -> Any:
     except _BadToken as exc:
         raise HrtfevalError(
             f"holds the number {exc.args[0]}{where}, which JSON does not have and hrtfeval never "
-            "writes", name
+            "writes",
+            name,
         ) from None
     except RecursionError:
         raise HrtfevalError(f"is nested too deeply to be a score document{where}", name) from None
@@ -172,8 +173,10 @@ def _type_name(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, int) or abs(value) < 10**20 else (
-        f"an integer of {len(str(abs(value)))} digits"
+    text = (
+        json.dumps(value)
+        if not isinstance(value, int) or abs(value) < 10**20
+        else (f"an integer of {len(str(abs(value)))} digits")
     )
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -262,7 +265,7 @@ def _check_spec(spec: Any, batch: bool) -> None:
         shard = _expect(spec["shard"], "spec.shard", str, "K/N or null")
         k_text, sep, n_text = shard.partition("/")
         if not sep or not n_text.isdigit() or not all(k.isdigit() for k in k_text.split(",")):
-            raise _Invalid(f"spec.shard is {_shown(shard)}; expected K/N such as \"2/8\"")
+            raise _Invalid(f'spec.shard is {_shown(shard)}; expected K/N such as "2/8"')
     if batch and spec.get("pairs_total") is not None:
         _expect(spec["pairs_total"], "spec.pairs_total", int, "a count of pairs")
         if not 0 <= spec["pairs_total"] < 2**53:
@@ -712,7 +715,12 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
             msg = f"{side} file without a {other} file"
             add(f, "pairing", "skipped" if ignored else "error", msg, msg)
     for shard in (doc.get("spec") or {}).get("missing_shards") or []:
-        add("shards", f"shard {shard}", "skipped", "shard missing from the merge (--allow-missing-shards)")
+        add(
+            "shards",
+            f"shard {shard}",
+            "skipped",
+            "shard missing from the merge (--allow-missing-shards)",
+        )
     reg = doc.get("regression") if is_batch(doc) else None
     for m, a in ((reg or {}).get("aggregate") or {}).items():
         if a["passed"] is None:

@@ -162,7 +162,9 @@ def summary_line(doc: dict[str, Any]) -> str:
     if shard:
         parts.append(f"shard {shard} of {total} pairs")
     if c.get("missing_shards"):
-        parts.append(f"{c['missing_shards']} shard(s) MISSING: {', '.join(doc['spec']['missing_shards'])}")
+        parts.append(
+            f"{c['missing_shards']} shard(s) MISSING: {', '.join(doc['spec']['missing_shards'])}"
+        )
     return " · ".join(parts)
 
 

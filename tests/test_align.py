@@ -232,7 +232,9 @@ def test_repeated_directions_with_different_data_pair_in_file_order():
 
 @pytest.mark.parametrize(("n_ref", "n_pred"), [(2, 3), (1, 2), (3, 2)])
 def test_repeated_directions_held_unequally_often_is_an_error(n_ref, n_pred):
-    extra = lambda n: np.repeat(GRID[2:3], n - 1, axis=0)  # noqa: E731
+    def extra(n):
+        return np.repeat(GRID[2:3], n - 1, axis=0)
+
     ref = _set("ref.sofa", np.r_[GRID[:6], extra(n_ref)])
     pred = _set("pred.pt", np.r_[GRID[:6][::-1], extra(n_pred)])
     az, el = GRID[2, 0], GRID[2, 1]

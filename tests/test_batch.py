@@ -466,9 +466,7 @@ def test_a_missing_shard_is_an_error_unless_allowed(messy, tmp_path):
     with pytest.raises(HrtfevalError, match="shard\\(s\\) 2/3 missing"):
         merge_documents([docs[0], docs[2]], ["a", "c"])
     # allowed: the document says so in spec, notes and counts, also with --quiet
-    partial, result = run_json(
-        "merge", paths[0], paths[2], "--allow-missing-shards", "-q", code=2
-    )
+    partial, result = run_json("merge", paths[0], paths[2], "--allow-missing-shards", "-q", code=2)
     assert "shard(s) 2/3 missing" in result.stderr
     assert partial["spec"]["shard"] == "1,3/3"
     assert partial["spec"]["missing_shards"] == ["2/3"]
@@ -504,7 +502,9 @@ def test_merge_refuses_a_shard_with_pairs_left_out(clean, tmp_path):
     third, _ = run_json("score", clean / "pred", clean / "ref", "--workers", "0", "--shard", "2/3")
     paths[1].write_text(json.dumps(third))
     result = invoke("merge", *paths)
-    assert result.exit_code == 2 and "the shards split the run differently: 1/2, 2/3" in result.stderr
+    assert (
+        result.exit_code == 2 and "the shards split the run differently: 1/2, 2/3" in result.stderr
+    )
 
 
 def test_merge_refuses_overlap_and_other_options(clean, tmp_path):

@@ -520,8 +520,18 @@ def test_baseline_differing_only_in_run_facts_is_compared(sets, tmp_path):
     doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "ild", "--baseline", path)
     assert doc["pairs"][0]["regression"]["lsd"]["delta"] == 0.0
     # definitions of a metric the baseline does not score do not matter
-    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", "--itd-method",
-                "threshold", "--baseline", path)
+    doc = score(
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "itd",
+        "--itd-method",
+        "threshold",
+        "--baseline",
+        path,
+    )
     assert doc["regression"]["aggregate"]["lsd"]["n"] == 2
 
 
@@ -540,8 +550,9 @@ def test_one_list_of_the_keys_that_change_numbers():
     from hrtfeval.gates import SCORING_SPEC_KEYS
     from hrtfeval.scoring import ScoreOptions
 
-    spec = batch_spec(ScoreOptions.build(), "cpu", {}, shard=None, pairs_total=1,
-                      ignore_unmatched=False)
+    spec = batch_spec(
+        ScoreOptions.build(), "cpu", {}, shard=None, pairs_total=1, ignore_unmatched=False
+    )
     assert set(SCORING_SPEC_KEYS) <= set(spec)
     assert not set(SCORING_SPEC_KEYS) & set(RUN_SPEC_KEYS)
 
