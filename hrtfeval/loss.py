@@ -148,9 +148,10 @@ def _as_tensor(torch, name: str, value, like):
     _check_input(torch, name, value)
     try:
         return _to_tensor(torch, value, like)
-    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+    except (TypeError, ValueError, RuntimeError, OverflowError):
         raise TypeError(
-            f"{name} cannot be converted to a tensor of numbers ({exc}); got {_given(value)}"
+            f"{name} cannot be converted to a tensor of numbers: got {_given(value)} (nested "
+            "lists must be rectangular and hold only numbers; arrays must be numeric)"
         ) from None
 
 
