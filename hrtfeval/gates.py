@@ -455,8 +455,11 @@ def check_baseline_spec(run_spec: dict[str, Any], baseline: Baseline) -> None:
     compared pair by pair in :func:`annotate_pair`. Keys that only matter to a metric one of the
     two documents does not score are left out.
     """
+    run_metrics = _scored_metrics(run_spec)
     keys = SCORING_SPEC_KEYS if not baseline.single else _OPTION_KEYS_OF_BOTH_KINDS
-    keys = _comparable_keys(keys, baseline.metrics, _scored_metrics(run_spec))
+    keys = _comparable_keys(keys, baseline.metrics, run_metrics)
+    if not baseline.single:  # the rules in words (bins, ITD estimator, reduction), per metric
+        keys += _definition_keys(baseline.spec, run_spec, baseline.metrics & run_metrics)
     differ = spec_differences(baseline.spec, run_spec, keys)
     if differ:
         raise HrtfevalError(
@@ -468,10 +471,21 @@ def check_baseline_spec(run_spec: dict[str, Any], baseline: Baseline) -> None:
         )
 
 
+def _definition_keys(a: dict[str, Any], b: dict[str, Any], metrics) -> list[str]:
+    """``definitions.<metric>`` for the metrics both specs define."""
+    return [
+        f"definitions.{m}"
+        for m in sorted(metrics)
+        if _dotted(a, f"definitions.{m}") is not None and _dotted(b, f"definitions.{m}") is not None
+    ]
+
+
 def _check_pair_spec(entry: dict[str, Any], base: dict[str, Any], baseline: Baseline) -> None:
-    """Refuse a baseline pair whose facts (FFT length, bins, domain, ...) differ from the pair's."""
+    """Refuse a baseline pair whose facts (FFT length, bins, domain, ...) differ from the pair's;
+    two single-pair documents also compare their definitions."""
     run, old = entry.get("spec") or {}, base.get("spec") or {}
     keys = _comparable_keys(PAIR_SCORING_KEYS, set(base["scores"]), set(entry["scores"]))
+    keys += _definition_keys(old, run, set(base["scores"]) & set(entry["scores"]))
     keys = [k for k in keys if _dotted(run, k) is not None and _dotted(old, k) is not None]
     differ = spec_differences(old, run, keys)
     if differ:

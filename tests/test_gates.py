@@ -573,3 +573,22 @@ def test_baseline_pair_with_other_delay_handling_or_bins_is_refused(sets, run, t
             result.stderr
         )
         assert field in result.stderr
+
+
+def test_baseline_with_other_rules_in_its_definitions_is_refused(sets, run, tmp_path):
+    # e.g. an older hrtfeval that scored the Nyquist bin: same options, another bins rule
+    old = copy.deepcopy(run)
+    old["spec"]["definitions"]["lsd"] = old["spec"]["definitions"]["lsd"].replace(
+        "f_k < fs/2", "f_k <= fs/2"
+    )
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    result = invoke("score", sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path)
+    assert result.exit_code == 2 and "definitions.lsd: " in result.stderr
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    single = score(pred, ref, "-m", "lsd", "-m", "itd")
+    single["spec"]["definitions"]["itd"] = "another estimator"
+    path.write_text(json.dumps(single))
+    result = invoke("score", pred, ref, "-m", "itd", "--baseline", path)
+    assert result.exit_code == 2 and 'definitions.itd: "another estimator"' in result.stderr
+    score(pred, ref, "-m", "lsd", "--baseline", path)  # lsd alone: the itd rule does not matter
