@@ -20,7 +20,7 @@ The batch document (``--format json``)::
      "unmatched": {"prediction": [...], "target": [...]},
      "aggregate": {"lsd": {"unit", "mean", "median", "min", "max", "n"}, ...},
      ["regression": {...},]
-     "counts": {"pairs", "scored", "errors", "unmatched", "failed"}}
+     "counts": {"pairs", "scored", "errors", "unmatched", "failed"[, "missing_shards"]}}
 
 Each pair's ``scores`` has the single-pair schema; its ``spec`` holds the facts that may differ
 from pair to pair (conventions, rate, length, matched directions, bins, notes) and the batch
