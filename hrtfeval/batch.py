@@ -20,7 +20,7 @@ The batch document (``--format json``)::
      "unmatched": {"prediction": [...], "target": [...]},
      "aggregate": {"lsd": {"unit", "mean", "median", "min", "max", "n"}, ...},
      ["regression": {...},]
-     "counts": {"pairs", "scored", "errors", "unmatched", "failed"}}
+     "counts": {"pairs", "scored", "errors", "unmatched", "failed"[, "missing_shards"]}}
 
 Each pair's ``scores`` has the single-pair schema; its ``spec`` holds the facts that may differ
 from pair to pair (conventions, rate, length, matched directions, bins, notes) and the batch
@@ -63,7 +63,7 @@ PAIR_SPEC_KEYS = (
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
-RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes")
+RUN_SPEC_KEYS = ("device", "source", "shard", "missing_shards", "ignore_unmatched", "notes")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,6 +227,27 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 1 <= k <= n:
         raise HrtfevalError(f"--shard K/N needs 1 <= K <= N; got {text!r} (K counts from 1)")
     return k, n
+
+
+def parse_shard_set(text: str, name: str) -> tuple[set[int], int]:
+    """A document's ``spec.shard``: ``"K/N"``, or ``"K1,K2,.../N"`` for a merge of some shards
+    -> ({K, ...}, N)."""
+    k_text, sep, n_text = str(text).partition("/")
+    try:
+        ks = {int(k) for k in k_text.split(",")}
+        n = int(n_text)
+        if not sep or n < 1 or not all(1 <= k <= n for k in ks):
+            raise ValueError
+    except ValueError:
+        raise HrtfevalError(
+            f"spec.shard is {text!r}; expected K/N with 1 <= K <= N (as written by --shard)", name
+        ) from None
+    return ks, n
+
+
+def shard_size(k: int, n: int, total: int) -> int:
+    """How many of ``total`` sorted pairs shard ``k`` of ``n`` holds (:func:`select_shard`)."""
+    return len(range(k - 1, total, n))
 
 
 def select_shard(pairs: list, k: int, n: int) -> list:
@@ -831,6 +852,11 @@ def count(doc: dict[str, Any]) -> dict[str, int]:
         "errors": sum("error" in e for e in entries),
         "unmatched": len(unmatched.get("prediction", [])) + len(unmatched.get("target", [])),
         "failed": sum(e.get("passed") is False for e in entries),
+        **(
+            {"missing_shards": len(doc["spec"]["missing_shards"])}
+            if doc.get("spec", {}).get("missing_shards")
+            else {}
+        ),
     }
 
 
@@ -905,8 +931,13 @@ def run_batch(
     HrtfevalError
         When there is nothing to score (no pair at all, before sharding).
     """
-    from .gates import annotate_pair, regression_block
+    from .gates import annotate_pair, check_baseline_spec, regression_block
 
+    if baseline is not None:  # before any work: a baseline of other definitions is refused
+        check_baseline_spec(
+            batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False),
+            baseline,
+        )
     pairs = pair_list.pairs
     if not pairs:
         where = ", ".join(f"{k} {v}" for k, v in pair_list.source.items())
@@ -973,59 +1004,92 @@ def comparable_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge_documents(
-    docs: list[dict[str, Any]], names: list[str], warn: Callable[[str], None] = lambda s: None
+    docs: list[dict[str, Any]],
+    names: list[str],
+    warn: Callable[[str], None] = lambda s: None,
+    *,
+    allow_missing_shards: bool = False,
 ) -> dict[str, Any]:
     """Combine batch documents (shards of one run) into one, aggregate and counts recomputed.
+
+    Parameters
+    ----------
+    docs, names
+        The documents and the files they came from (named in every error).
+    warn : callable
+        Called with a message when the documents scored different folders or pairs files.
+    allow_missing_shards : bool
+        Merge the shards that are there when some of the run's shards are missing. The merged
+        document then names the present shards in ``spec.shard`` (``"1,3/4"``), the missing
+        ones in ``spec.missing_shards`` and a note, and counts them in
+        ``counts.missing_shards``.
 
     Raises
     ------
     HrtfevalError
         A document is not a batch document, the scoring specs differ, the shards come from runs
-        of different sizes, a shard is given twice, or a pair is in two documents.
-
-    Missing shards only ``warn``: the merged document says which (``spec.shard``).
+        of different sizes, a shard is given twice or holds fewer pairs than its share, a pair
+        is in two documents, or (without ``allow_missing_shards``) a shard is missing.
     """
+    from .gates import SCORING_SPEC_KEYS, spec_differences, validate_document
+
     if not docs:
         raise HrtfevalError("merge needs at least one batch document")
     for doc, name in zip(docs, names):
-        if not isinstance(doc, dict) or "pairs" not in doc or "spec" not in doc:
-            raise HrtfevalError("is not a batch document written by hrtfeval (no 'pairs')", name)
+        validate_document(doc, name)
+        if "pairs" not in doc:
+            raise HrtfevalError("is a single-pair document; merge takes batch documents", name)
     first = comparable_spec(docs[0]["spec"])
     for doc, name in zip(docs[1:], names[1:]):
-        other = comparable_spec(doc["spec"])
-        if other != first:
-            keys = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        keys = spec_differences(first, comparable_spec(doc["spec"]))
+        if keys:
+            what = "definitions" if set(keys) & set(SCORING_SPEC_KEYS) else "options"
             raise HrtfevalError(
-                f"was scored with other options than {names[0]} (spec differs in "
+                f"was scored with other {what} than {names[0]} (spec differs in "
                 f"{', '.join(keys)}); merge only shards of one run",
                 name,
             )
     shards = [d["spec"].get("shard") for d in docs]
-    shard_text = None
+    shard_text, missing_shards = None, []
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
             raise HrtfevalError(
                 "some documents are shards (--shard) and some are not; merge the shards of one run"
             )
-        parsed = [parse_shard(s) for s in shards]
+        parsed = [parse_shard_set(s, name) for s, name in zip(shards, names)]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
             raise HrtfevalError(
                 "the shards split the run differently: " + ", ".join(sorted(set(shards)))
             )
+        total = docs[0]["spec"].get("pairs_total")
         seen: dict[int, str] = {}
-        for (k, _), name in zip(parsed, names):
-            if k in seen:
-                raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
-            seen[k] = name
-        missing = [k for k in range(1, n + 1) if k not in seen]
-        if missing:
-            shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
-            warn(
-                f"shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing: the merged "
-                f"document covers {sum(len(d['pairs']) for d in docs)} of "
-                f"{docs[0]['spec'].get('pairs_total')} pairs"
+        for (ks, _), doc, name in zip(parsed, docs, names):
+            for k in sorted(ks):
+                if k in seen:
+                    raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
+                seen[k] = name
+            if isinstance(total, int):
+                expected = sum(shard_size(k, n, total) for k in ks)
+                if len(doc["pairs"]) != expected:
+                    raise HrtfevalError(
+                        f"holds {len(doc['pairs'])} pair(s), but shard {doc['spec']['shard']} of "
+                        f"a run of {total} pairs has {expected}: the document is incomplete",
+                        name,
+                    )
+        missing_shards = [f"{k}/{n}" for k in range(1, n + 1) if k not in seen]
+        if missing_shards:
+            covered = sum(len(d["pairs"]) for d in docs)
+            message = (
+                f"shard(s) {', '.join(missing_shards)} missing: the documents cover {covered} "
+                f"of {total} pairs"
             )
+            if not allow_missing_shards:
+                raise HrtfevalError(
+                    f"{message}; merge every shard, or pass --allow-missing-shards to merge "
+                    "these (the merged document then records the missing shards)"
+                )
+            shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
     where: dict[tuple[str, str], str] = {}
     entries: list[dict[str, Any]] = []
     for doc, name in zip(docs, names):
@@ -1044,6 +1108,14 @@ def merge_documents(
         warn("the documents scored different folders or pairs files: " + "; ".join(sorted(sources)))
     spec = dict(docs[0]["spec"])
     spec["shard"] = shard_text
+    spec.pop("missing_shards", None)
+    spec["notes"] = [n for n in spec.get("notes", []) if not n.startswith("shard(s) ")]
+    if missing_shards:
+        spec["missing_shards"] = missing_shards
+        spec["notes"].append(
+            f"shard(s) {', '.join(missing_shards)} missing (--allow-missing-shards): "
+            f"{sum(len(d['pairs']) for d in docs)} of {spec.get('pairs_total')} pairs scored"
+        )
     devices = sorted({str(d["spec"].get("device")) for d in docs})
     spec["device"] = devices[0] if len(devices) == 1 else ", ".join(devices)
     spec["ignore_unmatched"] = all(d["spec"].get("ignore_unmatched") for d in docs)

@@ -636,11 +636,13 @@ def score(
         sensitivity,
         dtf,
     )
+    from .batch import batch_spec
     from .gates import Baseline, check_regression_options
 
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
-    check_regression_options(options.metrics, base, limits)
+    planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)
+    check_regression_options(options.metrics, base, limits, planned)
     if batch:
         from .batch import find_pairs, parse_shard, run_batch
         from .render_batch import JsonlWriter, Progress
@@ -845,6 +847,15 @@ def merge(
     baseline: BaselineOpt = None,
     max_regression: MaxRegressionOpt = None,
     ignore_unmatched: IgnoreUnmatchedOpt = False,
+    allow_missing_shards: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-shards",
+            help="Merge the shards that are there when some are missing (otherwise exit 2); "
+            "the document records the missing ones in spec.missing_shards and "
+            "counts.missing_shards.",
+        ),
+    ] = False,
     junit: JunitOpt = None,
     per_ear: PerEarOpt = False,
     quiet: QuietOpt = False,
@@ -854,8 +865,9 @@ def merge(
     """Combine shard outputs into one batch document; aggregate, checks and exit code are
     recomputed as for one run.
 
-    Errors (exit 2) when the documents overlap or were scored with other options; warns when
-    shards are missing. --fail-above and --baseline/--max-regression add checks.
+    Errors (exit 2) when the documents overlap, were scored with other options, or a shard is
+    missing (unless --allow-missing-shards). --fail-above and --baseline/--max-regression add
+    checks.
     """
     fmt = resolve_format(fmt, output, BATCH_FORMATS)
     plan, out_t, junit_t, _ = plan_outputs(list(documents) + [baseline], output, junit)
@@ -871,13 +883,20 @@ def merge(
 
     docs = [load_document(path) for path in documents]
     warn = (lambda message: None) if quiet else (lambda message: say(f"warning: {message}"))
-    doc = merge_documents(docs, [str(path) for path in documents], warn)
+    doc = merge_documents(
+        docs, [str(path) for path in documents], warn, allow_missing_shards=allow_missing_shards
+    )
+    if doc["spec"].get("missing_shards"):  # also with --quiet: the verdict covers less
+        say(
+            f"warning: shard(s) {', '.join(doc['spec']['missing_shards'])} missing "
+            "(--allow-missing-shards): the checks cover only the shards present"
+        )
     if ignore_unmatched:
         doc["spec"]["ignore_unmatched"] = True
     apply_fail_above(doc, parse_assignments(fail_above, "--fail-above"))
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
-    check_regression_options(doc["spec"]["metrics"], base, limits)
+    check_regression_options(doc["spec"]["metrics"], base, limits, doc["spec"])
     if base is not None:
         for entry in doc["pairs"]:
             annotate_pair(entry, base, limits)

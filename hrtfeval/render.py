@@ -18,6 +18,26 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("table", "json", "csv", "markdown")
+#: Below this fraction of the reference directions matched (``--allow-missing``), the table
+#: shows the matched fraction in a warning colour.
+LOW_MATCHED_FRACTION = 0.9
+WARNING_STYLE = "bold yellow"
+
+
+def matched_fraction(spec: dict[str, Any]) -> float | None:
+    """``spec.directions.matched_fraction`` (matched / reference directions), or None."""
+    d = spec.get("directions") or {}
+    if d.get("matched_fraction") is not None:
+        return float(d["matched_fraction"])
+    if d.get("reference"):
+        return d.get("matched", 0) / d["reference"]
+    return None
+
+
+def low_coverage(spec: dict[str, Any]) -> bool:
+    """True when fewer than :data:`LOW_MATCHED_FRACTION` of the reference directions matched."""
+    fraction = matched_fraction(spec)
+    return fraction is not None and fraction < LOW_MATCHED_FRACTION
 
 
 def fmt(value: float | None, digits: int = 6) -> str:
@@ -79,7 +99,9 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
         else f"{d.get('prediction')} and {d['reference']} directions, each on its own grid",
     ]
     if d["missing"]:
-        parts.append(f"{d['missing']} missing (left out)")
+        parts.append(
+            f"{d['missing']} missing (left out): {100 * matched_fraction(spec):.3g} % matched"
+        )
     lines = [
         f"prediction  {printable(doc['prediction'])}",
         f"reference   {printable(doc['target'])}",
@@ -159,8 +181,10 @@ def pair_table(doc: dict[str, Any], console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    for line in pair_header_lines(doc):
-        console.print(Text(line, style="dim"))
+    for i, line in enumerate(pair_header_lines(doc)):
+        # Line 2 says how many directions matched: a warning when few did.
+        warn = i == 2 and low_coverage(doc["spec"])
+        console.print(Text(line, style=WARNING_STYLE if warn else "dim"))
     head, rows = _pair_rows(doc)
     table = Table(show_edge=True, header_style="bold")
     for i, h in enumerate(head):

@@ -14,7 +14,18 @@ import sys
 from typing import Any
 
 from .batch import stats
-from .render import fmt, markdown_table, printable, table_to_text, to_json, verdict
+from .render import (
+    LOW_MATCHED_FRACTION,
+    WARNING_STYLE,
+    fmt,
+    low_coverage,
+    markdown_table,
+    matched_fraction,
+    printable,
+    table_to_text,
+    to_json,
+    verdict,
+)
 
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 INTERAURAL = ("itd", "ild")
@@ -157,6 +168,10 @@ def summary_line(doc: dict[str, Any]) -> str:
     total = doc["spec"].get("pairs_total")
     if shard:
         parts.append(f"shard {shard} of {total} pairs")
+    if c.get("missing_shards"):
+        parts.append(
+            f"{c['missing_shards']} shard(s) MISSING: {', '.join(doc['spec']['missing_shards'])}"
+        )
     return " · ".join(parts)
 
 
@@ -222,6 +237,14 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
                 f"not in the baseline ({len(reg['missing'])}): "
                 + ", ".join(p["prediction"] for p in reg["missing"])
             )
+    low = [e for e in doc["pairs"] if "spec" in e and low_coverage(e["spec"])]
+    if low:
+        lines.append(
+            f"directions matched below {100 * LOW_MATCHED_FRACTION:g} % ({len(low)}): "
+            + ", ".join(
+                f"{e['prediction']} ({100 * matched_fraction(e['spec']):.3g} %)" for e in low
+            )
+        )
     errors = [e for e in doc["pairs"] if "error" in e]
     if errors:
         lines.append(f"errors ({len(errors)}):")
@@ -263,8 +286,15 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
         table.add_row(*[Text(c) for c in row], style="bold")
     console.print(table)
     for i, line in enumerate(footer_lines(doc)):
-        bad = line.startswith(("errors", "prediction files", "target files")) or "FAIL" in line
-        console.print(Text(line, style="bold red" if bad else ("bold" if i == 0 else None)))
+        bad = (
+            line.startswith(("errors", "prediction files", "target files"))
+            or "FAIL" in line
+            or "MISSING" in line
+        )
+        style = "bold red" if bad else ("bold" if i == 0 else None)
+        if line.startswith("directions matched below"):
+            style = WARNING_STYLE
+        console.print(Text(line, style=style))
 
 
 def render_table_text(doc: dict[str, Any], per_ear: bool = False) -> str:

@@ -490,6 +490,8 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         "reference": aligned.n_reference,
         "matched": aligned.n_matched,
         "missing": int(len(aligned.missing)),
+        # Shown in a warning colour below render.LOW_MATCHED_FRACTION (--allow-missing).
+        "matched_fraction": aligned.n_matched / aligned.n_reference,
         "max_angle_deg": float(aligned.max_angle_deg),
         "tolerance_deg": options.tolerance_deg,
     }

@@ -75,6 +75,7 @@ def test_sample_data_lsd_json_and_table_agree():
         "reference": 440,
         "matched": 440,
         "missing": 0,
+        "matched_fraction": 1.0,
         "max_angle_deg": pytest.approx(0, abs=1e-5),
         "tolerance_deg": 0.1,
     }
@@ -629,3 +630,47 @@ def test_info_table_escapes_and_does_not_parse_markup_from_the_file(small_pair, 
     result = invoke("info", path)
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout and "evil\\x1b[2J [/bold] title" in result.stdout
+def _coloured_table(doc) -> str:
+    from rich.console import Console
+
+    from hrtfeval.render import pair_table
+
+    buf = io.StringIO()
+    pair_table(doc, Console(file=buf, force_terminal=True, color_system="standard", width=200))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("n_pred", "warned"), [(11, True), (53, True), (54, False)])
+def test_matched_fraction_in_the_spec_and_a_warning_colour_below_90_percent(
+    small_pair, tmp_path, n_pred, warned
+):
+    sparse = synth.write_sofa(
+        tmp_path / "sparse.sofa",
+        small_pair["pred"][:n_pred],
+        small_pair["positions"][:n_pred],
+        48000,
+    )
+    doc = score_json(sparse, small_pair["ref_path"], "--allow-missing")
+    assert doc["spec"]["directions"]["matched_fraction"] == n_pred / 60
+    percent = f"{100 * n_pred / 60:.3g} % matched"
+    table = invoke("score", sparse, small_pair["ref_path"], "--allow-missing", "--device", "cpu")
+    assert table.exit_code == 0 and percent in table.stdout
+    coloured = _coloured_table(doc)
+    line = next(x for x in coloured.splitlines() if percent in x)
+    assert ("\x1b[1;33m" in line) is warned, repr(line)
+    # batch: per pair, and a warning line under the table
+    for side, data in (("pred", small_pair["pred"][:n_pred]), ("ref", small_pair["ref"])):
+        (tmp_path / side).mkdir()
+        grid = small_pair["positions"][: len(data)]
+        synth.write_sofa(tmp_path / side / "a.sofa", data, grid, 48000)
+    args = ("score", tmp_path / "pred", tmp_path / "ref", "--allow-missing", "--workers", "0")
+    batch = json.loads(invoke(*args, "--format", "json").stdout)
+    assert batch["pairs"][0]["spec"]["directions"]["matched_fraction"] == n_pred / 60
+    table = invoke(*args)
+    assert ("directions matched below 90 % (1): a.sofa" in table.stdout) is warned
+
+
+def test_full_coverage_has_fraction_one(small_pair):
+    doc = score_json(small_pair["pred_path"], small_pair["ref_path"])
+    assert doc["spec"]["directions"]["matched_fraction"] == 1.0
+    assert "% matched" not in _coloured_table(doc)
