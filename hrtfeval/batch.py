@@ -59,6 +59,7 @@ PAIR_SPEC_KEYS = (
     "bins",
     "domain",
     "notes",
+    "weighting",
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
@@ -644,6 +645,7 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         return
     from .scoring import (
         PairScore,
+        direction_weights,
         effective_domain,
         metric_unit,
         per_direction,
@@ -667,6 +669,8 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
     for b, (pair, aligned) in enumerate(group):
         try:
             scores = {}
+            weights = direction_weights(aligned, options)
+            w = None if weights is None else weights.values
             for metric in options.metrics:
                 unit = metric_unit(
                     metric,
@@ -674,8 +678,8 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                     if metric in ("rmse", "mae")
                     else "",
                 )
-                scores[metric] = reduce_pair(values[metric][b], metric, unit, options)
-            spec = spec_dict(aligned, options, device, pred_t, ref_t)
+                scores[metric] = reduce_pair(values[metric][b], metric, unit, options, w)
+            spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
             score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
@@ -755,6 +759,7 @@ def batch_spec(
         "source": source,
         "ignore_unmatched": ignore_unmatched,
         "notes": [],
+        **({"weighting": "area"} if options.weighting == "area" else {}),
     }
 
 

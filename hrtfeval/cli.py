@@ -349,6 +349,16 @@ ShardOpt = Annotated[
     ),
 ]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
+# Analyses (issue 15): weighting, bands, regions, per-direction export.
+WeightingOpt = Annotated[
+    str,
+    typer.Option(
+        "--weighting",
+        metavar="none|area",
+        help="Averages over directions: none (every direction counts once, default) or area "
+        "(each direction weighted by its spherical Voronoi cell, see the README).",
+    ),
+]
 
 
 def build_options(
@@ -365,6 +375,7 @@ def build_options(
     allow_missing,
     length_policy,
     fail_above,
+    weighting="none",
 ):
     from .scoring import ScoreOptions
 
@@ -382,6 +393,7 @@ def build_options(
         tolerance_deg=position_tolerance,
         allow_missing=allow_missing,
         length_policy=length_policy.strip().lower(),
+        weighting=weighting,
     )
 
 
@@ -438,6 +450,7 @@ def score(
     max_regression: MaxRegressionOpt = None,
     junit: JunitOpt = None,
     shard: ShardOpt = None,
+    weighting: WeightingOpt = "none",
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -464,6 +477,7 @@ def score(
         allow_missing,
         length_policy,
         fail_above,
+        weighting,
     )
     from .gates import Baseline, check_regression_options
 

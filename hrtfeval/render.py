@@ -64,6 +64,10 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     if spec.get("domain"):
         how.append(f"rmse/mae domain {spec['domain']}")
     how.append(f"reduction {spec['reduction']}")
+    if spec.get("weighting"):
+        how.append(
+            f"area-weighted (covers {spec['weighting']['covered_fraction']:.1%} of the sphere)"
+        )
     if spec.get("itd_method"):
         how.append(f"ITD {spec['itd_method']}")
     if spec.get("preset"):

@@ -168,6 +168,7 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         f"{len(doc['pairs'])} pairs · {where}",
         f"metrics {', '.join(spec['metrics'])} · band {lo:g}-{hi:g} Hz · "
         f"reduction {spec['reduction']}"
+        + (" (area-weighted)" if spec.get("weighting") else "")
         + (f" · preset {spec['preset']}" if spec.get("preset") else ""),
     ]
     if spec.get("thresholds"):

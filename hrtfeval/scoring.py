@@ -65,6 +65,7 @@ class ScoreOptions:
     tolerance_deg: float = 0.1
     allow_missing: bool = False
     length_policy: str = "error"
+    weighting: str = "none"  # "area": solid-angle weights (hrtfeval.weights)
 
     @classmethod
     def build(
@@ -96,7 +97,7 @@ class ScoreOptions:
                 )
             thresholds[key] = Threshold(float(limit), "<=", "fail-above")
         # Stored normalised: the spec's definitions and batch_spec compare them as written.
-        for key in ("domain", "reduction", "itd_method", "length_policy"):
+        for key in ("domain", "reduction", "itd_method", "length_policy", "weighting"):
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = kwargs[key].strip().lower()
         opts = cls(
@@ -116,6 +117,7 @@ class ScoreOptions:
                 f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
+        check_option("weighting", self.weighting, ("none", "area"))
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
         if self.n_fft is not None and self.n_fft < 2:
@@ -301,16 +303,30 @@ def _ild(s):
     return ild_db_from_spectrum(s.spectrum, s.fft_length)
 
 
-def reduce_pair(values, metric: str, unit: str, options: ScoreOptions) -> MetricScore:
-    """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,)."""
+def reduce_pair(
+    values, metric: str, unit: str, options: ScoreOptions, weights=None
+) -> MetricScore:
+    """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,).
+
+    ``weights`` (M,) makes every reduction a weighted one (:func:`hrtfeval.weights.weighted_reduce`,
+    e.g. the solid-angle weights of ``--weighting area``); None is the plain mean/rms.
+    """
     red, eps = options.reduction, options.epsilon
+    if weights is None:
+        reduce = reduce_values
+    else:
+        from .weights import weighted_reduce
+
+        def reduce(v, r, e):
+            return weighted_reduce(v, weights, r, e)
+
     if metric in INTERAURAL:
         left = right = None
-        overall = _finite(reduce_values(values, red, eps), metric)
+        overall = _finite(reduce(values, red, eps), metric)
     else:
-        left = _finite(reduce_values(values[..., 0], red, eps), metric)
-        right = _finite(reduce_values(values[..., 1], red, eps), metric)
-        overall = _finite(reduce_values(values, red, eps), metric)
+        left = _finite(reduce(values[..., 0], red, eps), metric)
+        right = _finite(reduce(values[..., 1], red, eps), metric)
+        overall = _finite(reduce(values, red, eps), metric)
     score = MetricScore(metric, unit, left, right, overall)
     check = options.threshold_map.get(metric)
     if check is not None:
@@ -326,8 +342,9 @@ def _finite(t, metric: str) -> float:
     return value
 
 
-def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
-    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes)."""
+def score_tensors(pred, ref, options: ScoreOptions, weights=None) -> dict[str, MetricScore]:
+    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes);
+    ``weights`` (M,) as in :func:`reduce_pair`."""
     out = {}
     for metric in options.metrics:
         values = per_direction(pred, ref, metric, options)
@@ -335,8 +352,24 @@ def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
             metric,
             effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
         )
-        out[metric] = reduce_pair(values, metric, unit, options)
+        out[metric] = reduce_pair(values, metric, unit, options, weights)
     return out
+
+
+def direction_weights(aligned, options: ScoreOptions):
+    """The :class:`hrtfeval.weights.Weights` of the matched reference directions, or None
+    (``weighting="none"``)."""
+    if options.weighting == "none":
+        return None
+    from .weights import area_weights
+
+    positions = aligned.reference.positions
+    if positions is None:
+        raise HrtfevalError(
+            "--weighting area needs source positions, and the reference has none",
+            aligned.reference.path,
+        )
+    return area_weights(positions, where=aligned.reference.path)
 
 
 def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[str, str]:
@@ -349,6 +382,12 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
         if options.reduction == "mean"
         else "sqrt(mean over directions of v^2 + eps)"
     )
+    if options.weighting == "area":
+        red = (
+            "sum(w v) / sum(w) over directions"
+            if options.reduction == "mean"
+            else "sqrt(sum(w v^2) / sum(w) + eps) over directions"
+        ) + ", w = solid-angle weight of the direction (spec.weighting)"
     text = {
         "lsd": f"per direction and ear sqrt(mean_k (20log10|P_k| - 20log10|T_k|)^2 + eps) over "
         f"{band}, |.| floored at eps; {red}",
@@ -374,7 +413,9 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
     return {m: text[m] for m in options.metrics}
 
 
-def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -> dict[str, Any]:
+def spec_dict(
+    aligned, options: ScoreOptions, device, pred_t=None, ref_t=None, weights=None
+) -> dict[str, Any]:
     """The facts behind a pair's numbers, printed above the table and stored in the JSON."""
     from . import __version__
     from .represent import band_bins
@@ -394,7 +435,7 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
         for m, t in options.thresholds
     }
-    return {
+    spec = {
         "hrtfeval": __version__,
         "preset": options.preset,
         "prediction": {
@@ -431,6 +472,9 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         "definitions": definitions(options, domain or "time", n_bins),
         "notes": list(aligned.notes),
     }
+    if weights is not None:  # only with --weighting area: default documents are unchanged
+        spec["weighting"] = weights.spec()
+    return spec
 
 
 def tensors_for(aligned, options: ScoreOptions, device):
@@ -446,8 +490,11 @@ def tensors_for(aligned, options: ScoreOptions, device):
 def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``."""
     pred_t, ref_t = tensors_for(aligned, options, device)
-    scores = score_tensors(pred_t, ref_t, options)
-    spec = spec_dict(aligned, options, device, pred_t, ref_t)
+    weights = direction_weights(aligned, options)
+    scores = score_tensors(
+        pred_t, ref_t, options, None if weights is None else weights.values
+    )
+    spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
     return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
 
 
