@@ -64,6 +64,8 @@ PAIR_SPEC_KEYS = (
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
 RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes")
+#: Optional blocks of a pair's score kept in its batch entry (``--bands``, ``--region``).
+EXTRA_KEYS = ("bands", "regions")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -648,10 +650,12 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         direction_weights,
         effective_domain,
         metric_unit,
+        pair_extras,
         per_direction,
         reduce_pair,
         score_aligned,
         spec_dict,
+        tensors_for,
     )
 
     try:
@@ -680,7 +684,9 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                 )
                 scores[metric] = reduce_pair(values[metric][b], metric, unit, options, w)
             spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
-            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+            single_t = tensors_for(aligned, options, device) if options.bands else (None, None)
+            extras = pair_extras(aligned, *single_t, options, weights)
+            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
             yield PairResult(pair, error=error_text(exc))
@@ -760,6 +766,7 @@ def batch_spec(
         "ignore_unmatched": ignore_unmatched,
         "notes": [],
         **({"weighting": "area"} if options.weighting == "area" else {}),
+        **({"bands": options.bands} if options.bands else {}),
     }
 
 
@@ -775,6 +782,7 @@ def make_entry(result: PairResult) -> dict[str, Any]:
         "spec": {k: spec[k] for k in PAIR_SPEC_KEYS if k in spec},
         "scores": result.score["scores"],
         "passed": result.score["passed"],
+        **{k: result.score[k] for k in EXTRA_KEYS if k in result.score},
     }
 
 

@@ -359,6 +359,15 @@ WeightingOpt = Annotated[
         "(each direction weighted by its spherical Voronoi cell, see the README).",
     ),
 ]
+BandsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--bands",
+        metavar="octave|third-octave|erb",
+        help="Also score LSD (and rmse/mae with --domain db) per frequency band: IEC 61260 "
+        "octave or third-octave bands, or 1-ERB bands.",
+    ),
+]
 
 
 def build_options(
@@ -376,6 +385,7 @@ def build_options(
     length_policy,
     fail_above,
     weighting="none",
+    bands=None,
 ):
     from .scoring import ScoreOptions
 
@@ -394,6 +404,7 @@ def build_options(
         allow_missing=allow_missing,
         length_policy=length_policy.strip().lower(),
         weighting=weighting,
+        bands=bands,
     )
 
 
@@ -451,6 +462,7 @@ def score(
     junit: JunitOpt = None,
     shard: ShardOpt = None,
     weighting: WeightingOpt = "none",
+    bands: BandsOpt = None,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -478,6 +490,7 @@ def score(
         length_policy,
         fail_above,
         weighting,
+        bands,
     )
     from .gates import Baseline, check_regression_options
 

@@ -64,6 +64,8 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     if spec.get("domain"):
         how.append(f"rmse/mae domain {spec['domain']}")
     how.append(f"reduction {spec['reduction']}")
+    if spec.get("bands"):
+        how.append(f"{spec['bands']} bands")
     if spec.get("weighting"):
         how.append(
             f"area-weighted (covers {spec['weighting']['covered_fraction']:.1%} of the sphere)"
@@ -111,6 +113,10 @@ def pair_table(doc: dict[str, Any], console) -> None:
             styled[-1] = Text(row[-1], style="green" if row[-1] == "pass" else "bold red")
         table.add_row(*styled)
     console.print(table)
+    if doc.get("bands") or doc.get("regions"):
+        from .render_analyses import extra_tables
+
+        extra_tables(doc, console)
     if doc.get("passed") is not None:
         console.print(
             Text(
@@ -163,7 +169,12 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
     intro = "\n".join(f"<!-- {line} -->" for line in pair_header_lines(doc))
-    return intro + "\n\n" + markdown_table(head, rows)
+    text = intro + "\n\n" + markdown_table(head, rows)
+    if doc.get("bands") or doc.get("regions"):
+        from .render_analyses import extra_markdown
+
+        text += "\n" + extra_markdown(doc)
+    return text
 
 
 def render_text(doc: dict[str, Any], fmt_name: str, kind: str = "pair") -> str:

@@ -66,6 +66,7 @@ class ScoreOptions:
     allow_missing: bool = False
     length_policy: str = "error"
     weighting: str = "none"  # "area": solid-angle weights (hrtfeval.weights)
+    bands: str | None = None  # octave, third-octave, erb (hrtfeval.bands)
 
     @classmethod
     def build(
@@ -100,6 +101,10 @@ class ScoreOptions:
         for key in ("domain", "reduction", "itd_method", "length_policy", "weighting"):
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = kwargs[key].strip().lower()
+        if kwargs.get("bands") is not None:
+            from .bands import check_kind
+
+            kwargs["bands"] = check_kind(kwargs["bands"])
         opts = cls(
             metrics=tuple(chosen), thresholds=tuple(thresholds.items()), preset=preset, **kwargs
         )
@@ -118,6 +123,10 @@ class ScoreOptions:
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
         check_option("weighting", self.weighting, ("none", "area"))
+        if self.bands is not None:
+            from .bands import check_kind
+
+            check_kind(self.bands)
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
         if self.n_fft is not None and self.n_fft < 2:
@@ -159,6 +168,8 @@ class PairScore:
     target: str
     spec: dict[str, Any]
     scores: dict[str, MetricScore] = field(default_factory=dict)
+    #: Extra blocks after ``passed`` (``bands``, ``regions``): only when asked for.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool | None:
@@ -172,6 +183,7 @@ class PairScore:
             "spec": self.spec,
             "scores": {k: v.as_dict() for k, v in self.scores.items()},
             "passed": self.passed,
+            **self.extras,
         }
 
 
@@ -474,6 +486,8 @@ def spec_dict(
     }
     if weights is not None:  # only with --weighting area: default documents are unchanged
         spec["weighting"] = weights.spec()
+    if options.bands is not None:
+        spec["bands"] = options.bands
     return spec
 
 
@@ -495,7 +509,21 @@ def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
         pred_t, ref_t, options, None if weights is None else weights.values
     )
     spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
-    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+    extras = pair_extras(aligned, pred_t, ref_t, options, weights)
+    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
+
+
+def pair_extras(aligned, pred_t, ref_t, options: ScoreOptions, weights=None) -> dict[str, Any]:
+    """The optional blocks of a pair's document: ``bands`` (``--bands``)."""
+    extras: dict[str, Any] = {}
+    if options.bands is not None:
+        from .bands import band_scores
+
+        domain = effective_domain(options, pred_t.domain, ref_t.domain)
+        extras["bands"] = band_scores(
+            pred_t, ref_t, options, domain, None if weights is None else weights.values
+        )
+    return extras
 
 
 def load_aligned(prediction: str, target: str, options: ScoreOptions):
