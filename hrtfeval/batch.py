@@ -60,6 +60,8 @@ PAIR_SPEC_KEYS = (
     "domain",
     "notes",
     "weighting",
+    "regions",
+    "exclude",
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
@@ -684,8 +686,10 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                 )
                 scores[metric] = reduce_pair(values[metric][b], metric, unit, options, w)
             spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
-            single_t = tensors_for(aligned, options, device) if options.bands else (None, None)
-            extras = pair_extras(aligned, *single_t, options, weights)
+            single_t = tensors_for(aligned, options, device) if options.bands else (pred_t, ref_t)
+            extras = pair_extras(
+                aligned, *single_t, options, weights, {m: values[m][b] for m in options.metrics}
+            )
             score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
@@ -767,6 +771,12 @@ def batch_spec(
         "notes": [],
         **({"weighting": "area"} if options.weighting == "area" else {}),
         **({"bands": options.bands} if options.bands else {}),
+        **(
+            {"regions": list(options.regions), "region_tolerance_deg": options.region_tolerance}
+            if options.regions
+            else {}
+        ),
+        **({"exclude": options.exclude} if options.exclude else {}),
     }
 
 
@@ -844,6 +854,10 @@ def finish(doc: dict[str, Any]) -> dict[str, Any]:
         "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
         "aggregate": agg,
     }
+    if any("regions" in e for e in doc["pairs"]):
+        from .regions import aggregate_regions
+
+        ordered["region_aggregate"] = aggregate_regions(doc["pairs"])
     if "regression" in doc:
         ordered["regression"] = doc["regression"]
     ordered["counts"] = count(doc)

@@ -368,6 +368,34 @@ BandsOpt = Annotated[
         "octave or third-octave bands, or 1-ERB bands.",
     ),
 ]
+RegionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--region",
+        metavar="NAME",
+        help="Also score a subset of directions: horizontal, median, frontal, upper, lower, "
+        "front, back, elevation:LO:HI or azimuth:LO:HI (degrees). Repeatable; checks as "
+        "--fail-above horizontal.lsd=5.",
+    ),
+]
+RegionToleranceOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--region-tolerance",
+        metavar="DEG",
+        help="Largest angle (degrees) to the plane of the horizontal, median and frontal "
+        "regions (default: half the grid's typical spacing).",
+    ),
+]
+ExcludeOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--exclude",
+        metavar="FILE",
+        help="Leave these directions out of every score: a SOFA file or a CSV of azimuth, "
+        "elevation in degrees (e.g. the sparse input directions of an upsampling model).",
+    ),
+]
 
 
 def build_options(
@@ -386,6 +414,9 @@ def build_options(
     fail_above,
     weighting="none",
     bands=None,
+    regions=None,
+    region_tolerance=None,
+    exclude=None,
 ):
     from .scoring import ScoreOptions
 
@@ -405,6 +436,9 @@ def build_options(
         length_policy=length_policy.strip().lower(),
         weighting=weighting,
         bands=bands,
+        regions=tuple(regions or ()),
+        region_tolerance=region_tolerance,
+        exclude=None if exclude is None else str(exclude),
     )
 
 
@@ -463,6 +497,9 @@ def score(
     shard: ShardOpt = None,
     weighting: WeightingOpt = "none",
     bands: BandsOpt = None,
+    region: RegionOpt = None,
+    region_tolerance: RegionToleranceOpt = None,
+    exclude: ExcludeOpt = None,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -491,6 +528,9 @@ def score(
         fail_above,
         weighting,
         bands,
+        region,
+        region_tolerance,
+        exclude,
     )
     from .gates import Baseline, check_regression_options
 

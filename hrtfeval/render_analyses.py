@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import fmt, markdown_table
+from .render import fmt, markdown_table, verdict
 
 
 def _hz(value: float) -> str:
@@ -29,14 +29,26 @@ def band_rows(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def region_rows(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    metrics = list(next(iter(block.values()))["scores"]) if block else []
-    head = ["Region", "Dirs"] + metrics
+    metrics: list[str] = []
+    for r in block.values():
+        metrics += [m for m in r["scores"] if m not in metrics]
+    checked = any(s.get("threshold") is not None for r in block.values() for s in r["scores"].values())
+    head = ["Region", "Dirs"] + metrics + (["Checks"] if checked else [])
     rows = []
     for name, r in block.items():
-        rows.append(
-            [name, str(r["directions"])]
-            + [fmt(r["scores"][m]["overall"]) if m in r["scores"] else "-" for m in metrics]
-        )
+        row = [name, str(r["directions"])] + [
+            fmt(r["scores"][m]["overall"]) if m in r["scores"] else "-" for m in metrics
+        ]
+        if checked:
+            row.append(
+                ", ".join(
+                    f"{m} <= {s['threshold']:g} {verdict(s['passed'])}"
+                    for m, s in r["scores"].items()
+                    if s.get("threshold") is not None
+                )
+                or "-"
+            )
+        rows.append(row)
     return head, rows
 
 
@@ -79,3 +91,20 @@ def extra_markdown(doc: dict[str, Any]) -> str:
         )
     parts += [f"{line}  \n" for line in _notes(doc)]
     return "\n".join(parts)
+
+
+def region_aggregate_lines(block: dict[str, Any]) -> list[str]:
+    """One line per region of a batch's ``region_aggregate``: mean (median, min-max) per metric."""
+    lines = []
+    for name, r in block.items():
+        dirs = r["directions"]
+        n = f"{fmt(dirs['mean'], 4)}" if dirs["min"] == dirs["max"] else (
+            f"{fmt(dirs['min'], 4)}-{fmt(dirs['max'], 4)}"
+        )
+        parts = [
+            f"{m} mean {fmt(a['mean'], 4)} (median {fmt(a['median'], 4)}, "
+            f"{fmt(a['min'], 4)}-{fmt(a['max'], 4)}) {a['unit'] or ''}".rstrip()
+            for m, a in r["scores"].items()
+        ]
+        lines.append(f"region {name} ({n} directions): " + ("; ".join(parts) or "no direction"))
+    return lines

@@ -188,6 +188,10 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
 def footer_lines(doc: dict[str, Any]) -> list[str]:
     """Summary, aggregate regression, errors, unmatched files, pairs missing from the baseline."""
     lines = [summary_line(doc)]
+    if doc.get("region_aggregate"):
+        from .render_analyses import region_aggregate_lines
+
+        lines += region_aggregate_lines(doc["region_aggregate"])
     reg = doc.get("regression")
     if reg is not None:
         for m, a in reg["aggregate"].items():

@@ -67,6 +67,9 @@ class ScoreOptions:
     length_policy: str = "error"
     weighting: str = "none"  # "area": solid-angle weights (hrtfeval.weights)
     bands: str | None = None  # octave, third-octave, erb (hrtfeval.bands)
+    regions: tuple[str, ...] = ()  # --region names (hrtfeval.regions)
+    region_tolerance: float | None = None  # degrees; None = half the grid's typical spacing
+    exclude: str | None = None  # --exclude FILE: directions left out of every score
 
     @classmethod
     def build(
@@ -90,7 +93,32 @@ class ScoreOptions:
                 chosen.append(key)
         if not chosen:
             chosen = ["lsd"]
+        regions: list[str] = []
+        for text in kwargs.pop("regions", None) or ():
+            from .regions import parse_region
+
+            name = parse_region(text).name
+            if name not in regions:
+                regions.append(name)
+        kwargs["regions"] = tuple(regions)
         for name, limit in (fail_above or {}).items():
+            region, dot, metric_name = name.rpartition(".")
+            if dot:  # REGION.METRIC: a check on a region's overall value
+                from .regions import parse_region
+
+                region = parse_region(region).name
+                key = check_option("metric", metric_name, METRICS)
+                if region not in regions:
+                    raise ValueError(
+                        f"--fail-above names the region {region!r}, which is not scored; "
+                        f"add --region {region}"
+                    )
+                if key not in chosen:
+                    raise ValueError(
+                        f"--fail-above names {key!r}, which is not scored; add --metric {key}"
+                    )
+                thresholds[f"{region}.{key}"] = Threshold(float(limit), "<=", "fail-above")
+                continue
             key = check_option("metric", name, METRICS)
             if key not in chosen:
                 raise ValueError(
@@ -127,6 +155,12 @@ class ScoreOptions:
             from .bands import check_kind
 
             check_kind(self.bands)
+        if self.region_tolerance is not None and not (
+            math.isfinite(self.region_tolerance) and self.region_tolerance >= 0
+        ):
+            raise ValueError(
+                f"--region-tolerance must be >= 0 degrees; got {self.region_tolerance}"
+            )
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
         if self.n_fft is not None and self.n_fft < 2:
@@ -174,6 +208,10 @@ class PairScore:
     @property
     def passed(self) -> bool | None:
         checks = [s.passed for s in self.scores.values() if s.passed is not None]
+        if "regions" in self.extras:
+            from .regions import region_checks
+
+            checks += region_checks(self.extras["regions"])
         return all(checks) if checks else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -488,6 +526,15 @@ def spec_dict(
         spec["weighting"] = weights.spec()
     if options.bands is not None:
         spec["bands"] = options.bands
+    if options.exclude is not None:
+        spec["directions"]["excluded"] = int(getattr(aligned, "excluded", 0))
+        spec["exclude"] = options.exclude
+    if options.regions:
+        from .regions import region_spec
+
+        spec["regions"] = region_spec(
+            options.regions, options.region_tolerance, aligned.reference.positions
+        )
     return spec
 
 
@@ -505,17 +552,41 @@ def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``."""
     pred_t, ref_t = tensors_for(aligned, options, device)
     weights = direction_weights(aligned, options)
-    scores = score_tensors(
-        pred_t, ref_t, options, None if weights is None else weights.values
-    )
+    w = None if weights is None else weights.values
+    values = {m: per_direction(pred_t, ref_t, m, options) for m in options.metrics}
+    units = pair_units(options, pred_t, ref_t)
+    scores = {m: reduce_pair(values[m], m, units[m], options, w) for m in options.metrics}
     spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
-    extras = pair_extras(aligned, pred_t, ref_t, options, weights)
+    extras = pair_extras(aligned, pred_t, ref_t, options, weights, values)
     return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
 
 
-def pair_extras(aligned, pred_t, ref_t, options: ScoreOptions, weights=None) -> dict[str, Any]:
-    """The optional blocks of a pair's document: ``bands`` (``--bands``)."""
+def pair_units(options: ScoreOptions, pred_t, ref_t) -> dict[str, str]:
+    """The unit of each scored metric for one pair."""
+    return {
+        m: metric_unit(
+            m, effective_domain(options, pred_t.domain, ref_t.domain) if m in ("rmse", "mae") else ""
+        )
+        for m in options.metrics
+    }
+
+
+def pair_extras(
+    aligned, pred_t, ref_t, options: ScoreOptions, weights=None, values=None
+) -> dict[str, Any]:
+    """The optional blocks of a pair's document: ``regions`` (``--region``, from the
+    per-direction ``values`` of every metric) and ``bands`` (``--bands``)."""
     extras: dict[str, Any] = {}
+    if options.regions:
+        from .regions import region_scores
+
+        extras["regions"] = region_scores(
+            values,
+            pair_units(options, pred_t, ref_t),
+            aligned,
+            options,
+            None if weights is None else weights.values,
+        )
     if options.bands is not None:
         from .bands import band_scores
 
@@ -533,13 +604,18 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
 
     pred = read_hrtf(prediction)
     ref = read_hrtf(target)
-    return align_pair(
+    aligned = align_pair(
         pred,
         ref,
         tolerance_deg=options.tolerance_deg,
         allow_missing=options.allow_missing,
         length_policy=options.length_policy,
     )
+    if options.exclude is not None:
+        from .regions import apply_exclude
+
+        aligned = apply_exclude(aligned, options.exclude, options.tolerance_deg)
+    return aligned
 
 
 def score_files(prediction: str, target: str, options: ScoreOptions, device="auto") -> PairScore:
