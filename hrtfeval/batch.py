@@ -880,6 +880,7 @@ def run_batch(
     progress=None,
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    per_direction=None,
 ) -> dict[str, Any]:
     """Score every pair of ``pair_list`` (or of one shard of it) and build the batch document.
 
@@ -899,6 +900,8 @@ def run_batch(
     on_entry : callable, optional
         Called with every pair's entry as soon as it is scored, in order (``--format jsonl``).
     progress : object with ``start(total)`` and ``advance()``, optional
+    per_direction : hrtfeval.export.PerDirectionWriter, optional
+        Receives every scored pair's per-direction values (``options.per_direction``).
 
     Returns
     -------
@@ -932,6 +935,9 @@ def run_batch(
         if progress is not None:
             progress.start(len(pairs))
         for result in scorer.score(pairs):
+            block = (result.score or {}).pop("per_direction", None)
+            if per_direction is not None and block is not None:
+                per_direction.write(block, (result.pair.prediction, result.pair.target))
             entry = make_entry(result)
             if baseline is not None:
                 annotate_pair(entry, baseline, max_regression or {})

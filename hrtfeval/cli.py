@@ -396,6 +396,15 @@ ExcludeOpt = Annotated[
         "elevation in degrees (e.g. the sparse input directions of an upsampling model).",
     ),
 ]
+PerDirectionOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--per-direction",
+        metavar="FILE",
+        help="Also write every matched direction's values (position, per-ear and interaural "
+        "values of each metric; a batch adds the pair's names) to FILE: .csv or .jsonl.",
+    ),
+]
 
 
 def build_options(
@@ -500,6 +509,7 @@ def score(
     region: RegionOpt = None,
     region_tolerance: RegionToleranceOpt = None,
     exclude: ExcludeOpt = None,
+    per_direction: PerDirectionOpt = None,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -534,6 +544,13 @@ def score(
     )
     from .gates import Baseline, check_regression_options
 
+    if per_direction is not None:
+        from dataclasses import replace
+
+        from .export import export_format
+
+        export_format(per_direction)  # a bad extension fails before any work
+        options = replace(options, per_direction=True)
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
     check_regression_options(options.metrics, base, limits)
@@ -546,6 +563,11 @@ def score(
         _list_unmatched(pair_list.unmatched_prediction, pair_list.unmatched_target, quiet)
         writer = JsonlWriter(document_stream(), output) if fmt == "jsonl" else None
         progress = Progress(enabled=not quiet and sys.stderr.isatty(), stream=sys.stderr)
+        export = None
+        if per_direction is not None:
+            from .export import PerDirectionWriter
+
+            export = PerDirectionWriter(per_direction, options.metrics, batch=True)
         try:
             doc = run_batch(
                 pair_list,
@@ -558,13 +580,20 @@ def score(
                 max_regression=limits,
                 progress=progress,
                 on_entry=None if writer is None else writer.write,
+                per_direction=export,
             )
         except BaseException:
             if writer is not None:
                 writer.abort()
+            if export is not None:
+                export.abort()
             raise
         finally:
             progress.close()
+        if export is not None:
+            export.finish()
+            if not quiet:
+                typer.echo(f"wrote {per_direction} ({export.count} rows)", err=True)
         if shard_kn is not None and not doc["pairs"] and not quiet:
             typer.echo(
                 f"note: shard {shard} has no pairs (the run has {doc['spec']['pairs_total']})",
@@ -579,6 +608,19 @@ def score(
     aligned = load_aligned(str(prediction), str(target), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
+    block = doc.pop("per_direction", None)
+    if per_direction is not None:
+        from .export import PerDirectionWriter
+
+        export = PerDirectionWriter(per_direction, options.metrics, batch=False)
+        try:
+            export.write(block)
+        except BaseException:
+            export.abort()
+            raise
+        export.finish()
+        if not quiet:
+            typer.echo(f"wrote {per_direction} ({export.count} rows)", err=True)
     if base is not None:
         from .gates import annotate_pair
 

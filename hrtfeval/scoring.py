@@ -70,6 +70,7 @@ class ScoreOptions:
     regions: tuple[str, ...] = ()  # --region names (hrtfeval.regions)
     region_tolerance: float | None = None  # degrees; None = half the grid's typical spacing
     exclude: str | None = None  # --exclude FILE: directions left out of every score
+    per_direction: bool = False  # keep the per-direction values (extras["per_direction"])
 
     @classmethod
     def build(
@@ -586,6 +587,17 @@ def pair_extras(
             aligned,
             options,
             None if weights is None else weights.values,
+        )
+    if options.per_direction:
+        from .export import per_direction_block
+
+        domain = (
+            effective_domain(options, pred_t.domain, ref_t.domain)
+            if any(m in ("rmse", "mae") for m in options.metrics)
+            else None
+        )
+        extras["per_direction"] = per_direction_block(
+            values, aligned.reference.positions, domain
         )
     if options.bands is not None:
         from .bands import band_scores
