@@ -777,6 +777,8 @@ def batch_spec(
             else {}
         ),
         **({"exclude": options.exclude} if options.exclude else {}),
+        **({"max_missing": options.max_missing} if options.allow_missing else {}),
+        **({"ignore_delay": True} if options.ignore_delay else {}),
     }
 
 

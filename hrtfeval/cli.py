@@ -396,6 +396,22 @@ ExcludeOpt = Annotated[
         "elevation in degrees (e.g. the sparse input directions of an upsampling model).",
     ),
 ]
+MaxMissingOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-missing",
+        metavar="FRACTION",
+        help="With --allow-missing: largest fraction of the reference directions that may "
+        "lack a prediction (default 0.5; above it the pair is an error).",
+    ),
+]
+IgnoreDelayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-delay",
+        help="Do not apply SOFA Data.Delay (as the official LAP code does); the spec says so.",
+    ),
+]
 PerDirectionOpt = Annotated[
     Optional[Path],
     typer.Option(
@@ -426,6 +442,8 @@ def build_options(
     regions=None,
     region_tolerance=None,
     exclude=None,
+    max_missing=0.5,
+    ignore_delay=False,
 ):
     from .scoring import ScoreOptions
 
@@ -448,6 +466,8 @@ def build_options(
         regions=tuple(regions or ()),
         region_tolerance=region_tolerance,
         exclude=None if exclude is None else str(exclude),
+        max_missing=max_missing,
+        ignore_delay=ignore_delay,
     )
 
 
@@ -510,6 +530,8 @@ def score(
     region_tolerance: RegionToleranceOpt = None,
     exclude: ExcludeOpt = None,
     per_direction: PerDirectionOpt = None,
+    max_missing: MaxMissingOpt = 0.5,
+    ignore_delay: IgnoreDelayOpt = False,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -541,6 +563,8 @@ def score(
         region,
         region_tolerance,
         exclude,
+        max_missing,
+        ignore_delay,
     )
     from .gates import Baseline, check_regression_options
 

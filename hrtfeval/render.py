@@ -78,6 +78,9 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     delays = [name for name in ("prediction", "reference") if spec[name]["delay_applied"]]
     if delays:
         lines.append("Data.Delay applied to the " + " and ".join(delays) + " impulse responses")
+    ignored = [name for name in ("prediction", "reference") if spec[name].get("delay_ignored")]
+    if ignored:
+        lines.append("Data.Delay of the " + " and ".join(ignored) + " ignored (--ignore-delay)")
     lines.extend(spec.get("notes", []))
     return lines
 

@@ -71,6 +71,8 @@ class ScoreOptions:
     region_tolerance: float | None = None  # degrees; None = half the grid's typical spacing
     exclude: str | None = None  # --exclude FILE: directions left out of every score
     per_direction: bool = False  # keep the per-direction values (extras["per_direction"])
+    ignore_delay: bool = False  # --ignore-delay: leave SOFA Data.Delay unapplied
+    max_missing: float = 0.5  # with allow_missing: largest missing fraction of the reference
 
     @classmethod
     def build(
@@ -164,6 +166,8 @@ class ScoreOptions:
             )
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
+        if not (math.isfinite(self.max_missing) and 0 <= self.max_missing <= 1):
+            raise ValueError(f"--max-missing must be a fraction from 0 to 1; got {self.max_missing}")
         if self.n_fft is not None and self.n_fft < 2:
             raise ValueError(f"--n-fft must be at least 2; got {self.n_fft}")
 
@@ -527,6 +531,13 @@ def spec_dict(
         spec["weighting"] = weights.spec()
     if options.bands is not None:
         spec["bands"] = options.bands
+    if options.allow_missing:
+        spec["directions"]["max_missing_fraction"] = options.max_missing
+    if options.ignore_delay:
+        spec["ignore_delay"] = True
+        for side in ("prediction", "reference"):
+            s = aligned.prediction if side == "prediction" else aligned.reference
+            spec[side]["delay_ignored"] = bool(s.meta.get("delay_ignored", False))
     if options.exclude is not None:
         spec["directions"]["excluded"] = int(getattr(aligned, "excluded", 0))
         spec["exclude"] = options.exclude
@@ -614,8 +625,8 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
     from .align import align_pair
     from .io import read_hrtf
 
-    pred = read_hrtf(prediction)
-    ref = read_hrtf(target)
+    pred = read_hrtf(prediction, apply_delay=not options.ignore_delay)
+    ref = read_hrtf(target, apply_delay=not options.ignore_delay)
     aligned = align_pair(
         pred,
         ref,
@@ -623,6 +634,15 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
         allow_missing=options.allow_missing,
         length_policy=options.length_policy,
     )
+    if options.allow_missing and aligned.n_reference:
+        fraction = len(aligned.missing) / aligned.n_reference
+        if fraction > options.max_missing:
+            raise HrtfevalError(
+                f"{len(aligned.missing)} of the {aligned.n_reference} reference directions "
+                f"({fraction:.0%}) have no prediction, more than --max-missing "
+                f"{options.max_missing:g} ({options.max_missing:.0%}) allows with --allow-missing",
+                target,
+            )
     if options.exclude is not None:
         from .regions import apply_exclude
 
