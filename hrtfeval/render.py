@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -169,9 +170,26 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_lines(lines: list[str]) -> str:
+    """Context lines as visible Markdown (a CI job summary hides HTML comments): special
+    characters escaped, one hard line break per line."""
+    special = re.compile(r"([\\`*_\[\]<>#|~])")
+    return "  \n".join(special.sub(r"\\\1", line) for line in lines)
+
+
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
-    intro = "\n".join(f"<!-- {line} -->" for line in pair_header_lines(doc))
+    lines = pair_header_lines(doc)
+    checks = doc["spec"].get("thresholds") or {}
+    if checks:  # the table's Threshold column has the limits; the rule and source are here
+        lines = lines + [
+            "thresholds "
+            + ", ".join(
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g} ({t['source']})"
+                for m, t in checks.items()
+            )
+        ]
+    intro = markdown_lines(lines)
     text = intro + "\n\n" + markdown_table(head, rows)
     if doc.get("bands") or doc.get("regions"):
         from .render_analyses import extra_markdown

@@ -15,15 +15,20 @@ def _hz(value: float) -> str:
 
 def band_rows(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     metrics = block["metrics"]
+    per_ear = len(metrics) == 1  # more metrics: overall values only, so the table fits 80 columns
     head = ["Centre Hz", "Edges Hz", "Bins"]
     for m in metrics:
-        head += [f"{m} L", f"{m} R", m]
+        head += [f"{m} L", f"{m} R", m] if per_ear else [m]
     rows = []
     for b in block["bands"]:
         row = [_hz(b["centre_hz"]), f"{_hz(b['lower_hz'])}-{_hz(b['upper_hz'])}", str(b["bins"])]
         for m in metrics:
             s = b["scores"][m]
-            row += [fmt(s["left"], 4), fmt(s["right"], 4), fmt(s["overall"], 4)]
+            row += (
+                [fmt(s["left"], 4), fmt(s["right"], 4), fmt(s["overall"], 4)]
+                if per_ear
+                else [fmt(s["overall"], 4)]
+            )
         rows.append(row)
     return head, rows
 

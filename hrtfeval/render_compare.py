@@ -92,12 +92,23 @@ def compare_table(doc: dict[str, Any], console) -> None:
     for line in header_lines(doc):
         console.print(Text(line, style="dim"))
     head, body = rows(doc)
-    table = Table(show_edge=True, header_style="bold")
-    for i, h in enumerate(head):
-        table.add_column(h, justify="left" if i < 2 or h == "Result" else "right", no_wrap=True)
-    for row in body:
-        table.add_row(*row)
-    console.print(table)
+    width = sum(max(len(h), *(len(r[i]) for r in body)) + 3 for i, h in enumerate(head)) + 1
+    if console.width is not None and width > console.width:
+        # Too wide for the terminal: the means and counts, then the differences (numbers
+        # never wrap).
+        split = [[0, 1, 2, 3, 8, 9, 10] + list(range(11, len(head))), [0, 4, 5, 6, 7]]
+    else:
+        split = [list(range(len(head)))]
+    for cols in split:
+        table = Table(show_edge=True, header_style="bold")
+        for i in cols:
+            h = head[i]
+            table.add_column(
+                h, justify="left" if i < 2 or h == "Result" else "right", no_wrap=True
+            )
+        for row in body:
+            table.add_row(*[row[i] for i in cols])
+        console.print(table)
     worst = worst_lines(doc)
     if worst:
         console.print("largest increases (B worse than A):")

@@ -625,8 +625,9 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
     from .align import align_pair
     from .io import read_hrtf
 
-    pred = read_hrtf(prediction, apply_delay=not options.ignore_delay)
-    ref = read_hrtf(target, apply_delay=not options.ignore_delay)
+    extra = {"apply_delay": False} if options.ignore_delay else {}
+    pred = read_hrtf(prediction, **extra)
+    ref = read_hrtf(target, **extra)
     aligned = align_pair(
         pred,
         ref,
