@@ -105,8 +105,19 @@ def _wrap(text: str, width_in: float, fontsize: float) -> str:
     )
 
 
+#: Longest file name drawn in a title; longer ones keep their start and end around an ellipsis.
+NAME_LIMIT = 48
+
+
+def _short(name: str, limit: int = NAME_LIMIT) -> str:
+    if len(name) <= limit:
+        return name
+    keep = (limit - 1) // 2
+    return name[:keep] + "…" + name[-keep:]
+
+
 def _names(aligned) -> tuple[str, str]:
-    return Path(aligned.prediction.path).name, Path(aligned.reference.path).name
+    return _short(Path(aligned.prediction.path).name), _short(Path(aligned.reference.path).name)
 
 
 def _unit_label(metric: str, unit: str) -> str:
@@ -734,7 +745,7 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
         parts.append(f"{sum(bool(c) for c in checks)}/{len(checks)} passed every check")
     if failed:
         parts.append(f"{failed} could not be scored (not drawn)")
-    name = Path(source).name if source else _source_text(doc)
+    name = _short(Path(source).name) if source else _source_text(doc)
     fig.suptitle(
         _wrap(
             f"Overall scores over pairs: {name}\n" + " · ".join(parts), fig.get_figwidth(), 11
@@ -749,7 +760,7 @@ def _source_text(doc: dict[str, Any]) -> str:
     """What a batch document scored (its ``spec.source``), for the title; else ``results``."""
     source = (doc.get("spec") or {}).get("source") if isinstance(doc, dict) else None
     if isinstance(source, dict):
-        parts = [Path(str(v)).name or str(v) for v in source.values() if v]
+        parts = [_short(Path(str(v)).name or str(v)) for v in source.values() if v]
         if parts:
             return " vs ".join(parts)
     if isinstance(doc, dict) and "scores" in doc and "prediction" in doc:
