@@ -203,3 +203,39 @@ BAND_DEFINITIONS = {
     "Moore 1990): band n spans E = n ... n+1, centre E = n + 0.5; scored bins with "
     "lower <= f < upper",
 }
+
+
+def aggregate_bands(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per band (matched by its edges) and metric, statistics of the pairs' overall values:
+    ``[{"centre_hz", "lower_hz", "upper_hz", "pairs", "scores": {m: {"unit", "mean", ...}}}]``
+    in ascending frequency."""
+    from .batch import stats
+
+    found: dict[tuple[float, float], dict[str, Any]] = {}
+    for e in entries:
+        for b in (e.get("bands") or {}).get("bands", []):
+            key = (round(b["lower_hz"], 6), round(b["upper_hz"], 6))
+            slot = found.setdefault(
+                key, {"band": {k: b[k] for k in ("centre_hz", "lower_hz", "upper_hz")}, "rows": []}
+            )
+            slot["rows"].append(b["scores"])
+    out = []
+    for key in sorted(found):
+        rows = found[key]["rows"]
+        metrics: list[str] = []
+        for r in rows:
+            metrics += [m for m in r if m not in metrics]
+        out.append(
+            {
+                **found[key]["band"],
+                "pairs": len(rows),
+                "scores": {
+                    m: {
+                        "unit": next(r[m]["unit"] for r in rows if m in r),
+                        **stats([r[m]["overall"] for r in rows if m in r]),
+                    }
+                    for m in metrics
+                },
+            }
+        )
+    return out

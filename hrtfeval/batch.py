@@ -860,6 +860,10 @@ def finish(doc: dict[str, Any]) -> dict[str, Any]:
         from .regions import aggregate_regions
 
         ordered["region_aggregate"] = aggregate_regions(doc["pairs"])
+    if any("bands" in e for e in doc["pairs"]):
+        from .bands import aggregate_bands
+
+        ordered["band_aggregate"] = aggregate_bands(doc["pairs"])
     if "regression" in doc:
         ordered["regression"] = doc["regression"]
     ordered["counts"] = count(doc)

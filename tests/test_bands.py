@@ -135,3 +135,8 @@ def test_batch_entries_carry_bands(tmp_path):
     assert a["spec"]["bands"] == "third-octave"
     for x, y in zip(a["pairs"], b["pairs"]):
         assert x["bands"] == y["bands"] and x["bands"]["bands"]
+    agg = a["band_aggregate"]
+    assert [g["centre_hz"] for g in agg] == [b["centre_hz"] for b in a["pairs"][0]["bands"]["bands"]]
+    for i, g in enumerate(agg):
+        vals = [e["bands"]["bands"][i]["scores"]["lsd"]["overall"] for e in a["pairs"]]
+        assert g["pairs"] == 2 and g["scores"]["lsd"]["mean"] == pytest.approx(np.mean(vals))
