@@ -283,7 +283,13 @@ def compute_area_weights(positions: np.ndarray, *, where: str = "") -> Weights:
             # The cells tile the sphere, so the parts cut off tile the cap: scale away the
             # sampling error so that the weights sum to the covered solid angle exactly.
             total = cut.sum()
-            if total > 0 and abs(total - cap) <= 1e-3 * cap:
+            if abs(total - cap) > 1e-3 * cap:  # a geometry bug, not a property of the grid
+                raise HrtfevalError(
+                    f"--weighting area: the cells clipped at {bound:.4g} deg cover "
+                    f"{total:.6g} sr of the {cap:.6g} sr cap (please report this as a bug)",
+                    where,
+                )
+            if total > 0:
                 cut *= cap / total
             areas = areas - cut
     areas = np.clip(areas, 0.0, None)
