@@ -147,8 +147,10 @@ def band_scores(pred, ref, options, domain: str, weights=None) -> dict[str, Any]
             else:
                 notes.append(f"{m} is scored per band only in the db domain (--domain db)")
     if not metrics:
-        notes.append("no spectral metric in the dB domain to score per band (lsd, or rmse/mae "
-                     "with --domain db)")
+        notes.append(
+            "no spectral metric in the dB domain to score per band (lsd, or rmse/mae "
+            "with --domain db)"
+        )
     if left_out:
         notes.append(
             f"{len(left_out)} band(s) without an FFT bin left out (centres "

@@ -140,7 +140,9 @@ def _check_pair_facts(x: dict[str, Any], y: dict[str, Any], names: tuple[str, st
         diffs.insert(0, f"matched directions {mx} vs {my}")
     for m in x["scores"].keys() & y["scores"].keys():
         if x["scores"][m].get("unit") != y["scores"][m].get("unit"):
-            diffs.append(f"{m} unit {x['scores'][m].get('unit')!r} vs {y['scores'][m].get('unit')!r}")
+            diffs.append(
+                f"{m} unit {x['scores'][m].get('unit')!r} vs {y['scores'][m].get('unit')!r}"
+            )
     if diffs:
         raise HrtfevalError(
             f"the pair {x['target']} was scored differently in {names[0]} and {names[1]} "
@@ -185,9 +187,7 @@ def paired_statistics(
         raise ValueError(f"paired values need two equal 1-D sequences; got {a.shape} and {b.shape}")
     n = int(a.size)
     if n < 2:
-        raise HrtfevalError(
-            f"comparing needs at least 2 scored pairs (paired statistics); got {n}"
-        )
+        raise HrtfevalError(f"comparing needs at least 2 scored pairs (paired statistics); got {n}")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise HrtfevalError("a value to compare is not finite; check the documents")
     d = b - a

@@ -35,8 +35,11 @@ def export_format(path: str | os.PathLike) -> str:
 
 
 def columns(metrics: tuple[str, ...], batch: bool) -> list[str]:
-    cols = (["prediction", "target"] if batch else []) + ["azimuth_deg", "elevation_deg",
-                                                          "distance_m"]
+    cols = (["prediction", "target"] if batch else []) + [
+        "azimuth_deg",
+        "elevation_deg",
+        "distance_m",
+    ]
     for m in metrics:
         if m in INTERAURAL:
             cols.append(f"{m}{UNIT_SUFFIX[m]}")
@@ -98,7 +101,7 @@ class PerDirectionWriter:
         self._ctx = atomic_target(path)
         try:
             tmp = self._ctx.__enter__()
-            self._fh = open(tmp, "w", encoding="utf-8", newline="")
+            self._fh = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - kept open
         except OSError as exc:
             raise HrtfevalError(
                 f"--per-direction: cannot write the file: {exc.strerror or exc}", self.path
@@ -111,8 +114,12 @@ class PerDirectionWriter:
     def write(self, block: dict[str, Any], names: tuple[str, str] | None = None) -> None:
         for row in rows(block, self.metrics, names if self.batch else None):
             if self._csv is not None:
-                self._csv.writerow(["" if v is None else (repr(v) if isinstance(v, float) else v)
-                                    for v in row.values()])
+                self._csv.writerow(
+                    [
+                        "" if v is None else (repr(v) if isinstance(v, float) else v)
+                        for v in row.values()
+                    ]
+                )
             else:
                 self._fh.write(json.dumps(row, allow_nan=False) + "\n")
             self.count += 1

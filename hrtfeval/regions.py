@@ -170,8 +170,9 @@ def region_scores(values: dict[str, Any], units: dict[str, str], aligned, option
 
     positions = aligned.reference.positions
     if positions is None:
-        raise HrtfevalError("--region needs source positions, and the reference has none",
-                            aligned.reference.path)
+        raise HrtfevalError(
+            "--region needs source positions, and the reference has none", aligned.reference.path
+        )
     tol, _ = resolve_tolerance(options.region_tolerance, positions)
     out: dict[str, Any] = {}
     for text in options.regions:
@@ -191,8 +192,11 @@ def region_scores(values: dict[str, Any], units: dict[str, str], aligned, option
                     f"{', '.join(region.name + '.' + m for m, _ in checks)} cannot be made",
                     aligned.reference.path,
                 )
-            out[region.name] = {"directions": 0, "scores": {},
-                                "note": "no direction of the grid lies in this region"}
+            out[region.name] = {
+                "directions": 0,
+                "scores": {},
+                "note": "no direction of the grid lies in this region",
+            }
             continue
         sub_opts = replace(options, thresholds=checks)
         idx = np.flatnonzero(mask)
@@ -317,8 +321,9 @@ def apply_exclude(aligned, path: str, tolerance_deg: float):
     listed = read_exclude(path)
     ref = aligned.reference
     if ref.positions is None:
-        raise HrtfevalError("--exclude needs source positions, and the reference has none",
-                            ref.path)
+        raise HrtfevalError(
+            "--exclude needs source positions, and the reference has none", ref.path
+        )
     u_ref = spherical_to_unit(ref.positions)
     u_ex = spherical_to_unit(np.c_[listed, np.ones(len(listed))])
     chord = 2.0 * math.sin(math.radians(max(tolerance_deg, 1e-9)) / 2.0)
@@ -353,8 +358,9 @@ def apply_exclude(aligned, path: str, tolerance_deg: float):
             else ""
         )
     ]
-    out = replace(aligned, prediction=subset(aligned.prediction), reference=subset(ref),
-                  notes=notes)
+    out = replace(
+        aligned, prediction=subset(aligned.prediction), reference=subset(ref), notes=notes
+    )
     out.excluded = int(drop.sum())  # read by scoring.spec_dict (directions.excluded)
     return out
 
@@ -370,7 +376,7 @@ def apply_region_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> No
         direction (a check that cannot be made never passes).
     """
     spec = doc.get("spec", {})
-    entries = doc["pairs"] if "pairs" in doc else [doc]
+    entries = doc.get("pairs", [doc])
     known = set(spec.get("regions") or [])
     for e in entries:
         known |= set(e.get("regions") or {})

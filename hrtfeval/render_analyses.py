@@ -37,7 +37,9 @@ def region_rows(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     metrics: list[str] = []
     for r in block.values():
         metrics += [m for m in r["scores"] if m not in metrics]
-    checked = any(s.get("threshold") is not None for r in block.values() for s in r["scores"].values())
+    checked = any(
+        s.get("threshold") is not None for r in block.values() for s in r["scores"].values()
+    )
     head = ["Region", "Dirs"] + metrics + (["Checks"] if checked else [])
     rows = []
     for name, r in block.items():
@@ -71,7 +73,9 @@ def extra_tables(doc: dict[str, Any], console) -> None:
 
     blocks = []
     if doc.get("regions"):
-        blocks.append(("regions (overall values; per ear in the JSON)", region_rows(doc["regions"])))
+        blocks.append(
+            ("regions (overall values; per ear in the JSON)", region_rows(doc["regions"]))
+        )
     if doc.get("bands") and doc["bands"]["bands"]:
         blocks.append((f"{doc['bands']['kind']} bands (dB)", band_rows(doc["bands"])))
     for title, (head, rows) in blocks:
@@ -103,8 +107,10 @@ def region_aggregate_lines(block: dict[str, Any]) -> list[str]:
     lines = []
     for name, r in block.items():
         dirs = r["directions"]
-        n = f"{fmt(dirs['mean'], 4)}" if dirs["min"] == dirs["max"] else (
-            f"{fmt(dirs['min'], 4)}-{fmt(dirs['max'], 4)}"
+        n = (
+            f"{fmt(dirs['mean'], 4)}"
+            if dirs["min"] == dirs["max"]
+            else (f"{fmt(dirs['min'], 4)}-{fmt(dirs['max'], 4)}")
         )
         parts = [
             f"{m} mean {fmt(a['mean'], 4)} (median {fmt(a['median'], 4)}, "

@@ -35,20 +35,31 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         f"A  {spec['a']}",
         f"B  {spec['b']}",
         f"{spec['pairs']} pairs · d = B - A (smaller is better: d > 0 means B is worse)",
-        f"CI: {boot['confidence'] * 100:g} % percentile bootstrap of the paired differences, "
-        f"{boot['resamples']} resamples, seed {boot['seed']} · p: Wilcoxon signed-rank, "
-        "two-sided",
+        (
+            f"CI: {boot['confidence'] * 100:g} % percentile bootstrap of the paired "
+            f"differences, {boot['resamples']} resamples, seed {boot['seed']} · p: Wilcoxon "
+            "signed-rank, two-sided"
+        ),
     ]
     if spec.get("fail_if_worse"):
-        lines.append(
-            f"--fail-if-worse: one-sided Wilcoxon (B worse), {spec['fail_if_worse']}"
-        )
+        lines.append(f"--fail-if-worse: one-sided Wilcoxon (B worse), {spec['fail_if_worse']}")
     return lines
 
 
 def rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    head = ["Metric", "Unit", "Mean A", "Mean B", "Δmean", "95% CI", "Δmedian", "95% CI", "p",
-            "better", "worse"]
+    head = [
+        "Metric",
+        "Unit",
+        "Mean A",
+        "Mean B",
+        "Δmean",
+        "95% CI",
+        "Δmedian",
+        "95% CI",
+        "p",
+        "better",
+        "worse",
+    ]
     if doc["spec"].get("fail_if_worse"):
         head += ["p (B worse)", "Result"]
     out = []
@@ -103,9 +114,7 @@ def compare_table(doc: dict[str, Any], console) -> None:
         table = Table(show_edge=True, header_style="bold")
         for i in cols:
             h = head[i]
-            table.add_column(
-                h, justify="left" if i < 2 or h == "Result" else "right", no_wrap=True
-            )
+            table.add_column(h, justify="left" if i < 2 or h == "Result" else "right", no_wrap=True)
         for row in body:
             table.add_row(*[row[i] for i in cols])
         console.print(table)
@@ -135,9 +144,11 @@ def compare_markdown(doc: dict[str, Any]) -> str:
             f"- {line}\n" for line in worst
         )
     if doc.get("passed") is not None:
-        text += "\n**" + (
-            "no metric significantly worse" if doc["passed"] else "B is significantly worse"
-        ) + "**\n"
+        text += (
+            "\n**"
+            + ("no metric significantly worse" if doc["passed"] else "B is significantly worse")
+            + "**\n"
+        )
     return text
 
 

@@ -112,7 +112,7 @@ def _dense_boundary(vertices: np.ndarray) -> np.ndarray:
     for i in range(k):  # k is the cell's vertex count (about 6)
         p, q = vertices[i], vertices[(i + 1) % k]
         angle = math.acos(max(-1.0, min(1.0, float(np.dot(p, q)))))
-        n = max(1, int(math.ceil(math.degrees(angle) / EDGE_STEP_DEG)))
+        n = max(1, math.ceil(math.degrees(angle) / EDGE_STEP_DEG))
         if angle < 1e-12:
             pts.append(p[None])
             continue
@@ -135,7 +135,7 @@ def _latitude_arc(start: np.ndarray, end: np.ndarray, level: float, east: bool) 
     going east (increasing azimuth) or west."""
     a0, a1 = math.atan2(start[1], start[0]), math.atan2(end[1], end[0])
     span = (a1 - a0) % (2 * math.pi) if east else -((a0 - a1) % (2 * math.pi))
-    n = int(math.ceil(abs(math.degrees(span)) / EDGE_STEP_DEG))
+    n = math.ceil(abs(math.degrees(span)) / EDGE_STEP_DEG)
     if n <= 1:
         return np.empty((0, 3))
     phi = a0 + span * np.arange(1, n) / n

@@ -24,8 +24,8 @@ def test_octave_edges_by_hand():
     assert centres == pytest.approx(expected, rel=1e-12)
     one_k = bands[5]
     assert one_k.centre == pytest.approx(1000.0)
-    assert one_k.lower == pytest.approx(1000 * 10 ** -0.15, rel=1e-12)  # 707.946 Hz
-    assert one_k.upper == pytest.approx(1000 * 10 ** 0.15, rel=1e-12)  # 1412.54 Hz
+    assert one_k.lower == pytest.approx(1000 * 10**-0.15, rel=1e-12)  # 707.946 Hz
+    assert one_k.upper == pytest.approx(1000 * 10**0.15, rel=1e-12)  # 1412.54 Hz
     assert one_k.lower == pytest.approx(707.9458, abs=1e-4)
     for a, b in zip(bands, bands[1:]):
         assert a.upper == pytest.approx(b.lower, rel=1e-12)  # contiguous
@@ -39,7 +39,7 @@ def test_third_octave_edges_by_hand():
     assert b.upper == pytest.approx(1000 * 10 ** (0.1 + 0.05), rel=1e-12)  # 1412.54 Hz
     # Centres 25.12 Hz (x = -16) ... 19953 Hz (x = 13); 19.95 Hz lies below 20 Hz.
     assert len(band_list("third-octave", 20, 20000)) == 30
-    assert band_list("third-octave", 20, 20000)[0].centre == pytest.approx(1000 * 10 ** -1.6)
+    assert band_list("third-octave", 20, 20000)[0].centre == pytest.approx(1000 * 10**-1.6)
 
 
 def test_erb_edges_by_hand():
@@ -76,9 +76,26 @@ def test_cli_bands_against_numpy(tmp_path):
     pred = synth.degrade(ref, seed=2)
     synth.write_sofa(tmp_path / "r.sofa", ref, grid, 48000)
     synth.write_sofa(tmp_path / "p.sofa", pred, grid, 48000)
-    res = runner.invoke(app, ["score", str(tmp_path / "p.sofa"), str(tmp_path / "r.sofa"),
-                              "--bands", "octave", "-m", "lsd", "-m", "mae", "--domain", "db",
-                              "--device", "cpu", "-f", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p.sofa"),
+            str(tmp_path / "r.sofa"),
+            "--bands",
+            "octave",
+            "-m",
+            "lsd",
+            "-m",
+            "mae",
+            "--domain",
+            "db",
+            "--device",
+            "cpu",
+            "-f",
+            "json",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     block = doc["bands"]
@@ -94,26 +111,65 @@ def test_cli_bands_against_numpy(tmp_path):
         lsd = np.sqrt(np.mean(d**2, axis=-1) + 1e-12)  # (M, 2)
         assert b["scores"]["lsd"]["overall"] == pytest.approx(lsd.mean(), rel=1e-9)
         assert b["scores"]["lsd"]["left"] == pytest.approx(lsd[:, 0].mean(), rel=1e-9)
-        assert b["scores"]["mae"]["overall"] == pytest.approx(np.abs(d).mean(axis=-1).mean(),
-                                                             rel=1e-9)
+        assert b["scores"]["mae"]["overall"] == pytest.approx(
+            np.abs(d).mean(axis=-1).mean(), rel=1e-9
+        )
     left = [b["centre_hz"] for b in block["left_out"]]
     assert left and all(c < 200 for c in left)  # 187.5 Hz bins: the lowest octaves are empty
     assert any("left out" in n for n in block["notes"])
     # The full-band scores are those of a run without --bands.
-    plain = runner.invoke(app, ["score", str(tmp_path / "p.sofa"), str(tmp_path / "r.sofa"),
-                                "-m", "lsd", "-m", "mae", "--domain", "db", "--device", "cpu",
-                                "-f", "json"])
+    plain = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p.sofa"),
+            str(tmp_path / "r.sofa"),
+            "-m",
+            "lsd",
+            "-m",
+            "mae",
+            "--domain",
+            "db",
+            "--device",
+            "cpu",
+            "-f",
+            "json",
+        ],
+    )
     assert json.loads(plain.stdout)["scores"] == doc["scores"]
     assert "bands" not in json.loads(plain.stdout)
     # Table and Markdown show a band table.
-    res = runner.invoke(app, ["score", str(tmp_path / "p.sofa"), str(tmp_path / "r.sofa"),
-                              "--bands", "erb", "--device", "cpu"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p.sofa"),
+            str(tmp_path / "r.sofa"),
+            "--bands",
+            "erb",
+            "--device",
+            "cpu",
+        ],
+    )
     assert res.exit_code == 0 and "erb bands" in res.stdout
-    res = runner.invoke(app, ["score", str(tmp_path / "p.sofa"), str(tmp_path / "r.sofa"),
-                              "--bands", "erb", "--device", "cpu", "-f", "markdown"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p.sofa"),
+            str(tmp_path / "r.sofa"),
+            "--bands",
+            "erb",
+            "--device",
+            "cpu",
+            "-f",
+            "markdown",
+        ],
+    )
     assert "**erb bands (dB)**" in res.stdout
-    res = runner.invoke(app, ["score", str(tmp_path / "p.sofa"), str(tmp_path / "r.sofa"),
-                              "--bands", "decade"])
+    res = runner.invoke(
+        app, ["score", str(tmp_path / "p.sofa"), str(tmp_path / "r.sofa"), "--bands", "decade"]
+    )
     assert res.exit_code == 2 and "--bands" in res.stderr
 
 
@@ -136,7 +192,9 @@ def test_batch_entries_carry_bands(tmp_path):
     for x, y in zip(a["pairs"], b["pairs"]):
         assert x["bands"] == y["bands"] and x["bands"]["bands"]
     agg = a["band_aggregate"]
-    assert [g["centre_hz"] for g in agg] == [b["centre_hz"] for b in a["pairs"][0]["bands"]["bands"]]
+    assert [g["centre_hz"] for g in agg] == [
+        b["centre_hz"] for b in a["pairs"][0]["bands"]["bands"]
+    ]
     for i, g in enumerate(agg):
         vals = [e["bands"]["bands"][i]["scores"]["lsd"]["overall"] for e in a["pairs"]]
         assert g["pairs"] == 2 and g["scores"]["lsd"]["mean"] == pytest.approx(np.mean(vals))

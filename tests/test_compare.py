@@ -42,14 +42,24 @@ def make_doc(values: dict[str, list[float]], names=None, **spec_changes) -> dict
     pairs = []
     for i, name in enumerate(names):
         scores = {
-            m: {"unit": "dB", "left": None, "right": None, "overall": values[m][i],
-                "threshold": None, "passed": None}
+            m: {
+                "unit": "dB",
+                "left": None,
+                "right": None,
+                "overall": values[m][i],
+                "threshold": None,
+                "passed": None,
+            }
             for m in metrics
         }
         pairs.append(
-            {"prediction": name, "target": name,
-             "spec": {"bins": 100, "domain": None, "directions": {"matched": 50}},
-             "scores": scores, "passed": None}
+            {
+                "prediction": name,
+                "target": name,
+                "spec": {"bins": 100, "domain": None, "directions": {"matched": 50}},
+                "scores": scores,
+                "passed": None,
+            }
         )
     return {"spec": spec, "pairs": pairs}
 
@@ -76,8 +86,13 @@ def test_paired_statistics_match_scipy():
     # independent resampling of indices with the same generator is not guaranteed, but the
     # scipy call with the same seed is, and the interval must be close to the t-interval.
     ref = stats.bootstrap(
-        (A, B), lambda x, y, axis=-1: np.mean(y - x, axis=axis), paired=True, vectorized=True,
-        n_resamples=2000, method="percentile", rng=np.random.default_rng(3),
+        (A, B),
+        lambda x, y, axis=-1: np.mean(y - x, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=2000,
+        method="percentile",
+        rng=np.random.default_rng(3),
     ).confidence_interval
     assert r["mean_diff_ci"] == pytest.approx([ref.low, ref.high], rel=1e-12)
     half = stats.t.ppf(0.975, 29) * d.std(ddof=1) / np.sqrt(30)
@@ -130,8 +145,9 @@ def test_compare_documents_lists_worst_and_verdict():
 def test_compare_refuses_other_options_pairs_and_errors():
     a = make_doc({"lsd": [1.0, 2.0, 3.0]})
     with pytest.raises(HrtfevalError, match=r"b.json.*band_hz"):
-        compare_documents(a, make_doc({"lsd": [1.0, 2.0, 3.0]}, band_hz=[100.0, 16000.0]),
-                          ("a.json", "b.json"))
+        compare_documents(
+            a, make_doc({"lsd": [1.0, 2.0, 3.0]}, band_hz=[100.0, 16000.0]), ("a.json", "b.json")
+        )
     other = make_doc({"lsd": [1.0, 2.0, 3.0]}, names=["s00.sofa", "s01.sofa", "x.sofa"])
     with pytest.raises(HrtfevalError, match=r"only in a.json: s02.sofa; only in b.json: x.sofa"):
         compare_documents(a, other, ("a.json", "b.json"))
@@ -144,8 +160,12 @@ def test_compare_refuses_other_options_pairs_and_errors():
     with pytest.raises(HrtfevalError, match="matched directions 50 vs 40"):
         compare_documents(a, fewer, ("a.json", "b.json"))
     # Thresholds, device and source do not change the numbers: accepted.
-    same = make_doc({"lsd": [1.0, 2.5, 3.0]}, thresholds={"lsd": {"limit": 7.4}}, device="cuda:0",
-                    source={"prediction_dir": "b"})
+    same = make_doc(
+        {"lsd": [1.0, 2.5, 3.0]},
+        thresholds={"lsd": {"limit": 7.4}},
+        device="cuda:0",
+        source={"prediction_dir": "b"},
+    )
     assert compare_documents(a, same, n_resamples=200)["spec"]["pairs"] == 3
 
 
@@ -195,15 +215,40 @@ def test_cli_compare_on_scored_batches(tmp_path):
         for side in ("ref", "a", "b"):
             (tmp_path / side).mkdir(exist_ok=True)
         synth.write_sofa(tmp_path / "ref" / f"s{i}.sofa", ref, positions, 48000)
-        synth.write_sofa(tmp_path / "a" / f"s{i}.sofa", synth.degrade(ref, seed=i), positions, 48000)
+        synth.write_sofa(
+            tmp_path / "a" / f"s{i}.sofa", synth.degrade(ref, seed=i), positions, 48000
+        )
         synth.write_sofa(tmp_path / "b" / f"s{i}.sofa", worse, positions, 48000)
     for side in ("a", "b"):
-        res = runner.invoke(app, ["score", str(tmp_path / side), str(tmp_path / "ref"),
-                                  "--workers", "0", "--device", "cpu", "-f", "json",
-                                  "-o", str(tmp_path / f"{side}.json")])
+        res = runner.invoke(
+            app,
+            [
+                "score",
+                str(tmp_path / side),
+                str(tmp_path / "ref"),
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+                "-f",
+                "json",
+                "-o",
+                str(tmp_path / f"{side}.json"),
+            ],
+        )
         assert res.exit_code == 0, res.stderr
-    res = runner.invoke(app, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
-                              "-f", "json", "--resamples", "300"])
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            str(tmp_path / "a.json"),
+            str(tmp_path / "b.json"),
+            "-f",
+            "json",
+            "--resamples",
+            "300",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     a = json.loads((tmp_path / "a.json").read_text())

@@ -29,16 +29,28 @@ def test_max_missing(tmp_path):
     assert res.exit_code == 2
     assert "82 of the 100 reference directions (82%)" in res.stderr
     assert "--max-missing 0.5" in res.stderr and "r.sofa" in res.stderr
-    res = score("score", tmp_path / "p18.sofa", tmp_path / "r.sofa", "--allow-missing",
-                "--max-missing", "0.9")
+    res = score(
+        "score",
+        tmp_path / "p18.sofa",
+        tmp_path / "r.sofa",
+        "--allow-missing",
+        "--max-missing",
+        "0.9",
+    )
     assert res.exit_code == 0, res.stderr
     d = json.loads(res.stdout)["spec"]["directions"]
     assert d["missing"] == 82 and d["max_missing_fraction"] == 0.9
     res = score("score", tmp_path / "p60.sofa", tmp_path / "r.sofa", "--allow-missing")
     assert res.exit_code == 0
     assert json.loads(res.stdout)["spec"]["directions"]["max_missing_fraction"] == 0.5
-    res = score("score", tmp_path / "p60.sofa", tmp_path / "r.sofa", "--allow-missing",
-                "--max-missing", "1.5")
+    res = score(
+        "score",
+        tmp_path / "p60.sofa",
+        tmp_path / "r.sofa",
+        "--allow-missing",
+        "--max-missing",
+        "1.5",
+    )
     assert res.exit_code == 2 and "--max-missing" in res.stderr
     # Without --allow-missing nothing changes: a missing direction is an error.
     res = score("score", tmp_path / "p60.sofa", tmp_path / "r.sofa")
@@ -51,8 +63,9 @@ def test_ignore_delay(tmp_path):
     synth.write_sofa(tmp_path / "r.sofa", ref, pos, 48000)
     synth.write_sofa(tmp_path / "pd.sofa", ref, pos, 48000, delay=np.full((1, 2), 3.0))
     applied = score("score", tmp_path / "pd.sofa", tmp_path / "r.sofa", "-m", "rmse")
-    ignored = score("score", tmp_path / "pd.sofa", tmp_path / "r.sofa", "-m", "rmse",
-                    "--ignore-delay")
+    ignored = score(
+        "score", tmp_path / "pd.sofa", tmp_path / "r.sofa", "-m", "rmse", "--ignore-delay"
+    )
     assert applied.exit_code == 0 and ignored.exit_code == 0, ignored.stderr
     a, b = json.loads(applied.stdout), json.loads(ignored.stdout)
     assert a["spec"]["prediction"]["delay_applied"] is True and "ignore_delay" not in a["spec"]

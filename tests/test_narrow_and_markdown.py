@@ -26,8 +26,24 @@ def batch_doc(tmp_path, names):
             (tmp_path / side).mkdir(exist_ok=True)
         synth.write_sofa(tmp_path / "r" / f"{name}.sofa", ref, pos, 48000)
         synth.write_sofa(tmp_path / "p" / f"{name}.sofa", synth.degrade(ref, seed=i), pos, 48000)
-    res = runner.invoke(app, ["score", str(tmp_path / "p"), str(tmp_path / "r"), "--workers", "0",
-                              "--device", "cpu", "--preset", "lap", "-m", "rmse", "-f", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p"),
+            str(tmp_path / "r"),
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--preset",
+            "lap",
+            "-m",
+            "rmse",
+            "-f",
+            "json",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -54,16 +70,41 @@ def test_batch_table_at_80_columns_keeps_numbers_whole(tmp_path):
 
 def test_markdown_context_is_visible(tmp_path):
     doc = batch_doc(tmp_path, ["a_1", "b_2"])
-    res = runner.invoke(app, ["score", str(tmp_path / "p" / "a_1.sofa"),
-                              str(tmp_path / "r" / "a_1.sofa"), "--preset", "lap", "--device",
-                              "cpu", "-f", "markdown"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p" / "a_1.sofa"),
+            str(tmp_path / "r" / "a_1.sofa"),
+            "--preset",
+            "lap",
+            "--device",
+            "cpu",
+            "-f",
+            "markdown",
+        ],
+    )
     assert res.exit_code == 0
     out = res.stdout
     assert "<!--" not in out
     assert "preset lap" in out and "band 20-20000 Hz" in out
     assert "thresholds itd \\< 100 (lap)" in out
     assert "a\\_1.sofa" in out  # underscores escaped: the name is shown as written
-    res = runner.invoke(app, ["score", str(tmp_path / "p"), str(tmp_path / "r"), "--workers",
-                              "0", "--preset", "lap", "--device", "cpu", "-f", "markdown"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "p"),
+            str(tmp_path / "r"),
+            "--workers",
+            "0",
+            "--preset",
+            "lap",
+            "--device",
+            "cpu",
+            "-f",
+            "markdown",
+        ],
+    )
     assert "<!--" not in res.stdout and "thresholds itd \\< 100" in res.stdout
     assert doc["counts"]["scored"] == 2 and np.isfinite(doc["aggregate"]["lsd"]["mean"])

@@ -45,18 +45,29 @@ def test_titles_with_long_names_are_not_clipped(long_pair):
         assert inside(view.figure, view.figure._suptitle)
     freq = plot.frequency_view(a, opts, dpi=40)
     assert inside(freq.figure, freq.figure.axes[0].title)
-    doc = {"spec": {"metrics": ["lsd"], "source": {"prediction_dir": LONG, "target_dir": LONG}},
-           "pairs": [{"prediction": "x", "target": "x", "scores": {"lsd": {"overall": 1.0,
-                      "unit": "dB"}}}]}
+    doc = {
+        "spec": {"metrics": ["lsd"], "source": {"prediction_dir": LONG, "target_dir": LONG}},
+        "pairs": [
+            {"prediction": "x", "target": "x", "scores": {"lsd": {"overall": 1.0, "unit": "dB"}}}
+        ],
+    }
     batch = plot.batch_view(doc, dpi=40)
     assert inside(batch.figure, batch.figure._suptitle)
 
 
 def test_batch_whiskers_span_the_range():
     values = [1.0, 1.1, 1.2, 1.3, 9.0]  # 9.0 lies beyond 1.5 IQR: the whisker must still reach it
-    doc = {"spec": {"metrics": ["lsd"]},
-           "pairs": [{"prediction": f"p{i}", "target": f"p{i}",
-                      "scores": {"lsd": {"overall": v, "unit": "dB"}}} for i, v in enumerate(values)]}
+    doc = {
+        "spec": {"metrics": ["lsd"]},
+        "pairs": [
+            {
+                "prediction": f"p{i}",
+                "target": f"p{i}",
+                "scores": {"lsd": {"overall": v, "unit": "dB"}},
+            }
+            for i, v in enumerate(values)
+        ],
+    }
     view = plot.batch_view(doc, dpi=40)
     ys = [y for line in view.figure.axes[0].get_lines() for y in np.atleast_1d(line.get_ydata())]
     assert max(ys) == pytest.approx(9.0) and min(ys) == pytest.approx(1.0)
@@ -74,9 +85,13 @@ def test_frequency_legend_names_its_quantity(long_pair):
 def test_no_worst_ring_without_error(long_pair):
     opts = long_pair["options"]
     none = plot.direction_view(long_pair["same"], "ild", opts, dpi=40)
-    rings = [c for ax in none.figure.axes for c in ax.collections if c.get_gid() == "worst-direction"]
+    rings = [
+        c for ax in none.figure.axes for c in ax.collections if c.get_gid() == "worst-direction"
+    ]
     assert rings == []
     assert "the same in every direction" in none.figure.axes[0].get_title()
     some = plot.direction_view(long_pair["aligned"], "ild", opts, dpi=40)
-    rings = [c for ax in some.figure.axes for c in ax.collections if c.get_gid() == "worst-direction"]
+    rings = [
+        c for ax in some.figure.axes for c in ax.collections if c.get_gid() == "worst-direction"
+    ]
     assert len(rings) == 1

@@ -36,11 +36,15 @@ def test_planes_and_halves_by_hand():
     # Median plane: azimuth 0 and 180 on every ring, plus both poles.
     med = names(pos, region_mask(parse_region("median"), pos, 5))
     assert med == {(a, e) for a in (0.0, 180.0) for e in (-60.0, -30.0, 0.0, 30.0, 60.0)} | {
-        (0.0, 90.0), (0.0, -90.0)}
+        (0.0, 90.0),
+        (0.0, -90.0),
+    }
     # Frontal plane: azimuth 90 and 270 on every ring, plus the poles.
     fr = names(pos, region_mask(parse_region("frontal"), pos, 5))
     assert fr == {(a, e) for a in (90.0, 270.0) for e in (-60.0, -30.0, 0.0, 30.0, 60.0)} | {
-        (0.0, 90.0), (0.0, -90.0)}
+        (0.0, 90.0),
+        (0.0, -90.0),
+    }
     # Lateral angle of (az 30, el 60) is asin(cos60 sin30) = 14.48 deg: in the median plane only
     # from a tolerance of 14.48 deg.
     p = np.array([[30.0, 60.0, 1.0]])
@@ -100,8 +104,23 @@ def cli(*args, code=0):
 def test_region_scores_are_the_subset_reductions(tmp_path):
     pos = grid()
     p, r = write_pair(tmp_path, pos)
-    res = cli("score", p, r, "-m", "lsd", "-m", "ild", "--region", "horizontal", "--region",
-              "azimuth:-30:30", "--region", "elevation:70:80", "-f", "json")
+    res = cli(
+        "score",
+        p,
+        r,
+        "-m",
+        "lsd",
+        "-m",
+        "ild",
+        "--region",
+        "horizontal",
+        "--region",
+        "azimuth:-30:30",
+        "--region",
+        "elevation:70:80",
+        "-f",
+        "json",
+    )
     doc = json.loads(res.stdout)
     from hrtfeval.scoring import ScoreOptions, load_aligned, per_direction_errors
 
@@ -117,7 +136,10 @@ def test_region_scores_are_the_subset_reductions(tmp_path):
     assert block["scores"]["ild"]["overall"] == pytest.approx(ild[hor].mean(), rel=1e-12)
     assert doc["regions"]["azimuth:-30:30"]["directions"] == 3 * 5 + 2
     assert doc["regions"]["elevation:70:80"] == {
-        "directions": 0, "scores": {}, "note": "no direction of the grid lies in this region"}
+        "directions": 0,
+        "scores": {},
+        "note": "no direction of the grid lies in this region",
+    }
     spec = doc["spec"]["regions"]
     assert spec["tolerance_deg"] == pytest.approx(typical_spacing_deg(pos) / 2)
     assert "default: half" in spec["tolerance"]
@@ -125,16 +147,36 @@ def test_region_scores_are_the_subset_reductions(tmp_path):
     plain = json.loads(cli("score", p, r, "-m", "lsd", "-m", "ild", "-f", "json").stdout)
     assert plain["scores"] == doc["scores"] and "regions" not in plain
     # An explicit tolerance is stated; a region check fails the run with exit 1.
-    res = cli("score", p, r, "--region", "median", "--region-tolerance", "1", "--fail-above",
-              "median.lsd=0.01", "-f", "json", code=1)
+    res = cli(
+        "score",
+        p,
+        r,
+        "--region",
+        "median",
+        "--region-tolerance",
+        "1",
+        "--fail-above",
+        "median.lsd=0.01",
+        "-f",
+        "json",
+        code=1,
+    )
     doc = json.loads(res.stdout)
     assert doc["spec"]["regions"]["tolerance"] == "--region-tolerance"
     assert doc["regions"]["median"]["scores"]["lsd"]["passed"] is False
     assert doc["scores"]["lsd"]["passed"] is None and doc["passed"] is False
     assert doc["spec"]["thresholds"]["median.lsd"]["limit"] == 0.01
     # A check on an empty region is an error, not a pass.
-    res = cli("score", p, r, "--region", "elevation:70:80", "--fail-above",
-              "elevation:70:80.lsd=9", code=2)
+    res = cli(
+        "score",
+        p,
+        r,
+        "--region",
+        "elevation:70:80",
+        "--fail-above",
+        "elevation:70:80.lsd=9",
+        code=2,
+    )
     assert "holds none" in res.stderr
     res = cli("score", p, r, "--fail-above", "horizontal.lsd=9", code=2)
     assert "add --region horizontal" in res.stderr
@@ -148,8 +190,9 @@ def test_exclude_csv_and_sofa(tmp_path):
     doc = json.loads(cli("score", p, r, "--exclude", csv_path, "-f", "json").stdout)
     d = doc["spec"]["directions"]
     assert d["matched"] == len(pos) - 4 and d["excluded"] == 4
-    assert any("1 listed direction(s) are not in the reference grid" in n
-               for n in doc["spec"]["notes"])
+    assert any(
+        "1 listed direction(s) are not in the reference grid" in n for n in doc["spec"]["notes"]
+    )
     from hrtfeval.scoring import ScoreOptions, load_aligned, per_direction_errors
 
     opts = ScoreOptions.build(["lsd"])
@@ -158,9 +201,12 @@ def test_exclude_csv_and_sofa(tmp_path):
     assert doc["scores"]["lsd"]["overall"] == pytest.approx(lsd[keep].mean(), rel=1e-12)
     # A SOFA file of the sparse directions does the same.
     sparse = pos[np.isclose(pos[:, 1], 0) & np.isin(pos[:, 0], [0, 90, 180, 270])]
-    synth.write_sofa(tmp_path / "sparse.sofa",
-                     synth.spherical_head_hrirs(sparse, 48000, 128), sparse, 48000)
-    doc2 = json.loads(cli("score", p, r, "--exclude", tmp_path / "sparse.sofa", "-f", "json").stdout)
+    synth.write_sofa(
+        tmp_path / "sparse.sofa", synth.spherical_head_hrirs(sparse, 48000, 128), sparse, 48000
+    )
+    doc2 = json.loads(
+        cli("score", p, r, "--exclude", tmp_path / "sparse.sofa", "-f", "json").stdout
+    )
     assert doc2["scores"] == doc["scores"]
     # A file that matches nothing (radians?) is an error.
     (tmp_path / "rad.csv").write_text("0.5,0.1\n1.5,0.2\n")
@@ -175,8 +221,19 @@ def test_batch_merge_and_gates(tmp_path):
     pos = grid()
     for i in range(3):
         write_pair(tmp_path, pos, seed=i, stem=f"s{i}")
-    args = ["score", tmp_path / "p", tmp_path / "r", "--workers", "0", "--region", "horizontal",
-            "-m", "lsd", "-f", "json"]
+    args = [
+        "score",
+        tmp_path / "p",
+        tmp_path / "r",
+        "--workers",
+        "0",
+        "--region",
+        "horizontal",
+        "-m",
+        "lsd",
+        "-f",
+        "json",
+    ]
     full = json.loads(cli(*args).stdout)
     agg = full["region_aggregate"]["horizontal"]
     vals = [e["regions"]["horizontal"]["scores"]["lsd"]["overall"] for e in full["pairs"]]
@@ -197,12 +254,23 @@ def test_batch_merge_and_gates(tmp_path):
     merged = cli("merge", tmp_path / "shard1.json", tmp_path / "shard2.json", "-f", "json")
     mdoc = json.loads(merged.stdout)
     assert mdoc["region_aggregate"] == full["region_aggregate"]
-    res = runner.invoke(app, ["merge", str(tmp_path / "shard1.json"), str(tmp_path / "shard2.json"),
-                              "-f", "json", "--fail-above", f"horizontal.lsd={limit}"])
+    res = runner.invoke(
+        app,
+        [
+            "merge",
+            str(tmp_path / "shard1.json"),
+            str(tmp_path / "shard2.json"),
+            "-f",
+            "json",
+            "--fail-above",
+            f"horizontal.lsd={limit}",
+        ],
+    )
     assert res.exit_code == 1, res.stderr
     assert json.loads(res.stdout)["counts"]["failed"] == gated["counts"]["failed"]
-    res = runner.invoke(app, ["merge", str(tmp_path / "shard1.json"), "--fail-above",
-                              "median.lsd=1"])
+    res = runner.invoke(
+        app, ["merge", str(tmp_path / "shard1.json"), "--fail-above", "median.lsd=1"]
+    )
     assert res.exit_code == 2 and "median" in res.stderr
     # Stacked batches give the same regions as pair by pair.
     from hrtfeval.batch import find_pairs, run_batch

@@ -121,8 +121,20 @@ def test_cli_weighting_area(tmp_path):
 
     def score(*extra, files=("p.sofa", "r.sofa")):
         res = runner.invoke(
-            app, ["score", *(str(tmp_path / f) for f in files), "-m", "lsd", "-m", "itd",
-                  "--device", "cpu", "-f", "json", *extra]
+            app,
+            [
+                "score",
+                *(str(tmp_path / f) for f in files),
+                "-m",
+                "lsd",
+                "-m",
+                "itd",
+                "--device",
+                "cpu",
+                "-f",
+                "json",
+                *extra,
+            ],
         )
         assert res.exit_code == 0, res.stderr
         return json.loads(res.stdout)
@@ -153,8 +165,10 @@ def test_cli_weighting_area(tmp_path):
     assert doc["scores"]["lsd"]["left"] == pytest.approx(
         (w * values[:, 0]).sum() / w.sum(), rel=1e-9
     )
-    res = runner.invoke(app, ["score", str(tmp_path / "p2.sofa"), str(tmp_path / "r2.sofa"),
-                              "--weighting", "volume"])
+    res = runner.invoke(
+        app,
+        ["score", str(tmp_path / "p2.sofa"), str(tmp_path / "r2.sofa"), "--weighting", "volume"],
+    )
     assert res.exit_code == 2 and "weighting" in res.stderr
 
 
@@ -177,6 +191,7 @@ def test_batch_weighting_area_stacked_equals_pair_by_pair(tmp_path):
     for a, b in zip(stacked["pairs"], plain["pairs"]):
         assert a["scores"] == b["scores"]
         assert a["spec"]["weighting"]["scheme"] == "area"
-        single = score_files(str(tmp_path / "p" / a["prediction"]),
-                             str(tmp_path / "r" / a["target"]), opts, "cpu")
+        single = score_files(
+            str(tmp_path / "p" / a["prediction"]), str(tmp_path / "r" / a["target"]), opts, "cpu"
+        )
         assert a["scores"]["lsd"]["overall"] == single.scores["lsd"].overall
