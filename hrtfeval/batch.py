@@ -60,10 +60,15 @@ PAIR_SPEC_KEYS = (
     "bins",
     "domain",
     "notes",
+    "weighting",
+    "regions",
+    "exclude",
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
 RUN_SPEC_KEYS = ("device", "source", "shard", "missing_shards", "ignore_unmatched", "notes")
+#: Optional blocks of a pair's score kept in its batch entry (``--bands``, ``--region``).
+EXTRA_KEYS = ("bands", "regions")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -667,13 +672,16 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
     from .scoring import (
         LOCALISATION,
         PairScore,
+        direction_weights,
         effective_domain,
         localisation_scores,
         metric_unit,
+        pair_extras,
         per_direction,
         reduce_pair,
         score_aligned,
         spec_dict,
+        tensors_for,
     )
 
     if options.localisation_only:  # nothing to stack: the model runs on each pair's own sets
@@ -700,6 +708,8 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         try:
             notes: list[str] = []
             scores = localisation_scores(aligned, options, notes)
+            weights = direction_weights(aligned, options)
+            w = None if weights is None else weights.values
             for metric in options.metrics:
                 if metric in LOCALISATION:
                     continue
@@ -709,11 +719,19 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                     if metric in ("rmse", "mae")
                     else "",
                 )
-                scores[metric] = reduce_pair(values[metric][b], metric, unit, options)
-            spec = spec_dict(aligned, options, device, pred_t, ref_t)
+                scores[metric] = reduce_pair(values[metric][b], metric, unit, options, w)
+            spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
             spec["notes"] += notes
+            single_t = tensors_for(aligned, options, device) if options.bands else (pred_t, ref_t)
+            extras = pair_extras(
+                aligned,
+                *single_t,
+                options,
+                weights,
+                {m: values[m][b] for m in options.metrics if m not in LOCALISATION},
+            )
             scores = {m: scores[m] for m in options.metrics}
-            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
             yield PairResult(pair, error=error_text(exc))
@@ -791,6 +809,16 @@ def batch_spec(
         "source": source,
         "ignore_unmatched": ignore_unmatched,
         "notes": [],
+        **({"weighting": "area"} if options.weighting == "area" else {}),
+        **({"bands": options.bands} if options.bands else {}),
+        **(
+            {"regions": list(options.regions), "region_tolerance_deg": options.region_tolerance}
+            if options.regions
+            else {}
+        ),
+        **({"exclude": options.exclude} if options.exclude else {}),
+        **({"max_missing": options.max_missing} if options.allow_missing else {}),
+        **({"ignore_delay": True} if options.ignore_delay else {}),
     }
     localisation = localisation_spec(options)
     if localisation is not None:
@@ -810,6 +838,7 @@ def make_entry(result: PairResult) -> dict[str, Any]:
         "spec": {k: spec[k] for k in PAIR_SPEC_KEYS if k in spec},
         "scores": result.score["scores"],
         "passed": result.score["passed"],
+        **{k: result.score[k] for k in EXTRA_KEYS if k in result.score},
     }
 
 
@@ -879,6 +908,14 @@ def finish(doc: dict[str, Any]) -> dict[str, Any]:
         "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
         "aggregate": agg,
     }
+    if any("regions" in e for e in doc["pairs"]):
+        from .regions import aggregate_regions
+
+        ordered["region_aggregate"] = aggregate_regions(doc["pairs"])
+    if any("bands" in e for e in doc["pairs"]):
+        from .bands import aggregate_bands
+
+        ordered["band_aggregate"] = aggregate_bands(doc["pairs"])
     if "regression" in doc:
         ordered["regression"] = doc["regression"]
     ordered["counts"] = count(doc)
@@ -901,6 +938,7 @@ def run_batch(
     progress=None,
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    per_direction=None,
 ) -> dict[str, Any]:
     """Score every pair of ``pair_list`` (or of one shard of it) and build the batch document.
 
@@ -920,6 +958,8 @@ def run_batch(
     on_entry : callable, optional
         Called with every pair's entry as soon as it is scored, in order (``--format jsonl``).
     progress : object with ``start(total)`` and ``advance()``, optional
+    per_direction : hrtfeval.export.PerDirectionWriter, optional
+        Receives every scored pair's per-direction values (``options.per_direction``).
 
     Returns
     -------
@@ -958,6 +998,9 @@ def run_batch(
         if progress is not None:
             progress.start(len(pairs))
         for result in scorer.score(pairs):
+            block = (result.score or {}).pop("per_direction", None)
+            if per_direction is not None and block is not None:
+                per_direction.write(block, (result.pair.prediction, result.pair.target))
             entry = make_entry(result)
             if baseline is not None:
                 annotate_pair(entry, baseline, max_regression or {})

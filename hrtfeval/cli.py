@@ -508,6 +508,78 @@ DtfOpt = Annotated[
 ]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 PAIR_FORMATS = ("table", "json", "csv", "markdown")
+# Analyses (issue 15): weighting, bands, regions, per-direction export.
+WeightingOpt = Annotated[
+    str,
+    typer.Option(
+        "--weighting",
+        metavar="none|area",
+        help="Averages over directions: none (every direction counts once, default) or area "
+        "(each direction weighted by its spherical Voronoi cell, see the README).",
+    ),
+]
+BandsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--bands",
+        metavar="octave|third-octave|erb",
+        help="Also score LSD (and rmse/mae with --domain db) per frequency band: IEC 61260 "
+        "octave or third-octave bands, or 1-ERB bands.",
+    ),
+]
+RegionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--region",
+        metavar="NAME",
+        help="Also score a subset of directions: horizontal, median, frontal, upper, lower, "
+        "front, back, elevation:LO:HI or azimuth:LO:HI (degrees). Repeatable; checks as "
+        "--fail-above horizontal.lsd=5.",
+    ),
+]
+RegionToleranceOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--region-tolerance",
+        metavar="DEG",
+        help="Largest angle (degrees) to the plane of the horizontal, median and frontal "
+        "regions (default: half the grid's typical spacing).",
+    ),
+]
+ExcludeOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--exclude",
+        metavar="FILE",
+        help="Leave these directions out of every score: a SOFA file or a CSV of azimuth, "
+        "elevation in degrees (e.g. the sparse input directions of an upsampling model).",
+    ),
+]
+MaxMissingOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-missing",
+        metavar="FRACTION",
+        help="With --allow-missing: largest fraction of the reference directions that may "
+        "lack a prediction (default 0.5; above it the pair is an error).",
+    ),
+]
+IgnoreDelayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-delay",
+        help="Do not apply SOFA Data.Delay (as the official LAP code does); the spec says so.",
+    ),
+]
+PerDirectionOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--per-direction",
+        metavar="FILE",
+        help="Also write every matched direction's values (position, per-ear and interaural "
+        "values of each metric; a batch adds the pair's names) to FILE: .csv or .jsonl.",
+    ),
+]
 
 
 def build_options(
@@ -527,6 +599,13 @@ def build_options(
     lateral=None,
     sensitivity=0.7,
     dtf=True,
+    weighting="none",
+    bands=None,
+    regions=None,
+    region_tolerance=None,
+    exclude=None,
+    max_missing=0.5,
+    ignore_delay=False,
 ):
     from .scoring import ScoreOptions
 
@@ -547,6 +626,13 @@ def build_options(
         laterals=tuple(lateral) if lateral else (0.0,),
         sensitivity=sensitivity,
         dtf=dtf,
+        weighting=weighting,
+        bands=bands,
+        regions=tuple(regions or ()),
+        region_tolerance=region_tolerance,
+        exclude=None if exclude is None else str(exclude),
+        max_missing=max_missing,
+        ignore_delay=ignore_delay,
     )
 
 
@@ -606,6 +692,14 @@ def score(
     max_regression: MaxRegressionOpt = None,
     junit: JunitOpt = None,
     shard: ShardOpt = None,
+    weighting: WeightingOpt = "none",
+    bands: BandsOpt = None,
+    region: RegionOpt = None,
+    region_tolerance: RegionToleranceOpt = None,
+    exclude: ExcludeOpt = None,
+    per_direction: PerDirectionOpt = None,
+    max_missing: MaxMissingOpt = 0.5,
+    ignore_delay: IgnoreDelayOpt = False,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -635,10 +729,24 @@ def score(
         lateral,
         sensitivity,
         dtf,
+        weighting,
+        bands,
+        region,
+        region_tolerance,
+        exclude,
+        max_missing,
+        ignore_delay,
     )
     from .batch import batch_spec
     from .gates import Baseline, check_regression_options
 
+    if per_direction is not None:
+        from dataclasses import replace
+
+        from .export import export_format
+
+        export_format(per_direction)  # a bad extension fails before any work
+        options = replace(options, per_direction=True)
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
     planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)
@@ -651,16 +759,22 @@ def score(
         pair_list = find_pairs(prediction, target, pairs)
         plan, out_t, junit_t, plot_f = plan_outputs(
             [f for p in pair_list.pairs for f in (p.prediction_path, p.target_path)]
-            + [pairs, baseline],
+            + [pairs, baseline, exclude],
             output,
             junit,
             plot_dir,
         )
+        per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
         _list_unmatched(pair_list.unmatched_prediction, pair_list.unmatched_target, quiet)
         # JSON lines stream to stdout; a file gets the whole document at the end, with the
         # other outputs (all or nothing).
         writer = JsonlWriter(document_stream()) if fmt == "jsonl" and output is None else None
         progress = Progress(enabled=not quiet and sys.stderr.isatty(), stream=sys.stderr)
+        export = None
+        if per_direction is not None:
+            from .export import PerDirectionWriter
+
+            export = PerDirectionWriter(per_direction, options.metrics, batch=True)
         try:
             doc = run_batch(
                 pair_list,
@@ -673,9 +787,12 @@ def score(
                 max_regression=limits,
                 progress=progress,
                 on_entry=None if writer is None else writer.write,
+                per_direction=export,
             )
         finally:
             progress.close()
+        if export is not None:
+            plan.put(per_dir_t, export.finish())
         if shard_kn is not None and not doc["pairs"] and not quiet:
             say(f"note: shard {shard} has no pairs (the run has {doc['spec']['pairs_total']})")
         raise typer.Exit(
@@ -686,12 +803,20 @@ def score(
     from .scoring import load_aligned, resolve_device, score_aligned
 
     plan, out_t, junit_t, plot_f = plan_outputs(
-        [prediction, target, baseline], output, junit, plot_dir
+        [prediction, target, baseline, exclude], output, junit, plot_dir
     )
+    per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
     dev = resolve_device(device)
     aligned = load_aligned(str(prediction), str(target), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
+    block = doc.pop("per_direction", None)
+    if per_direction is not None:
+        from .export import PerDirectionWriter
+
+        export = PerDirectionWriter(per_direction, options.metrics, batch=False)
+        export.write(block)
+        plan.put(per_dir_t, export.finish())
     if base is not None:
         from .gates import annotate_pair
 
@@ -904,6 +1029,72 @@ def merge(
     finish(doc)
     _list_unmatched(doc["unmatched"]["prediction"], doc["unmatched"]["target"], quiet)
     raise typer.Exit(_finish_batch(doc, fmt, out_t, per_ear, quiet, junit_t, None, None, plan))
+
+
+@app.command()
+@user_errors
+def compare(
+    document_a: Annotated[
+        Path, typer.Argument(metavar="A.json", help="Batch document of model A (the reference).")
+    ],
+    document_b: Annotated[
+        Path, typer.Argument(metavar="B.json", help="Batch document of model B, same pairs.")
+    ],
+    alpha: Annotated[
+        float,
+        typer.Option("--alpha", metavar="P", help="Significance level of --fail-if-worse."),
+    ] = 0.05,
+    fail_if_worse: Annotated[
+        bool,
+        typer.Option(
+            "--fail-if-worse",
+            help="Exit 1 when B is significantly worse on a metric (one-sided Wilcoxon "
+            "signed-rank test, alternative 'B worse', p < --alpha).",
+        ),
+    ] = False,
+    resamples: Annotated[
+        int, typer.Option("--resamples", metavar="N", help="Bootstrap resamples.")
+    ] = 10000,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Bootstrap seed.")] = 0,
+    worst: Annotated[
+        int, typer.Option("--worst", metavar="N", help="Largest increases listed per metric.")
+    ] = 5,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="table, json or markdown.")
+    ] = "table",
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two models' batch documents pair by pair: mean and median paired difference
+    (B - A) with 95 % bootstrap intervals, Wilcoxon signed-rank p-values, pairs better/worse.
+
+    Exit code 0, 1 with --fail-if-worse when B is significantly worse, 2 when the documents
+    cannot be compared (other pairs or options: the difference is named).
+    """
+    fmt = check_format(fmt, ("table", "json", "markdown"))
+    from .compare import compare_documents
+    from .gates import load_document
+
+    doc = compare_documents(
+        load_document(document_a),
+        load_document(document_b),
+        (str(document_a), str(document_b)),
+        n_resamples=resamples,
+        seed=seed,
+        alpha=alpha,
+        fail_if_worse=fail_if_worse,
+        worst=worst,
+    )
+    if fmt == "table" and output is None:
+        from .render_compare import compare_table
+
+        compare_table(doc, stdout_console())
+    else:
+        from .render_compare import render_compare
+
+        emit(render_compare(doc, fmt), output, quiet)
+    if doc["passed"] is False:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command()

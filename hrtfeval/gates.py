@@ -330,6 +330,10 @@ def pair_passed(entry: dict[str, Any]) -> bool | None:
     """A pair's verdict over all its checks (thresholds and regression); None without checks."""
     checks = [s.get("passed") for s in entry.get("scores", {}).values()]
     checks += [r.get("passed") for r in (entry.get("regression") or {}).values()]
+    if entry.get("regions"):
+        from .regions import region_checks
+
+        checks += region_checks(entry["regions"])
     checks = [c for c in checks if c is not None]
     return all(checks) if checks else None
 
@@ -341,6 +345,12 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
         return
     spec = doc.get("spec", {})
     metrics = spec.get("metrics") or list(doc.get("scores", {}))
+    region_limits = {m: v for m, v in limits.items() if "." in m}
+    if region_limits:
+        from .regions import apply_region_fail_above
+
+        apply_region_fail_above(doc, region_limits)
+        limits = {m: v for m, v in limits.items() if "." not in m}
     for m in limits:
         if m not in metrics:
             raise HrtfevalError(
@@ -701,6 +711,24 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     f"left {_num(s.get('left'))}, right {_num(s.get('right'))}, overall "
                     f"{_num(s['overall'])} {unit}".rstrip(),
                 )
+        for region, block in (e.get("regions") or {}).items():
+            for m, s in block.get("scores", {}).items():
+                if s.get("passed") is None:
+                    continue
+                checked = True
+                unit = s.get("unit") or ""
+                name = f"{region}.{m} <= {_num(s['threshold'], unit)}"
+                if s["passed"]:
+                    add(label, name)
+                else:
+                    add(
+                        label,
+                        name,
+                        "failure",
+                        f"{m} {_num(s['overall'], unit)} over the {block['directions']} "
+                        f"directions of the region {region} fails the threshold: value <= "
+                        f"{_num(s['threshold'], unit)}",
+                    )
         if "regression" in e:
             if e["regression"] is None:
                 checked = True

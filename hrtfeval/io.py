@@ -92,7 +92,7 @@ _MRN = ("M", "R", "N")  # the AES69 order of Data.IR, Data.Real and Data.Imag
 # Dispatch
 
 
-def read_hrtf(path: str | os.PathLike) -> HRTFSet:
+def read_hrtf(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
     """Read a SOFA or ``.pt`` file into an :class:`HRTFSet`.
 
     Parameters
@@ -111,9 +111,12 @@ def read_hrtf(path: str | os.PathLike) -> HRTFSet:
     HrtfevalError
         The file is missing, unreadable, of an unsupported format or convention, or its content
         does not describe a binaural HRTF set.
+
+    ``apply_delay=False`` (``--ignore-delay``) leaves a SOFA file's ``Data.Delay`` unapplied,
+    as tools that ignore it do (``meta["delay_ignored"]`` says whether a non-zero one was).
     """
     kind = _detect_format(path)
-    return read_sofa(path) if kind == "sofa" else read_pt(path)
+    return read_sofa(path, apply_delay=apply_delay) if kind == "sofa" else read_pt(path)
 
 
 def _detect_format(path: str | os.PathLike) -> str:
@@ -161,7 +164,7 @@ def _check_file(path: str | os.PathLike, what: str) -> None:
 # SOFA
 
 
-def read_sofa(path: str | os.PathLike) -> HRTFSet:
+def read_sofa(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
     """Read a SOFA file (read-only, only the variables needed) into an :class:`HRTFSet`.
 
     ``Data.IR`` (SimpleFreeFieldHRIR, GeneralFIR) gives domain ``"ir"``; ``Data.Real`` +
@@ -193,7 +196,7 @@ def read_sofa(path: str | os.PathLike) -> HRTFSet:
             warnings.simplefilter("always")
             try:
                 with h5:
-                    hrtf = _read_sofa_dataset(h5, name)
+                    hrtf = _read_sofa_dataset(h5, name, apply_delay)
             except Unhandled:
                 hrtf = None
         if hrtf is not None:
@@ -212,7 +215,7 @@ def read_sofa(path: str | os.PathLike) -> HRTFSet:
     with ds:
         # Plain ndarrays: masked arrays are slower and a fill value is not a missing sample here.
         ds.set_auto_mask(False)
-        return _read_sofa_dataset(ds, name)
+        return _read_sofa_dataset(ds, name, apply_delay)
 
 
 def _attr(obj: Any, key: str) -> str | None:
@@ -275,7 +278,7 @@ def _read_var(
     return values, dims
 
 
-def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
+def _read_sofa_dataset(ds: Any, file: str, apply_delay: bool = True) -> HRTFSet:
     convention = _attr(ds, "SOFAConventions")
     if convention is None:
         raise HrtfevalError(
@@ -320,7 +323,9 @@ def _read_sofa_dataset(ds: Any, file: str) -> HRTFSet:
     if delay is not None:
         meta["delay_min_samples"] = float(delay.min())
         meta["delay_max_samples"] = float(delay.max())
-        if np.any(delay != 0):
+        if np.any(delay != 0) and not apply_delay:
+            meta["delay_ignored"] = True
+        elif np.any(delay != 0):
             data, delay_applied = _apply_sofa_delay(
                 data, delay, domain, sampling_rate, frequencies, file
             )

@@ -93,8 +93,31 @@ def _figure(width: float, height: float, dpi: float = DEFAULT_DPI):
     return fig
 
 
+def _wrap(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` with every line broken to fit ``width_in`` inches at ``fontsize`` points (long
+    file names are broken too), so that a title is never clipped at the figure's edge."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72.0 / (0.62 * fontsize)))
+    return "\n".join(
+        textwrap.fill(line, chars, break_long_words=True, break_on_hyphens=False) or line
+        for line in text.split("\n")
+    )
+
+
+#: Longest file name drawn in a title; longer ones keep their start and end around an ellipsis.
+NAME_LIMIT = 48
+
+
+def _short(name: str, limit: int = NAME_LIMIT) -> str:
+    if len(name) <= limit:
+        return name
+    keep = (limit - 1) // 2
+    return name[:keep] + "…" + name[-keep:]
+
+
 def _names(aligned) -> tuple[str, str]:
-    return Path(aligned.prediction.path).name, Path(aligned.reference.path).name
+    return _short(Path(aligned.prediction.path).name), _short(Path(aligned.reference.path).name)
 
 
 def _unit_label(metric: str, unit: str) -> str:
@@ -298,15 +321,18 @@ def direction_view(
             zorder=2.0,
         )
         worst = int(np.argmax(vals))
-        ax.scatter(
-            [x[worst]],
-            [y[worst]],
-            s=size * 2.2 + 30,
-            facecolors="none",
-            edgecolors="tab:red",
-            linewidths=1.4,
-            zorder=2.1,
-        )
+        has_worst = bool(np.ptp(vals) > 0)  # all equal (e.g. no error): no worst direction
+        if has_worst:
+            ax.scatter(
+                [x[worst]],
+                [y[worst]],
+                s=size * 2.2 + 30,
+                facecolors="none",
+                edgecolors="tab:red",
+                linewidths=1.4,
+                zorder=2.1,
+                gid="worst-direction",
+            )
         ax.set_xticks(np.deg2rad(-ticks))
         ax.set_xticklabels([])
         for t in ticks:  # azimuth labels along the equator, on top of the markers
@@ -332,9 +358,13 @@ def direction_view(
             if ear is not None
             else ""
         )
+        where = (
+            f" (red ring: az {_deg(az[worst], signed=True)}, el {_deg(el[worst], signed=True)})"
+            if has_worst
+            else " (the same in every direction)"
+        )
         ax.set_title(
-            f"{title}\n{reduced}max {_num(vals[worst], unit)}"
-            f" (red ring: az {_deg(az[worst], signed=True)}, el {_deg(el[worst], signed=True)})",
+            f"{title}\n{reduced}max {_num(vals[worst], unit)}{where}",
             fontsize=10,
             color=colour,
             pad=12,
@@ -354,9 +384,13 @@ def direction_view(
         "" if interaural else (f" (left {_num(score.left, unit)}, right {_num(score.right, unit)})")
     )
     fig.suptitle(
-        f"{_NAMES.get(metric, metric)} by direction: {pred_name} vs {ref_name}\n"
-        f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ears}, "
-        f"{options.reduction} over {m} directions",
+        _wrap(
+            f"{_NAMES.get(metric, metric)} by direction: {pred_name} vs {ref_name}\n"
+            f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ears}, "
+            f"{options.reduction} over {m} directions",
+            fig.get_figwidth(),
+            11,
+        ),
         fontsize=11,
     )
     return View(
@@ -421,7 +455,7 @@ def frequency_view(
             color=EAR_COLOURS[ear],
             ls=EAR_STYLES[ear],
             lw=1.5,
-            label=f"{EAR_NAMES[ear]} ear, in-band mean {band_mean[ear]:.3g} dB",
+            label=f"{EAR_NAMES[ear]} ear: RMS over directions, per bin",
         )
     _log_frequency_axis(ax, f_lo, f_hi)
     ax.set_ylim(bottom=0)
@@ -429,8 +463,12 @@ def frequency_view(
     ax.legend(loc="best", fontsize=9, framealpha=0.9)
     pred_name, ref_name = _names(aligned)
     ax.set_title(
-        f"Log-spectral difference by frequency: {pred_name} vs {ref_name}\n"
-        f"RMS over {aligned.n_matched} directions of 20log10|P| − 20log10|T|, per ear",
+        _wrap(
+            f"Log-spectral difference by frequency: {pred_name} vs {ref_name}\n"
+            f"RMS over {aligned.n_matched} directions of 20log10|P| − 20log10|T|, per ear",
+            fig.get_figwidth() * 0.85,
+            11,
+        ),
         fontsize=11,
     )
     return View("frequency", fig, {"frequencies": f, "lsd": lsd, "band_mean": band_mean})
@@ -528,10 +566,14 @@ def compare_view(
     bottom[0].set_ylim(-span * 1.1 - 0.5, span * 1.1 + 0.5)
     az_w = _wrap_azimuth(positions[i : i + 1, 0])[0]
     fig.suptitle(
-        f"Magnitude at az {_signed(az_w)}° (+ = left), el {_signed(positions[i, 1])}° "
-        f"(direction #{i}, nearest matched to the requested {_signed(az_req)}°, "
-        f"{_signed(el_req)}°; {angle:.1f}° away)\n"
-        f"{pred_name} vs {ref_name}",
+        _wrap(
+            f"Magnitude at az {_signed(az_w)}° (+ = left), el {_signed(positions[i, 1])}° "
+            f"(direction #{i}, nearest matched to the requested {_signed(az_req)}°, "
+            f"{_signed(el_req)}°; {angle:.1f}° away)\n"
+            f"{pred_name} vs {ref_name}",
+            fig.get_figwidth(),
+            11,
+        ),
         fontsize=11,
     )
     return View(
@@ -629,6 +671,7 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
                     boxprops={"facecolor": "#dde6f2", "edgecolor": "0.3"},
                     medianprops={"color": "0.1", "lw": 1.6},
                     whiskerprops={"color": "0.3"},
+                    whis=(0, 100),  # whiskers at min and max: the legend says "range"
                     capprops={"color": "0.3"},
                 )
             jitter = rng.uniform(-0.13, 0.13, vals.size) if vals.size > 1 else np.zeros(1)
@@ -702,8 +745,13 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
         parts.append(f"{sum(bool(c) for c in checks)}/{len(checks)} passed every check")
     if failed:
         parts.append(f"{failed} could not be scored (not drawn)")
-    name = Path(source).name if source else _source_text(doc)
-    fig.suptitle(f"Overall scores over pairs: {name}\n" + " · ".join(parts), fontsize=11)
+    name = _short(Path(source).name) if source else _source_text(doc)
+    fig.suptitle(
+        _wrap(
+            f"Overall scores over pairs: {name}\n" + " · ".join(parts), fig.get_figwidth(), 11
+        ),
+        fontsize=11,
+    )
     data["failed"] = failed
     return View("batch", fig, data)
 
@@ -712,7 +760,7 @@ def _source_text(doc: dict[str, Any]) -> str:
     """What a batch document scored (its ``spec.source``), for the title; else ``results``."""
     source = (doc.get("spec") or {}).get("source") if isinstance(doc, dict) else None
     if isinstance(source, dict):
-        parts = [Path(str(v)).name or str(v) for v in source.values() if v]
+        parts = [_short(Path(str(v)).name or str(v)) for v in source.values() if v]
         if parts:
             return " vs ".join(parts)
     if isinstance(doc, dict) and "scores" in doc and "prediction" in doc:

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,12 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     if spec.get("domain"):
         how.append(f"rmse/mae domain {spec['domain']}")
     how.append(f"reduction {spec['reduction']}")
+    if spec.get("bands"):
+        how.append(f"{spec['bands']} bands")
+    if spec.get("weighting"):
+        how.append(
+            f"area-weighted (covers {spec['weighting']['covered_fraction']:.1%} of the sphere)"
+        )
     if spec.get("itd_method"):
         how.append(f"ITD {spec['itd_method']}")
     if spec.get("preset"):
@@ -131,6 +138,9 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     delays = [name for name in ("prediction", "reference") if spec[name]["delay_applied"]]
     if delays:
         lines.append("Data.Delay applied to the " + " and ".join(delays) + " impulse responses")
+    ignored = [name for name in ("prediction", "reference") if spec[name].get("delay_ignored")]
+    if ignored:
+        lines.append("Data.Delay of the " + " and ".join(ignored) + " ignored (--ignore-delay)")
     lines.extend(printable(note) for note in spec.get("notes", []))
     return lines
 
@@ -195,6 +205,10 @@ def pair_table(doc: dict[str, Any], console) -> None:
             styled[-1] = Text(row[-1], style="green" if row[-1] == "pass" else "bold red")
         table.add_row(*styled)
     console.print(table)
+    if doc.get("bands") or doc.get("regions"):
+        from .render_analyses import extra_tables
+
+        extra_tables(doc, console)
     if doc.get("passed") is not None:
         console.print(
             Text(
@@ -249,10 +263,32 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_lines(lines: list[str]) -> str:
+    """Context lines as visible Markdown (a CI job summary hides HTML comments): special
+    characters escaped, one hard line break per line."""
+    special = re.compile(r"([\\`*_\[\]<>#|~])")
+    return "  \n".join(special.sub(r"\\\1", line) for line in lines)
+
+
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
-    intro = "\n".join(f"<!-- {line} -->" for line in pair_header_lines(doc))
-    return intro + "\n\n" + markdown_table(head, rows)
+    lines = pair_header_lines(doc)
+    checks = doc["spec"].get("thresholds") or {}
+    if checks:  # the table's Threshold column has the limits; the rule and source are here
+        lines = lines + [
+            "thresholds "
+            + ", ".join(
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g} ({t['source']})"
+                for m, t in checks.items()
+            )
+        ]
+    intro = markdown_lines(lines)
+    text = intro + "\n\n" + markdown_table(head, rows)
+    if doc.get("bands") or doc.get("regions"):
+        from .render_analyses import extra_markdown
+
+        text += "\n" + extra_markdown(doc)
+    return text
 
 
 def render_text(doc: dict[str, Any], fmt_name: str, kind: str = "pair") -> str:

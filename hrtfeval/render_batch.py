@@ -19,6 +19,7 @@ from .render import (
     WARNING_STYLE,
     fmt,
     low_coverage,
+    markdown_lines,
     markdown_table,
     matched_fraction,
     printable,
@@ -117,8 +118,9 @@ def _delta_text(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4g}"
 
 
-def batch_rows(doc: dict[str, Any], per_ear: bool = False):
-    """Header, pair rows and aggregate rows (strings) of the batch table."""
+def batch_rows(doc: dict[str, Any], per_ear: bool = False, digits: int = 6):
+    """Header, pair rows and aggregate rows (strings) of the batch table (values to ``digits``
+    significant digits)."""
     cols = _columns(doc, per_ear)
     show_target = _show_target(doc)
     head = ["Prediction"] + (["Target"] if show_target else []) + [c[0] for c in cols] + ["Result"]
@@ -128,7 +130,7 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False):
         row = [printable(e["prediction"])] + ([printable(e["target"])] if show_target else [])
         for _, m, f in cols:
             v = _value(e, m, f)
-            row.append(_delta_text(v) if f == "delta" else fmt(v))
+            row.append(_delta_text(v) if f == "delta" else fmt(v, digits))
         rows.append(row + [_result(e)])
     agg_rows = []
     reg_agg = (doc.get("regression") or {}).get("aggregate") or {}
@@ -142,7 +144,7 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False):
             else:
                 vals = [x for x in (_value(e, m, f) for e in doc["pairs"]) if x is not None]
                 v = stats(vals)[name]
-            row.append(_delta_text(v) if f == "delta" else fmt(v))
+            row.append(_delta_text(v) if f == "delta" else fmt(v, digits))
         agg_rows.append(row + [""])
     return head, rows, agg_rows
 
@@ -189,6 +191,7 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         f"{len(doc['pairs'])} pairs · {where}",
         f"metrics {', '.join(spec['metrics'])} · band {lo:g}-{hi:g} Hz · "
         f"reduction {spec['reduction']}"
+        + (" (area-weighted)" if spec.get("weighting") else "")
         + (f" · preset {spec['preset']}" if spec.get("preset") else ""),
     ]
     if spec.get("thresholds"):
@@ -219,6 +222,10 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
 def footer_lines(doc: dict[str, Any]) -> list[str]:
     """Summary, aggregate regression, errors, unmatched files, pairs missing from the baseline."""
     lines = [summary_line(doc)]
+    if doc.get("region_aggregate"):
+        from .render_analyses import region_aggregate_lines
+
+        lines += region_aggregate_lines(doc["region_aggregate"])
     reg = doc.get("regression")
     if reg is not None:
         for m, a in reg["aggregate"].items():
@@ -265,13 +272,17 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
 
     for line in header_lines(doc):
         console.print(Text(line, style="dim"))
-    head, rows, agg_rows = batch_rows(doc, per_ear)
-    table = Table(show_edge=True, header_style="bold")
+    head, rows, agg_rows, widths, pad, fits = _fitting_rows(doc, per_ear, console.width)
+    table = Table(show_edge=True, header_style="bold", padding=(0, pad))
     n_names = 2 if head[1] == "Target" else 1
     for i, h in enumerate(head):
-        # Text, not str: "[dB]" and file names must not be read as rich markup.
+        # Text, not str: "[dB]" and file names must not be read as rich markup. A value column
+        # is as wide as its widest number, so numbers never wrap; headers and names fold.
         table.add_column(
-            Text(h), justify="left" if i < n_names or h == "Result" else "right", overflow="fold"
+            Text(h),
+            justify="left" if i < n_names or h == "Result" else "right",
+            overflow="fold",
+            width=widths[i],
         )
     for row in rows:
         cells = [Text(c) for c in row]
@@ -284,7 +295,8 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
     table.add_section()
     for row in agg_rows:
         table.add_row(*[Text(c) for c in row], style="bold")
-    console.print(table)
+    # A table that cannot fit is printed whole (the terminal wraps lines), never cropped.
+    console.print(table, crop=fits)
     for i, line in enumerate(footer_lines(doc)):
         bad = (
             line.startswith(("errors", "prediction files", "target files"))
@@ -297,6 +309,41 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
         console.print(Text(line, style=style))
 
 
+#: Fewest characters a name column (Prediction, Target) keeps when the table is squeezed.
+NAME_MIN_WIDTH = 8
+
+
+def _fitting_rows(doc: dict[str, Any], per_ear: bool, width: int | None):
+    """:func:`batch_rows` with as many significant digits (6 down to 3) and as much cell padding
+    (1 or 0) as fit in ``width`` columns; each column's width (value columns: their widest
+    number, so a number never wraps; names and Result take the rest and fold), the padding and
+    whether the table fits. Widths are None where the natural width fits."""
+    for digits, pad in ((6, 1), (5, 1), (4, 1), (4, 0), (3, 0)):
+        head, rows, agg_rows = batch_rows(doc, per_ear, digits)
+        n_names = 2 if head[1] == "Target" else 1
+        cells = [[r[i] for r in rows + agg_rows] + [head[i]] for i in range(len(head))]
+        natural = [max(len(c) for c in col) for col in cells]
+        numbers = [max([len(c) for c in col[:-1]] + [1]) for col in cells]
+        overhead = (1 + 2 * pad) * len(head) + 1
+        if width is None or sum(natural) + overhead <= width:
+            return head, rows, agg_rows, [None] * len(head), pad, True
+        fixed = sum(numbers[n_names:-1])
+        avail = width - overhead - fixed
+        result = min(natural[-1], max(4, avail - NAME_MIN_WIDTH * n_names))
+        names_room = avail - result
+        if names_room < NAME_MIN_WIDTH * n_names:
+            continue
+        names = [min(natural[i], NAME_MIN_WIDTH) for i in range(n_names)]
+        spare = names_room - sum(names)
+        for i in range(n_names):  # the rest to the names, first come first served
+            extra = min(spare, natural[i] - names[i])
+            names[i] += extra
+            spare -= extra
+        widths = names + numbers[n_names:-1] + [result]
+        return head, rows, agg_rows, widths, pad, True
+    return head, rows, agg_rows, [None] * len(head), pad, False
+
+
 def render_table_text(doc: dict[str, Any], per_ear: bool = False) -> str:
     return table_to_text(lambda console: batch_table(doc, console, per_ear))
 
@@ -304,7 +351,7 @@ def render_table_text(doc: dict[str, Any], per_ear: bool = False) -> str:
 def render_markdown(doc: dict[str, Any], per_ear: bool = False) -> str:
     head, rows, agg_rows = batch_rows(doc, per_ear)
     bold = [[f"**{c}**" if c else "" for c in row] for row in agg_rows]
-    intro = "\n".join(f"<!-- {line} -->" for line in header_lines(doc))
+    intro = markdown_lines(header_lines(doc))
     foot = "\n".join(
         f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}"
         for line in footer_lines(doc)

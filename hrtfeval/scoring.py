@@ -101,6 +101,14 @@ class ScoreOptions:
     laterals: tuple[float, ...] = (0.0,)  # localisation model: sagittal planes (deg)
     sensitivity: float = 0.7
     dtf: bool = True
+    weighting: str = "none"  # "area": solid-angle weights (hrtfeval.weights)
+    bands: str | None = None  # octave, third-octave, erb (hrtfeval.bands)
+    regions: tuple[str, ...] = ()  # --region names (hrtfeval.regions)
+    region_tolerance: float | None = None  # degrees; None = half the grid's typical spacing
+    exclude: str | None = None  # --exclude FILE: directions left out of every score
+    per_direction: bool = False  # keep the per-direction values (extras["per_direction"])
+    ignore_delay: bool = False  # --ignore-delay: leave SOFA Data.Delay unapplied
+    max_missing: float = 0.5  # with allow_missing: largest missing fraction of the reference
 
     @classmethod
     def build(
@@ -138,7 +146,32 @@ class ScoreOptions:
                 chosen.append(key)
         if not chosen:
             chosen = ["lsd"]
+        regions: list[str] = []
+        for text in kwargs.pop("regions", None) or ():
+            from .regions import parse_region
+
+            name = parse_region(text).name
+            if name not in regions:
+                regions.append(name)
+        kwargs["regions"] = tuple(regions)
         for name, limit in (fail_above or {}).items():
+            region, dot, metric_name = name.rpartition(".")
+            if dot:  # REGION.METRIC: a check on a region's overall value
+                from .regions import parse_region
+
+                region = parse_region(region).name
+                key = check_option("metric", metric_name, METRICS)
+                if region not in regions:
+                    raise ValueError(
+                        f"--fail-above names the region {region!r}, which is not scored; "
+                        f"add --region {region}"
+                    )
+                if key not in chosen:
+                    raise ValueError(
+                        f"--fail-above names {key!r}, which is not scored; add --metric {key}"
+                    )
+                thresholds[f"{region}.{key}"] = Threshold(float(limit), "<=", "fail-above")
+                continue
             key = check_option("metric", name, METRICS)
             if key not in chosen:
                 raise ValueError(
@@ -152,9 +185,13 @@ class ScoreOptions:
             replaced = thresholds.get(key)
             thresholds[key] = Threshold(limit, "<=", "fail-above", replaces=replaced)
         # Stored normalised: the spec's definitions and batch_spec compare them as written.
-        for key in ("domain", "reduction", "itd_method", "length_policy"):
+        for key in ("domain", "reduction", "itd_method", "length_policy", "weighting"):
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = kwargs[key].strip().lower()
+        if kwargs.get("bands") is not None:
+            from .bands import check_kind
+
+            kwargs["bands"] = check_kind(kwargs["bands"])
         opts = cls(
             metrics=tuple(chosen), thresholds=tuple(thresholds.items()), preset=preset, **kwargs
         )
@@ -177,8 +214,21 @@ class ScoreOptions:
                 f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
+        check_option("weighting", self.weighting, ("none", "area"))
+        if self.bands is not None:
+            from .bands import check_kind
+
+            check_kind(self.bands)
+        if self.region_tolerance is not None and not (
+            math.isfinite(self.region_tolerance) and self.region_tolerance >= 0
+        ):
+            raise ValueError(
+                f"--region-tolerance must be >= 0 degrees; got {self.region_tolerance}"
+            )
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
+        if not (math.isfinite(self.max_missing) and 0 <= self.max_missing <= 1):
+            raise ValueError(f"--max-missing must be a fraction from 0 to 1; got {self.max_missing}")
         if self.n_fft is not None and not (2 <= self.n_fft <= MAX_N_FFT):
             raise ValueError(
                 f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "
@@ -241,10 +291,16 @@ class PairScore:
     target: str
     spec: dict[str, Any]
     scores: dict[str, MetricScore] = field(default_factory=dict)
+    #: Extra blocks after ``passed`` (``bands``, ``regions``): only when asked for.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool | None:
         checks = [s.passed for s in self.scores.values() if s.passed is not None]
+        if "regions" in self.extras:
+            from .regions import region_checks
+
+            checks += region_checks(self.extras["regions"])
         return all(checks) if checks else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -254,6 +310,7 @@ class PairScore:
             "spec": self.spec,
             "scores": {k: v.as_dict() for k, v in self.scores.items()},
             "passed": self.passed,
+            **self.extras,
         }
 
 
@@ -387,16 +444,30 @@ def _ild(s):
     return ild_db_from_spectrum(s.spectrum, s.fft_length)
 
 
-def reduce_pair(values, metric: str, unit: str, options: ScoreOptions) -> MetricScore:
-    """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,)."""
+def reduce_pair(
+    values, metric: str, unit: str, options: ScoreOptions, weights=None
+) -> MetricScore:
+    """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,).
+
+    ``weights`` (M,) makes every reduction a weighted one (:func:`hrtfeval.weights.weighted_reduce`,
+    e.g. the solid-angle weights of ``--weighting area``); None is the plain mean/rms.
+    """
     red, eps = options.reduction, options.epsilon
+    if weights is None:
+        reduce = reduce_values
+    else:
+        from .weights import weighted_reduce
+
+        def reduce(v, r, e):
+            return weighted_reduce(v, weights, r, e)
+
     if metric in INTERAURAL:
         left = right = None
-        overall = _finite(reduce_values(values, red, eps), metric)
+        overall = _finite(reduce(values, red, eps), metric)
     else:
-        left = _finite(reduce_values(values[..., 0], red, eps), metric)
-        right = _finite(reduce_values(values[..., 1], red, eps), metric)
-        overall = _finite(reduce_values(values, red, eps), metric)
+        left = _finite(reduce(values[..., 0], red, eps), metric)
+        right = _finite(reduce(values[..., 1], red, eps), metric)
+        overall = _finite(reduce(values, red, eps), metric)
     score = MetricScore(metric, unit, left, right, overall)
     check = options.threshold_map.get(metric)
     if check is not None:
@@ -412,8 +483,9 @@ def _finite(t, metric: str) -> float:
     return value
 
 
-def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
-    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes)."""
+def score_tensors(pred, ref, options: ScoreOptions, weights=None) -> dict[str, MetricScore]:
+    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes);
+    ``weights`` (M,) as in :func:`reduce_pair`."""
     out = {}
     for metric in options.metrics:
         if metric in LOCALISATION:
@@ -423,8 +495,24 @@ def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
             metric,
             effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
         )
-        out[metric] = reduce_pair(values, metric, unit, options)
+        out[metric] = reduce_pair(values, metric, unit, options, weights)
     return out
+
+
+def direction_weights(aligned, options: ScoreOptions):
+    """The :class:`hrtfeval.weights.Weights` of the matched reference directions, or None
+    (``weighting="none"``)."""
+    if options.weighting == "none":
+        return None
+    from .weights import area_weights
+
+    positions = aligned.reference.positions
+    if positions is None:
+        raise HrtfevalError(
+            "--weighting area needs source positions, and the reference has none",
+            aligned.reference.path,
+        )
+    return area_weights(positions, where=aligned.reference.path)
 
 
 def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[str, str]:
@@ -437,6 +525,12 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
         if options.reduction == "mean"
         else "sqrt(mean over directions of v^2 + eps)"
     )
+    if options.weighting == "area":
+        red = (
+            "sum(w v) / sum(w) over directions"
+            if options.reduction == "mean"
+            else "sqrt(sum(w v^2) / sum(w) + eps) over directions"
+        ) + ", w = solid-angle weight of the direction (spec.weighting)"
     text = {
         "lsd": f"per direction and ear sqrt(mean_k (20log10|P_k| - 20log10|T_k|)^2 + eps) over "
         f"{band}, |.| floored at eps; {red}",
@@ -465,7 +559,9 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
     return {m: text[m] for m in options.metrics}
 
 
-def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -> dict[str, Any]:
+def spec_dict(
+    aligned, options: ScoreOptions, device, pred_t=None, ref_t=None, weights=None
+) -> dict[str, Any]:
     """The facts behind a pair's numbers, printed above the table and stored in the JSON."""
     from . import __version__
     from .represent import band_bins
@@ -542,6 +638,26 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
     localisation = localisation_spec(options)
     if localisation is not None:
         spec["localisation"] = localisation
+    if weights is not None:  # only with --weighting area: default documents are unchanged
+        spec["weighting"] = weights.spec()
+    if options.bands is not None:
+        spec["bands"] = options.bands
+    if options.allow_missing:
+        spec["directions"]["max_missing_fraction"] = options.max_missing
+    if options.ignore_delay:
+        spec["ignore_delay"] = True
+        for side in ("prediction", "reference"):
+            s = aligned.prediction if side == "prediction" else aligned.reference
+            spec[side]["delay_ignored"] = bool(s.meta.get("delay_ignored", False))
+    if options.exclude is not None:
+        spec["directions"]["excluded"] = int(getattr(aligned, "excluded", 0))
+        spec["exclude"] = options.exclude
+    if options.regions:
+        from .regions import region_spec
+
+        spec["regions"] = region_spec(
+            options.regions, options.region_tolerance, aligned.reference.positions
+        )
     return spec
 
 
@@ -557,17 +673,72 @@ def tensors_for(aligned, options: ScoreOptions, device):
 
 def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``."""
-    pred_t = ref_t = None
+    pred_t = ref_t = weights = None
     scores: dict[str, MetricScore] = {}
+    extras: dict[str, Any] = {}
     if not options.localisation_only:
         pred_t, ref_t = tensors_for(aligned, options, device)
-        scores = score_tensors(pred_t, ref_t, options)
+        weights = direction_weights(aligned, options)
+        w = None if weights is None else weights.values
+        spectral = [m for m in options.metrics if m not in LOCALISATION]
+        values = {m: per_direction(pred_t, ref_t, m, options) for m in spectral}
+        units = pair_units(options, pred_t, ref_t)
+        scores = {m: reduce_pair(values[m], m, units[m], options, w) for m in spectral}
+        extras = pair_extras(aligned, pred_t, ref_t, options, weights, values)
     notes: list[str] = []
     scores.update(localisation_scores(aligned, options, notes))
-    spec = spec_dict(aligned, options, device, pred_t, ref_t)
+    spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
     spec["notes"] += notes
     scores = {m: scores[m] for m in options.metrics}
-    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
+
+
+def pair_units(options: ScoreOptions, pred_t, ref_t) -> dict[str, str]:
+    """The unit of each scored metric for one pair (spectral and interaural metrics)."""
+    return {
+        m: metric_unit(
+            m, effective_domain(options, pred_t.domain, ref_t.domain) if m in ("rmse", "mae") else ""
+        )
+        for m in options.metrics
+        if m not in LOCALISATION
+    }
+
+
+def pair_extras(
+    aligned, pred_t, ref_t, options: ScoreOptions, weights=None, values=None
+) -> dict[str, Any]:
+    """The optional blocks of a pair's document: ``regions`` (``--region``, from the
+    per-direction ``values`` of every metric) and ``bands`` (``--bands``)."""
+    extras: dict[str, Any] = {}
+    if options.regions:
+        from .regions import region_scores
+
+        extras["regions"] = region_scores(
+            values,
+            pair_units(options, pred_t, ref_t),
+            aligned,
+            options,
+            None if weights is None else weights.values,
+        )
+    if options.per_direction:
+        from .export import per_direction_block
+
+        domain = (
+            effective_domain(options, pred_t.domain, ref_t.domain)
+            if any(m in ("rmse", "mae") for m in options.metrics)
+            else None
+        )
+        extras["per_direction"] = per_direction_block(
+            values, aligned.reference.positions, domain
+        )
+    if options.bands is not None:
+        from .bands import band_scores
+
+        domain = effective_domain(options, pred_t.domain, ref_t.domain)
+        extras["bands"] = band_scores(
+            pred_t, ref_t, options, domain, None if weights is None else weights.values
+        )
+    return extras
 
 
 def localisation_scores(aligned, options: ScoreOptions, notes=None) -> dict[str, MetricScore]:
@@ -584,8 +755,9 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
     from .align import align_pair
     from .io import read_hrtf
 
-    pred = read_hrtf(prediction)
-    ref = read_hrtf(target)
+    extra = {"apply_delay": False} if options.ignore_delay else {}
+    pred = read_hrtf(prediction, **extra)
+    ref = read_hrtf(target, **extra)
     if options.localisation_only:  # each set on its own grid: nothing to match
         from .align import AlignedPair
 
@@ -608,6 +780,19 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
     )
     if any(m in LOCALISATION for m in options.metrics):
         aligned.originals = (pred, ref)
+    if options.allow_missing and aligned.n_reference:
+        fraction = len(aligned.missing) / aligned.n_reference
+        if fraction > options.max_missing:
+            raise HrtfevalError(
+                f"{len(aligned.missing)} of the {aligned.n_reference} reference directions "
+                f"({fraction:.0%}) have no prediction, more than --max-missing "
+                f"{options.max_missing:g} ({options.max_missing:.0%}) allows with --allow-missing",
+                target,
+            )
+    if options.exclude is not None:
+        from .regions import apply_exclude
+
+        aligned = apply_exclude(aligned, options.exclude, options.tolerance_deg)
     return aligned
 
 
