@@ -582,16 +582,17 @@ def spec_dict(
     padded = None
     if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:
         padded = {"from_samples": ref_t.n_samples, "to_n_fft": n_fft}
-    directions = {
-        "reference": aligned.n_reference,
-        "matched": aligned.n_matched,
-        "missing": int(len(aligned.missing)),
-        # Shown in a warning colour below render.LOW_MATCHED_FRACTION (--allow-missing).
-        "matched_fraction": aligned.n_matched / aligned.n_reference,
-        "max_angle_deg": float(aligned.max_angle_deg),
-        "tolerance_deg": options.tolerance_deg,
-    }
-    if not aligned.matched:  # localisation only: each set on its own grid
+    if aligned.matched:
+        directions = {
+            "reference": aligned.n_reference,
+            "matched": aligned.n_matched,
+            "missing": int(len(aligned.missing)),
+            # Shown in a warning colour below render.LOW_MATCHED_FRACTION (--allow-missing).
+            "matched_fraction": aligned.n_matched / aligned.n_reference,
+            "max_angle_deg": float(aligned.max_angle_deg),
+            "tolerance_deg": options.tolerance_deg,
+        }
+    else:  # localisation only: each set on its own grid
         directions = {
             "reference": aligned.n_reference,
             "prediction": p.n_directions,
