@@ -20,6 +20,7 @@ import typer
 
 from ._version import __version__
 from .errors import HrtfevalError
+from .procs import DEFAULT_TIMEOUT_S
 
 app = typer.Typer(
     name="hrtfeval",
@@ -85,6 +86,10 @@ def user_errors(fn):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(130) from None
+        finally:
+            from .procs import stop_children
+
+            stop_children()  # a file reader started and not waited for (an earlier error)
 
     return wrapper
 
@@ -293,7 +298,6 @@ WorkersOpt = Annotated[
     typer.Option(
         "--workers",
         "-j",
-        min=0,
         metavar="N",
         help="Batch: worker processes that read and score "
         "pairs (default: the CPUs available, at most 8; 0 = all in this process).",
@@ -348,7 +352,29 @@ ShardOpt = Annotated[
         "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'.",
     ),
 ]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Most seconds to read a file pair (in a batch: to read and score one pair); a "
+        "pair over the limit is an error (a damaged file can make the HDF5 library hang).",
+    ),
+]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
+
+
+def _read_file(path):
+    """``io.read_hrtf``, imported in the process that reads (a child: see procs.ChildRead)."""
+    from .io import read_hrtf
+
+    return read_hrtf(path)
+
+
+def _describe_file(path):
+    from .io import describe
+
+    return describe(path)
 
 
 def build_options(
@@ -438,6 +464,7 @@ def score(
     max_regression: MaxRegressionOpt = None,
     junit: JunitOpt = None,
     shard: ShardOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -450,6 +477,12 @@ def score(
     """
     batch = _is_batch(prediction, target, pairs)
     fmt = check_format(fmt, BATCH_FORMATS if batch else ("table", "json", "csv", "markdown"))
+    from .procs import ChildRead, check_timeout
+
+    timeout = check_timeout(timeout)
+    # One pair: the files are read in a child process (stopped after --timeout) started now,
+    # before this process imports numpy and torch, which it does meanwhile.
+    reading = None if batch else ChildRead(_read_file, [str(prediction), str(target)], timeout)
     options = build_options(
         metric,
         preset,
@@ -491,6 +524,7 @@ def score(
                 max_regression=limits,
                 progress=progress,
                 on_entry=None if writer is None else writer.write,
+                timeout=timeout,
             )
         except BaseException:
             if writer is not None:
@@ -506,10 +540,10 @@ def score(
         raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit, plot_dir, writer))
     if shard is not None:
         raise HrtfevalError("--shard needs a batch: two directories or --pairs FILE.csv")
-    from .scoring import load_aligned, resolve_device, score_aligned
+    from .scoring import align_sets, resolve_device, score_aligned
 
     dev = resolve_device(device)
-    aligned = load_aligned(str(prediction), str(target), options)
+    aligned = align_sets(*reading.result(), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
     if base is not None:
@@ -703,12 +737,13 @@ def info(
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")
     ] = "table",
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Show what is in an HRTF file: convention, dimensions, rate, grid, delays, cues."""
     fmt = check_format(fmt, ("table", "json"))
-    from .io import describe
+    from .procs import check_timeout, read_in_child
 
-    facts = describe(str(file))
+    (facts,) = read_in_child(_describe_file, [str(file)], check_timeout(timeout))
     if fmt == "json":
         from .render import to_json
 
@@ -838,6 +873,7 @@ def plot_command(
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
     device: DeviceOpt = "auto",
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
 
@@ -882,8 +918,10 @@ def plot_command(
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device
 
+        from .procs import check_timeout
+
         dev = resolve_device(device)
-        aligned = load_aligned(str(files[0]), str(files[1]), options)
+        aligned = load_aligned(str(files[0]), str(files[1]), options, check_timeout(timeout))
         drawn = pair_view(
             aligned,
             chosen or "direction",
@@ -902,8 +940,20 @@ def plot_command(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    SIGINT, SIGTERM and SIGHUP stop the command like an error does: worker and reader
+    processes are stopped, nothing is written (no output, no temporary file), and the exit
+    status is 128 + the signal number (130, 143, 129), after one line on stderr.
+    """
+    from .procs import Interrupted, signals_as_exceptions
+
+    with signals_as_exceptions():
+        try:
+            app()
+        except Interrupted as exc:
+            typer.echo(f"Interrupted ({exc.name}).", err=True)
+            sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -451,13 +451,28 @@ def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
 
 
-def load_aligned(prediction: str, target: str, options: ScoreOptions):
-    """Read both files and align them (directions, rate, length) as ``options`` say."""
-    from .align import align_pair
+def load_aligned(prediction: str, target: str, options: ScoreOptions, timeout: float | None = None):
+    """Read both files and align them (directions, rate, length) as ``options`` say.
+
+    ``timeout`` (s): read the files in a child process that is stopped after that long
+    (:func:`hrtfeval.procs.read_in_child`), for callers that cannot afford a hanging reader;
+    None reads them here.
+    """
     from .io import read_hrtf
 
-    pred = read_hrtf(prediction)
-    ref = read_hrtf(target)
+    if timeout is None:
+        sets = [read_hrtf(prediction), read_hrtf(target)]
+    else:
+        from .procs import read_in_child
+
+        sets = read_in_child(read_hrtf, [prediction, target], timeout)
+    return align_sets(*sets, options)
+
+
+def align_sets(pred, ref, options: ScoreOptions):
+    """Align two :class:`~hrtfeval.model.HRTFSet` as ``options`` say."""
+    from .align import align_pair
+
     return align_pair(
         pred,
         ref,
