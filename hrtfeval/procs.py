@@ -43,6 +43,8 @@ _STOP_GRACE_S = 5.0
 #: Consecutive worker deaths with no job started before the pool gives up.
 _MAX_START_FAILURES = 3
 
+# Set (to the main process's pid) while the forkserver starts: see the end of this file.
+_SERVER_PARENT_ENV = "HRTFEVAL_FORKSERVER_PARENT"
 _HANDLED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -369,18 +371,25 @@ def forkserver_context(preload: list[str]):
     The server is started here, with an environment that makes it import the package this
     process runs: ``python -c`` would put the working directory first on ``sys.path``, where
     a folder named like a package (``hrtfeval``, ``torch``) would shadow the real one.
+
+    The server dies with this process, and the workers with the server (:func:`die_with_parent`
+    in both): multiprocessing's own rule keeps the server alive while any worker lives and a
+    worker stuck in a native call would never look up, so without this a killed main process
+    would leave them all running.
     """
     import multiprocessing as mp
 
     if "forkserver" not in mp.get_all_start_methods():  # pragma: no cover - Windows
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(preload)
+    # This module first: it makes the server die with this process (see the end of the file).
+    ctx.set_forkserver_preload([__name__] + [m for m in preload if m != __name__])
     from multiprocessing import forkserver
 
     root = os.path.dirname(os.path.dirname(_package_file()))
-    saved = {k: os.environ.get(k) for k in ("PYTHONSAFEPATH", "PYTHONPATH")}
+    saved = {k: os.environ.get(k) for k in ("PYTHONSAFEPATH", "PYTHONPATH", _SERVER_PARENT_ENV)}
     try:
+        os.environ[_SERVER_PARENT_ENV] = str(os.getpid())
         os.environ["PYTHONSAFEPATH"] = "1"  # no working-directory entry on sys.path
         entries = [p for p in (saved["PYTHONPATH"] or "").split(os.pathsep) if p]
         if not _on_default_path(root):
@@ -641,3 +650,9 @@ class WorkerPool:
         for i in jobs:
             heapq.heappush(todo, i)
         self._workers[self._workers.index(w)] = self._spawn()
+
+
+# The forkserver imports this module first (forkserver_context): there, and only there (its
+# parent is the process named by the variable), it asks to be killed when that process dies.
+if os.environ.get(_SERVER_PARENT_ENV) == str(os.getppid()):
+    die_with_parent(os.getppid())
