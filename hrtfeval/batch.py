@@ -62,7 +62,7 @@ PAIR_SPEC_KEYS = (
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
-RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes")
+RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "timeout_s", "notes")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -750,8 +750,11 @@ def batch_spec(
     shard: str | None,
     pairs_total: int,
     ignore_unmatched: bool,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """The batch ``spec``: how every pair is scored (from the options alone) and the run."""
+    """The batch ``spec``: how every pair is scored (from the options alone) and the run.
+
+    ``timeout_s``: the time limit of one pair (s; None = none), after which it is an error."""
     from . import __version__
     from .scoring import definitions
 
@@ -788,6 +791,7 @@ def batch_spec(
         "device": str(device),
         "source": source,
         "ignore_unmatched": ignore_unmatched,
+        "timeout_s": timeout_s,
         "notes": [],
     }
 
@@ -961,6 +965,7 @@ def run_batch(
         shard=shard_text,
         pairs_total=len(pair_list.pairs),
         ignore_unmatched=ignore_unmatched,
+        timeout_s=scorer.timeout,
     )
     doc = {
         "spec": spec,

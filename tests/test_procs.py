@@ -257,6 +257,34 @@ def test_the_reader_child_dies_with_a_killed_main_process(tmp_path, one_pair, ho
             pass
 
 
+@pytest.mark.slow
+def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env):
+    stall = tmp_path / "stall.sofa"
+    shutil.copy(one_pair["pred"], stall)
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen(
+        cli_command("score", stall, one_pair["ref"], "-f", "json", "-o", out),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=hook_env,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: len(group_members(proc.pid)) >= 2, 60, "the reader child")
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, stderr
+    assert wait_group_empty(proc.pid) == []
+    assert stderr.strip() == "Interrupted (SIGTERM)." and stdout == ""
+    assert not out.exists() and tmp_files(tmp_path) == []
+
+
 # ----------------------------------------------------------------------------------------------
 # Time limits
 
@@ -332,6 +360,7 @@ def test_a_hanging_pair_without_workers_is_an_error_too(tmp_path, one_pair, monk
     errors = {e["prediction"]: e.get("error") for e in doc["pairs"]}
     assert errors["a.sofa"] is None and errors["c.sofa"] is None
     assert "--timeout" in errors["b_stall.sofa"] and "b_stall.sofa" in errors["b_stall.sofa"]
+    assert doc["spec"]["timeout_s"] == 2
 
 
 @pytest.mark.parametrize("command", ["score", "info", "plot"])
