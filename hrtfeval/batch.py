@@ -100,30 +100,9 @@ class PairList:
         return len(self.unmatched_prediction) + len(self.unmatched_target)
 
 
-def special_file(path: str | os.PathLike) -> str | None:
-    """What ``path`` is when it exists but is not a regular file (after symlinks): ``"a FIFO
-    (named pipe)"``, ``"a socket"``, ``"a device"``...; None for a regular file, a directory or
-    a path that cannot be examined (the reader then reports it)."""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"  # pragma: no cover
-
-
 def _pair_problem(prediction_path: str, target_path: str) -> str | None:
     for path in (prediction_path, target_path):
-        kind = special_file(path)
+        kind = procs.special_file(path)
         if kind is not None:
             return f"{path}: is {kind}, not a regular file; expected a .sofa or .pt file"
     return None
@@ -244,7 +223,7 @@ def read_pairs_csv(path: str | os.PathLike) -> PairList:
     Blank rows are skipped; a row that names a pair twice is an error.
     """
     name = str(path)
-    kind = special_file(path)
+    kind = procs.special_file(path)
     if kind is not None:  # opening a FIFO would block
         raise HrtfevalError(f"is {kind}, not a regular file; expected a CSV file", name)
     try:

@@ -165,6 +165,31 @@ def die_with_parent(parent_pid: int | None = None) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Files that would block
+
+
+def special_file(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (after symlinks): ``"a FIFO
+    (named pipe)"``, ``"a socket"``, ``"a device"``...; None for a regular file, a directory or
+    a path that cannot be examined (the reader then reports it)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------------------------
 # Reading in a forked child under a time limit
 
 

@@ -70,6 +70,28 @@ def one_pair(tmp_path_factory) -> dict:
     return {"pred": root / "p.sofa", "ref": root / "r.sofa", "root": root}
 
 
+def write_spinning_sofa(path: Path) -> Path:
+    """A small SOFA file that makes HDF5 loop forever while the attributes are read: the size
+    of the first object in the global heap (a DIMENSION_LIST reference, 8 bytes) set to 10 -
+    the bit flipped in a damaged MIT KEMAR file (0x08 -> 0x0A)."""
+    import numpy as np
+    import sofar
+
+    sofa = sofar.Sofa("SimpleFreeFieldHRIR")
+    sofa.Data_IR = np.random.default_rng(0).standard_normal((10, 2, 32))
+    sofa.SourcePosition = np.column_stack([np.arange(10) * 36.0, np.zeros(10), np.ones(10)])
+    sofa.Data_SamplingRate = FS
+    sofar.write_sofa(str(path), sofa, compression=0)
+    data = bytearray(path.read_bytes())
+    heap = data.find(b"GCOL")  # header: signature, version, 3 reserved, size (8)
+    size_at = heap + 16 + 8  # first object: index (2), references (2), reserved (4), size (8)
+    if heap < 0 or data[size_at] != 0x08:
+        pytest.skip("this netCDF/HDF5 library lays out the global heap differently")
+    data[size_at] = 0x0A
+    path.write_bytes(data)
+    return path
+
+
 def make_batch(root: Path, one_pair: dict, names: list[str]) -> Path:
     for side, src in (("pred", one_pair["pred"]), ("ref", one_pair["ref"])):
         (root / side).mkdir(parents=True)
@@ -290,8 +312,11 @@ def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env):
 
 
 @pytest.mark.slow
-def test_a_hanging_pair_in_a_batch_is_an_error_and_the_run_goes_on(tmp_path, one_pair, hook_env):
+def test_a_hanging_pair_in_a_batch_is_an_error_and_the_run_goes_on(tmp_path, one_pair):
+    """The real thing: HDF5 spins on the damaged file; the stuck worker is killed."""
     root = make_batch(tmp_path / "data", one_pair, ["a", "b_stall", "c", "d", "e"])
+    write_spinning_sofa(root / "pred" / "b_stall.sofa")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     t0 = time.monotonic()
     out = subprocess.run(
         cli_command(
@@ -309,7 +334,7 @@ def test_a_hanging_pair_in_a_batch_is_an_error_and_the_run_goes_on(tmp_path, one
         ),
         capture_output=True,
         text=True,
-        env=hook_env,
+        env=env,
         timeout=300,
     )
     assert out.returncode == 2, out.stderr
@@ -336,9 +361,9 @@ def stalling_reader(monkeypatch):
     monkeypatch.setattr(hio, "read_hrtf", read_hrtf)
 
 
-def test_a_hanging_pair_without_workers_is_an_error_too(tmp_path, one_pair, monkeypatch):
-    stalling_reader(monkeypatch)
+def test_a_hanging_pair_without_workers_is_an_error_too(tmp_path, one_pair):
     root = make_batch(tmp_path / "data", one_pair, ["a", "b_stall", "c"])
+    write_spinning_sofa(root / "pred" / "b_stall.sofa")
     result = runner.invoke(
         app,
         [
@@ -385,6 +410,16 @@ def test_one_hanging_file_is_a_one_line_error_after_the_timeout(
     assert not (tmp_path / "x.png").exists()
 
 
+def test_a_file_that_makes_hdf5_spin_is_an_error_after_the_timeout(tmp_path, one_pair):
+    spin = write_spinning_sofa(tmp_path / "spin.sofa")
+    t0 = time.monotonic()
+    result = runner.invoke(app, ["score", str(spin), str(one_pair["ref"]), "--timeout", "3"])
+    assert result.exit_code == 2, result.output
+    assert time.monotonic() - t0 < 60
+    assert result.stderr.startswith(f"Error: {spin}: reading took longer than 3 s (--timeout)")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
 def test_a_fifo_never_blocks(tmp_path, one_pair):
     fifo = tmp_path / "x.sofa"
@@ -410,6 +445,16 @@ def test_a_fifo_never_blocks(tmp_path, one_pair):
     os.mkfifo(sheet)
     result = runner.invoke(app, ["score", "--pairs", str(sheet)])
     assert result.exit_code == 2 and "FIFO" in result.stderr
+    # FIFOs where a JSON document is read: --baseline, merge, plot RESULTS.json.
+    doc_fifo = tmp_path / "doc.json"
+    os.mkfifo(doc_fifo)
+    for args in (
+        ["score", str(one_pair["pred"]), str(one_pair["ref"]), "--baseline", str(doc_fifo)],
+        ["merge", str(doc_fifo)],
+        ["plot", str(doc_fifo), "-o", str(tmp_path / "b.png")],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "FIFO" in result.stderr, (args, result.stderr)
 
 
 def _sleeps_on_2(job):
