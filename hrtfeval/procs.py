@@ -239,6 +239,10 @@ def _child_read(conn, reader: Callable, paths: list, parent_pid: int) -> None:
     """The forked child: read every path, report progress, send the results (or the error)."""
     die_with_parent(parent_pid)
     _child_signals()
+    if "torch" in sys.modules:
+        # The parent's torch/OpenMP thread pool does not exist in a forked child: the first
+        # parallel operation (converting a large .pt tensor) would wait for it forever.
+        sys.modules["torch"].set_num_threads(1)
     # What a library prints goes back to the parent (stderr); nothing reaches the parent's
     # stdout, not even from native code.
     with contextlib.suppress(OSError):
@@ -286,11 +290,11 @@ class ChildRead:
                 daemon=True,
             )
             self._proc.start()
+            _live[self._proc.pid] = self._proc
         finally:
             _unblock_signals(blocked)
             send.close()
         self._conn = recv
-        _live[self._proc.pid] = self._proc
 
     def result(self) -> list:
         """The readers' results, in the order of ``paths``.
@@ -536,14 +540,16 @@ class WorkerPool:
             name="hrtfeval-worker",
             daemon=True,
         )
+        blocked = _block_signals()  # a stop signal now would leave it unregistered
         try:
             proc.start()
+            _live[proc.pid] = proc
         except OSError as exc:
             mine.close()
             raise HrtfevalError(f"{START_FAILED} ({exc.strerror or exc})") from None
         finally:
             theirs.close()
-        _live[proc.pid] = proc
+            _unblock_signals(blocked)
         return _Worker(proc, mine)
 
     def fill(self) -> None:

@@ -457,6 +457,29 @@ def test_a_fifo_never_blocks(tmp_path, one_pair):
         assert result.exit_code == 2 and "FIFO" in result.stderr, (args, result.stderr)
 
 
+def test_a_child_reads_a_large_pt_file_after_torch_used_threads_here(tmp_path):
+    """A forked reader of a process whose torch thread pool ran (``--workers 0`` after some
+    pairs, the tests) converts a large tensor: without one thread it waits forever."""
+    import torch
+
+    from hrtfeval.io import read_hrtf
+    from hrtfeval.procs import read_in_child
+
+    positions = synth.sphere_grid(400)
+    hrirs = synth.spherical_head_hrirs(positions, FS, 256, seed=3)
+    synth.write_pt(tmp_path / "big.pt", hrirs, positions, FS)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.randn(2_000_000).exp().sum()  # the pool is up now
+        t0 = time.monotonic()
+        (hrtf,) = read_in_child(read_hrtf, [tmp_path / "big.pt"], 60)
+    finally:
+        torch.set_num_threads(saved)
+    assert time.monotonic() - t0 < 50
+    assert hrtf.data.shape == (400, 2, 256)
+
+
 def _sleeps_on_2(job):
     if job == 2:
         time.sleep(3600)
