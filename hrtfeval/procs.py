@@ -3,7 +3,7 @@
 * :func:`signals_as_exceptions` (the console entry point): SIGINT, SIGTERM and SIGHUP raise
   :class:`Interrupted` in the main thread, so every ``finally`` runs (worker processes are
   stopped, temporary files removed) and the process ends with 128 + the signal number. One
-  Ctrl-C is enough; a second signal while unwinding ends the process at once.
+  Ctrl-C is enough; more of them do not break off that clean-up.
 * :func:`die_with_parent`: a child process is killed by the kernel when its parent dies
   (``PR_SET_PDEATHSIG`` on Linux; elsewhere a watchdog thread).
 * :func:`read_in_child`: read files in a forked child under a time limit (one pair, ``info``,
@@ -28,7 +28,8 @@ import time
 import traceback
 import warnings
 from collections import deque
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .errors import HrtfevalError
 
@@ -48,7 +49,8 @@ _SERVER_PARENT_ENV = "HRTFEVAL_FORKSERVER_PARENT"
 _HANDLED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
-# Child processes started here and not yet reaped (pid -> multiprocessing Process).
+# Child processes started here and not yet reaped (pid -> multiprocessing Process): a command
+# that fails before it waits for its reader stops them (stop_children).
 _live: dict[int, Any] = {}
 
 
@@ -79,14 +81,15 @@ class Interrupted(BaseException):
 
 
 def _raise_interrupted(signum, frame) -> None:
-    for s in _HANDLED_SIGNALS:  # a second signal while unwinding: stop at once
-        signal.signal(s, _stop_now)
+    # Further signals (a second Ctrl-C) must not break off the clean-up that this one starts
+    # (workers killed, temporary files removed): it takes a moment, and SIGKILL still works.
+    for s in _HANDLED_SIGNALS:
+        signal.signal(s, _unwinding)
     raise Interrupted(signum)
 
 
-def _stop_now(signum, frame) -> None:
-    kill_children()
-    os._exit(SIGNAL_EXIT_BASE + signum)
+def _unwinding(signum, frame) -> None:
+    """A stop signal while the first one unwinds the stack: nothing more to do."""
 
 
 @contextlib.contextmanager
@@ -439,7 +442,7 @@ def _on_default_path(folder: str) -> bool:
     """``folder`` is a site-packages folder (on every interpreter's path, after the stdlib)."""
     import site
 
-    dirs = list(getattr(site, "getsitepackages", lambda: [])())
+    dirs = list(getattr(site, "getsitepackages", list)())
     with contextlib.suppress(Exception):
         dirs.append(site.getusersitepackages())
     real = os.path.realpath(folder)
