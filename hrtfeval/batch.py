@@ -125,8 +125,8 @@ def scan_directory(root: str | os.PathLike) -> dict[str, str]:
     skipped. Paths use ``/`` on every platform. A link to a folder is followed once, unless it
     points to a folder that holds the link (a loop) or to a folder scanned already (the real
     folders are scanned first, so files keep their real names): every real file is counted
-    once and the walk always ends. Nothing is opened: a FIFO named ``x.sofa`` is listed, and the pair it
-    belongs to is reported as an error.
+    once and the walk always ends. Nothing is opened: a FIFO named ``x.sofa`` is listed, and
+    the pair it belongs to is an error (see :class:`Pair`).
 
     Raises
     ------

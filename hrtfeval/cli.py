@@ -916,9 +916,8 @@ def plot_command(
             None,
         )
         from .plot import pair_view
-        from .scoring import load_aligned, resolve_device
-
         from .procs import check_timeout
+        from .scoring import load_aligned, resolve_device
 
         dev = resolve_device(device)
         aligned = load_aligned(str(files[0]), str(files[1]), options, check_timeout(timeout))
