@@ -884,7 +884,10 @@ def plot_command(
     from .loss import check_option
     from .plot import VIEWS, image_format, save_view
 
+    from .procs import check_timeout
+
     image_format(output)  # a bad extension or view fails before any work
+    timeout = check_timeout(timeout)
     chosen = None if view is None else check_option("view", view, VIEWS)
     if len(files) == 1:
         if chosen not in (None, "batch"):
@@ -916,11 +919,10 @@ def plot_command(
             None,
         )
         from .plot import pair_view
-        from .procs import check_timeout
         from .scoring import load_aligned, resolve_device
 
         dev = resolve_device(device)
-        aligned = load_aligned(str(files[0]), str(files[1]), options, check_timeout(timeout))
+        aligned = load_aligned(str(files[0]), str(files[1]), options, timeout)
         drawn = pair_view(
             aligned,
             chosen or "direction",
