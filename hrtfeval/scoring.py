@@ -751,17 +751,35 @@ def localisation_scores(aligned, options: ScoreOptions, notes=None) -> dict[str,
     return scores(aligned, options, notes)
 
 
-def load_aligned(prediction: str, target: str, options: ScoreOptions):
-    """Read both files and align them (directions, rate, length) as ``options`` say."""
-    from .align import align_pair
+def load_aligned(prediction: str, target: str, options: ScoreOptions, timeout: float | None = None):
+    """Read both files and align them (directions, rate, length) as ``options`` say.
+
+    ``timeout`` (s): read the files in a child process that is stopped after that long
+    (:func:`hrtfeval.procs.read_in_child`), for callers that cannot afford a hanging reader;
+    None reads them here.
+    """
     from .io import read_hrtf
 
-    extra = {"apply_delay": False} if options.ignore_delay else {}
-    pred = read_hrtf(prediction, **extra)
-    ref = read_hrtf(target, **extra)
-    if options.localisation_only:  # each set on its own grid: nothing to match
-        from .align import AlignedPair
+    reader = read_hrtf
+    if options.ignore_delay:
+        import functools
 
+        reader = functools.partial(read_hrtf, apply_delay=False)
+    if timeout is None:
+        sets = [reader(prediction), reader(target)]
+    else:
+        from .procs import read_in_child
+
+        sets = read_in_child(reader, [prediction, target], timeout)
+    return align_sets(*sets, options)
+
+
+def align_sets(pred, ref, options: ScoreOptions):
+    """Align two :class:`~hrtfeval.model.HRTFSet` as ``options`` say (nothing to match when
+    only the localisation metrics are asked for: each set keeps its own grid)."""
+    from .align import AlignedPair, align_pair
+
+    if options.localisation_only:
         return AlignedPair(
             pred,
             ref,
@@ -788,7 +806,7 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
                 f"{len(aligned.missing)} of the {aligned.n_reference} reference directions "
                 f"({fraction:.0%}) have no prediction, more than --max-missing "
                 f"{options.max_missing:g} ({options.max_missing:.0%}) allows with --allow-missing",
-                target,
+                ref.path,
             )
     if options.exclude is not None:
         from .regions import apply_exclude
