@@ -737,6 +737,10 @@ def score(
     regression), 2 on bad input (in a batch: a pair that could not be scored, or a file without
     a partner).
     """
+    if workers is not None:  # a usage error comes before any file is looked at
+        from .batch import check_workers
+
+        check_workers(workers)
     batch = _is_batch(prediction, target, pairs)
     fmt = resolve_format(fmt, output, BATCH_FORMATS if batch else PAIR_FORMATS)
     from .procs import ChildRead, check_timeout

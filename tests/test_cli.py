@@ -270,9 +270,9 @@ def test_stdout_stays_json_when_a_library_prints(monkeypatch):
 
     real = hio.read_hrtf
 
-    def noisy(path):
+    def noisy(path, **kw):
         print("sofar: some notice about this file")
-        return real(path)
+        return real(path, **kw)
 
     monkeypatch.setattr(hio, "read_hrtf", noisy)
     result = invoke("score", SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "-f", "json")
@@ -501,7 +501,8 @@ def test_fail_above_on_a_preset_metric_says_which_threshold_it_replaced():
 def test_click_usage_errors_are_one_error_line(args, needle):
     result = invoke(*args)
     line = one_error(result, needle)
-    assert "--help" in line
+    if "-3" not in args:  # click's own checks point to --help; -3 is checked by hrtfeval
+        assert "--help" in line
 
 
 def test_no_arguments_still_show_the_help():
