@@ -7,7 +7,7 @@ so that open was a quarter of the time of a batch. h5py opens the same file in ~
 reads only what is asked for (through h5py's low-level API: the high-level objects cost more
 than the reads here). :func:`open_dataset` returns an object with the attributes and
 methods :mod:`hrtfeval.io` calls on a ``netCDF4.Dataset`` (``variables``, ``getncattr``,
-``set_auto_mask``) and on its variables (``shape``, ``dimensions``, ``ncattrs``,
+``set_auto_mask``) and on its variables (``shape``, ``dtype``, ``dimensions``, ``ncattrs``,
 ``getncattr``, ``[...]``), with the same values.
 
 It handles the layout the netCDF-C library writes -- every variable an HDF5 dataset whose
@@ -121,6 +121,10 @@ class Variable:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self._id.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._id.dtype
 
     @property
     def dimensions(self) -> tuple[str, ...]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
+
 
 class HrtfevalError(Exception):
     """Bad input or usage: a message for the user, optionally naming the file it concerns.
@@ -16,3 +20,58 @@ class HrtfevalError(Exception):
 
     def __str__(self) -> str:
         return f"{self.file}: {self.message}" if self.file else self.message
+
+
+class HrtfevalWarning(UserWarning):
+    """A warning about an input, shown as one line ``warning: <file>: <message>``.
+
+    ``str(w)`` is ``"<file>: <message>"`` when a file is known, else the message alone.
+    """
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = None if file is None else str(file)
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}" if self.file else self.message
+
+
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) collapsed to one space."""
+    return " ".join(str(text).split())
+
+
+@contextlib.contextmanager
+def warnings_about(file: str):
+    """Record every warning raised inside (from sofar, netCDF4, h5py, numpy, torch or hrtfeval)
+    and re-raise each distinct one once, as an :class:`HrtfevalWarning` naming ``file``.
+
+    A library's warning then reads ``warning: <file>: <its message>`` (one line, no source
+    line) wherever it is shown, and its text is no longer tied to the library's own filter.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    for record in caught:
+        message = record.message
+        if isinstance(message, HrtfevalWarning) and message.file:
+            out = HrtfevalWarning(one_line(message.message), message.file)
+        else:
+            out = HrtfevalWarning(one_line(message), file)
+        key = str(out)
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(out, stacklevel=3)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A ``warnings.showwarning`` that prints ``warning: <message>`` as one line on stderr
+    (no source file, line number or code line)."""
+    stream = sys.stderr if file is None else file
+    try:
+        stream.write(f"warning: {one_line(message)}\n")
+        stream.flush()
+    except (OSError, ValueError):  # stderr closed: nowhere to warn
+        pass
