@@ -57,6 +57,10 @@ class AlignedPair:
         Largest great-circle angle (degree) between a matched pair of directions.
     notes : list of str
         Human-readable facts about what alignment did (filled-in rate, re-ordering, ...).
+    silent_excluded : dict or None
+        ``{"prediction": k, "reference": k}``: silent directions left out of each file
+        (``--exclude-silent``, see :func:`hrtfeval.scoring.apply_silent_policy`); None when
+        they were not left out.
     """
 
     prediction: HRTFSet
@@ -65,6 +69,7 @@ class AlignedPair:
     missing: np.ndarray
     max_angle_deg: float
     notes: list[str] = field(default_factory=list)
+    silent_excluded: dict[str, int] | None = None
 
     @property
     def n_matched(self) -> int:
@@ -406,6 +411,7 @@ def _take(hrtf: HRTFSet, rows: np.ndarray) -> HRTFSet:
         hrtf,
         data=hrtf.data[rows],
         positions=None if hrtf.positions is None else hrtf.positions[rows],
+        silent=None if hrtf.silent is None else hrtf.silent[rows],
     )
 
 
@@ -497,6 +503,7 @@ def _match_lengths(pred: HRTFSet, ref: HRTFSet, policy: str, notes: list[str]) -
             n = min(n_p, n_r)
             longer = pred if n_p > n_r else ref
             longer.data = longer.data[:, :, :n]
+            longer.silent = None  # the cut may leave a response all zeros: recomputed on use
             notes.append(
                 f"{longer.path}: impulse responses truncated from {max(n_p, n_r)} to {n} samples"
             )

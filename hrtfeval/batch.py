@@ -62,7 +62,7 @@ PAIR_SPEC_KEYS = (
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
-RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes")
+RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes", "max_memory_bytes")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,6 +291,12 @@ def _init_worker() -> None:
     except OSError:  # pragma: no cover - no usable descriptors
         pass
     sys.stdout = sys.stderr
+    # Warnings as one line "warning: <file>: ..." each, as in the main process (the CLI's).
+    import warnings
+
+    from .errors import show_warning
+
+    warnings.showwarning = show_warning
     keep_heap_memory()
     import torch
 
@@ -674,7 +680,13 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                     if metric in ("rmse", "mae")
                     else "",
                 )
-                scores[metric] = reduce_pair(values[metric][b], metric, unit, options)
+                scores[metric] = reduce_pair(
+                    values[metric][b],
+                    metric,
+                    unit,
+                    options,
+                    f"{aligned.prediction.path}, {aligned.reference.path}",
+                )
             spec = spec_dict(aligned, options, device, pred_t, ref_t)
             score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
             yield PairResult(pair, score=score.as_dict())
@@ -747,6 +759,8 @@ def batch_spec(
         "tolerance_deg": options.tolerance_deg,
         "allow_missing": options.allow_missing,
         "length_policy": options.length_policy,
+        "exclude_silent": options.exclude_silent,
+        "max_memory_bytes": options.memory_limit,
         "thresholds": thresholds,
         "definitions": defs,
         "pairs_total": pairs_total,

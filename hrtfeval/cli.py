@@ -13,13 +13,14 @@ import contextlib
 import functools
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ._version import __version__
-from .errors import HrtfevalError
+from .errors import HrtfevalError, show_warning
 
 app = typer.Typer(
     name="hrtfeval",
@@ -68,7 +69,7 @@ def user_errors(fn):
     """Turn user errors (bad files, bad options) into one stderr line and exit code 2.
 
     Anything a library prints to stdout while the command runs goes to stderr instead, so
-    stdout carries only the document.
+    stdout carries only the document; every warning is one line ``warning: ...`` on stderr.
     """
 
     @functools.wraps(fn)
@@ -76,7 +77,8 @@ def user_errors(fn):
         global _document_stream
         _document_stream = sys.stdout
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+                warnings.showwarning = show_warning
                 return fn(*args, **kwargs)
         except HrtfevalError as exc:
             raise fail(str(exc)) from None
@@ -270,6 +272,24 @@ OutputOpt = Annotated[
         help="Write the document to this file (atomically) instead of stdout.",
     ),
 ]
+# Input limits (single pairs and batches).
+ExcludeSilentOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exclude-silent",
+        help="Leave out the directions where a file has an all-zero (silent) ear, "
+        "instead of failing for itd/ild (counts in the spec).",
+    ),
+]
+MaxMemoryOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Most memory one pair may take (e.g. 8GiB, 8G, or bytes), checked "
+        "before reading and scoring. Default: half the machine's memory.",
+    ),
+]
 # Batch runs and CI gates (score with two directories or --pairs, and merge).
 PairsOpt = Annotated[
     Optional[Path],
@@ -365,7 +385,10 @@ def build_options(
     allow_missing,
     length_policy,
     fail_above,
+    exclude_silent=False,
+    max_memory=None,
 ):
+    from .memory import parse_size
     from .scoring import ScoreOptions
 
     return ScoreOptions.build(
@@ -382,6 +405,8 @@ def build_options(
         tolerance_deg=position_tolerance,
         allow_missing=allow_missing,
         length_policy=length_policy.strip().lower(),
+        exclude_silent=exclude_silent,
+        max_memory=None if max_memory is None else parse_size(max_memory),
     )
 
 
@@ -424,6 +449,8 @@ def score(
     position_tolerance: ToleranceOpt = 0.1,
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
+    exclude_silent: ExcludeSilentOpt = False,
+    max_memory: MaxMemoryOpt = None,
     device: DeviceOpt = "auto",
     fail_above: FailAboveOpt = None,
     fmt: FormatOpt = "table",
@@ -464,6 +491,8 @@ def score(
         allow_missing,
         length_policy,
         fail_above,
+        exclude_silent,
+        max_memory,
     )
     from .gates import Baseline, check_regression_options
 
@@ -837,6 +866,8 @@ def plot_command(
     position_tolerance: ToleranceOpt = 0.1,
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
+    exclude_silent: ExcludeSilentOpt = False,
+    max_memory: MaxMemoryOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
@@ -878,6 +909,8 @@ def plot_command(
             allow_missing,
             length_policy,
             None,
+            exclude_silent,
+            max_memory,
         )
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device

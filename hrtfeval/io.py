@@ -1210,6 +1210,22 @@ def _pt_frequencies(
 # info
 
 
+def _silent_facts(hrtf: HRTFSet) -> dict[str, Any]:
+    """``{"count": k, "first": [{"azimuth_deg", "elevation_deg"}, ...] or [row, ...]}`` of the
+    silent directions."""
+    from .model import SHOWN_DIRECTIONS
+
+    rows = np.flatnonzero(hrtf.silent_mask())[:SHOWN_DIRECTIONS]
+    if hrtf.positions is None:
+        first: list[Any] = [int(i) for i in rows]
+    else:
+        first = [
+            {"azimuth_deg": float(hrtf.positions[i, 0]), "elevation_deg": float(hrtf.positions[i, 1])}
+            for i in rows
+        ]
+    return {"count": int(hrtf.silent_mask().sum()), "first": first}
+
+
 def describe(path: str | os.PathLike) -> dict[str, Any]:
     """What ``hrtfeval info`` shows about a file, as a JSON-serialisable dict.
 
@@ -1217,8 +1233,10 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     ``file_size_bytes``, ``domain``, ``M``, ``R``, ``N``, ``sampling_rate`` (Hz or None),
     ``frequencies`` (count/min/max Hz, or None), ``directions`` (count, azimuth/elevation range
     in degree, distance range in metre, or None without positions), ``position_type``,
-    ``position_units``, ``delay`` (min/max samples, nonzero, applied), ``cues`` (ITD range in
-    µs and ILD range in dB over the directions; see :func:`hrtfeval.cues.cue_ranges`), and ``title``,
+    ``position_units``, ``delay`` (min/max samples, nonzero, applied), ``silent_directions``
+    (``count`` and the ``first`` few azimuths/elevations in degree, or row indices without
+    positions, of the directions with an all-zero ear), ``cues`` (ITD range in µs and ILD
+    range in dB over the other directions; see :func:`hrtfeval.cues.cue_ranges`), and ``title``,
     ``database``, ``listener`` (str or None).
 
     Raises
@@ -1276,6 +1294,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             "nonzero": bool((d_min or 0.0) != 0.0 or (d_max or 0.0) != 0.0),
             "applied": bool(hrtf.delay_applied),
         },
+        "silent_directions": _silent_facts(hrtf),
         "cues": cues,
         "title": meta.get("title"),
         "database": meta.get("database"),

@@ -104,6 +104,24 @@ def silent_rows(data: np.ndarray, ear_sums: np.ndarray | None = None) -> np.ndar
     return silent.any(axis=-1) if silent.ndim > 1 else silent
 
 
+#: Directions named in a message about many (the rest are counted).
+SHOWN_DIRECTIONS = 3
+
+
+def format_directions(positions: np.ndarray | None, rows: np.ndarray) -> str:
+    """``"(az 0, el 30 deg), (az 90, el 0 deg), ..."``: the first :data:`SHOWN_DIRECTIONS` of
+    ``rows``; row indices when there are no positions."""
+    rows = np.asarray(rows)
+    shown = rows[:SHOWN_DIRECTIONS]
+    if positions is None:
+        text = ", ".join(f"row {int(i)}" for i in shown)
+    else:
+        text = ", ".join(
+            f"(az {positions[i, 0]:.4g}, el {positions[i, 1]:.4g} deg)" for i in shown
+        )
+    return text + (", ..." if rows.size > SHOWN_DIRECTIONS else "")
+
+
 def spherical_to_unit(positions: np.ndarray) -> np.ndarray:
     """(M, 3) azimuth/elevation in degrees (distance ignored) -> (M, 3) unit vectors (x front, y left, z up)."""
     az = np.deg2rad(np.asarray(positions[:, 0], dtype=np.float64))

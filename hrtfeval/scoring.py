@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HrtfevalError
+from .errors import HrtfevalError, HrtfevalWarning, warnings_about
 from .loss import check_epsilon, check_option, metric_values, reduce_values
-from .model import IR
+from .model import IR, format_directions
 
 METRICS = ("lsd", "rmse", "mae", "itd", "ild")
 INTERAURAL = ("itd", "ild")
@@ -65,6 +65,8 @@ class ScoreOptions:
     tolerance_deg: float = 0.1
     allow_missing: bool = False
     length_policy: str = "error"
+    exclude_silent: bool = False  # score without the directions where a file has a silent ear
+    max_memory: int | None = None  # bytes one pair may use; None = memory.default_limit()
 
     @classmethod
     def build(
@@ -120,6 +122,19 @@ class ScoreOptions:
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
         if self.n_fft is not None and self.n_fft < 2:
             raise ValueError(f"--n-fft must be at least 2; got {self.n_fft}")
+        if self.max_memory is not None and (
+            isinstance(self.max_memory, bool)
+            or not isinstance(self.max_memory, int)
+            or self.max_memory < 1
+        ):
+            raise ValueError(f"--max-memory must be a positive number of bytes; got {self.max_memory!r}")
+
+    @property
+    def memory_limit(self) -> int:
+        """Bytes one pair may use: ``max_memory`` or :func:`hrtfeval.memory.default_limit`."""
+        from .memory import default_limit
+
+        return default_limit() if self.max_memory is None else int(self.max_memory)
 
     @property
     def threshold_map(self) -> dict[str, Threshold]:
@@ -242,7 +257,11 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
         freqs = check_same_bins(pred, ref)
         bins = _bins_index(
             band_bins(
-                freqs, options.freq_min, options.freq_max, ref.sampling_rate or pred.sampling_rate
+                freqs,
+                options.freq_min,
+                options.freq_max,
+                ref.sampling_rate or pred.sampling_rate,
+                file=_pair_label(pred, ref),
             ),
             pred,
         )
@@ -263,13 +282,26 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
         from .cues import itd_seconds_many
 
         fs = _rate_for_itd(pred, ref)
-        # The readers rejected non-finite data already; skip the second scan.
-        itd_p, itd_r = itd_seconds_many(
-            [pred.impulse_responses(), ref.impulse_responses()],
-            fs,
-            options.itd_method,
-            check_finite=False,
-        )
+        irs = [pred.impulse_responses(), ref.impulse_responses()]
+        for s, ir in zip((pred, ref), irs):
+            if ir.shape[-1] < 2:
+                raise HrtfevalError(
+                    f"has impulse responses of {ir.shape[-1]} sample; the ITD needs at least 2",
+                    s.path,
+                )
+        if irs[0].shape[-1] != irs[1].shape[-1]:
+            raise HrtfevalError(
+                f"the ITD compares impulse responses of one length, but {pred.path} gives "
+                f"{irs[0].shape[-1]} samples and {ref.path} {irs[1].shape[-1]} (from "
+                f"{pred.domain} and {ref.domain} data)"
+            )
+        try:
+            # The readers rejected non-finite data already; skip the second scan.
+            itd_p, itd_r = itd_seconds_many(irs, fs, options.itd_method, check_finite=False)
+        except ValueError as exc:  # e.g. a rate too low for the 3 kHz low-pass
+            raise HrtfevalError(
+                f"the ITD cannot be computed: {exc}", _rate_file(pred, ref)
+            ) from None
         return (itd_p - itd_r).abs() * 1e6
     if metric == "ild":
         return (_ild(pred) - _ild(ref)).abs()
@@ -288,29 +320,49 @@ def _bins_index(idx: np.ndarray, like):
 def _rate_for_itd(pred, ref) -> float:
     fs = ref.sampling_rate or pred.sampling_rate
     if not fs:
-        raise HrtfevalError("the ITD needs a sampling rate, and neither file has one")
+        raise HrtfevalError(
+            f"the ITD needs a sampling rate, and neither {pred.path} nor {ref.path} has one"
+        )
     return float(fs)
+
+
+def _rate_file(pred, ref) -> str:
+    """The file whose sampling rate the pair is scored at."""
+    return ref.path if ref.sampling_rate else pred.path
+
+
+def _pair_label(pred, ref) -> str:
+    """``"pred.sofa, ref.sofa"``: the names a message about the pair starts with."""
+    return f"{pred.path}, {ref.path}" if pred.path != ref.path else pred.path
 
 
 def _ild(s):
     from .cues import ild_db, ild_db_from_spectrum
 
-    if s.domain == IR:
-        return ild_db(s.ir, check_finite=False)
-    s.check_rfft_grid("the ILD (energy by Parseval)")
-    return ild_db_from_spectrum(s.spectrum, s.fft_length)
+    try:
+        if s.domain == IR:
+            return ild_db(s.ir, check_finite=False)
+        s.check_rfft_grid("the ILD (energy by Parseval)")
+        return ild_db_from_spectrum(s.spectrum, s.fft_length)
+    except ValueError as exc:
+        raise HrtfevalError(f"the ILD cannot be computed: {exc}", s.path) from None
 
 
-def reduce_pair(values, metric: str, unit: str, options: ScoreOptions) -> MetricScore:
-    """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,)."""
+def reduce_pair(
+    values, metric: str, unit: str, options: ScoreOptions, files: str | None = None
+) -> MetricScore:
+    """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,).
+
+    ``files`` names the pair in the error about a non-finite result.
+    """
     red, eps = options.reduction, options.epsilon
     if metric in INTERAURAL:
         left = right = None
-        overall = _finite(reduce_values(values, red, eps), metric)
+        overall = _finite(reduce_values(values, red, eps), metric, files)
     else:
-        left = _finite(reduce_values(values[..., 0], red, eps), metric)
-        right = _finite(reduce_values(values[..., 1], red, eps), metric)
-        overall = _finite(reduce_values(values, red, eps), metric)
+        left = _finite(reduce_values(values[..., 0], red, eps), metric, files)
+        right = _finite(reduce_values(values[..., 1], red, eps), metric, files)
+        overall = _finite(reduce_values(values, red, eps), metric, files)
     score = MetricScore(metric, unit, left, right, overall)
     check = options.threshold_map.get(metric)
     if check is not None:
@@ -319,10 +371,12 @@ def reduce_pair(values, metric: str, unit: str, options: ScoreOptions) -> Metric
     return score
 
 
-def _finite(t, metric: str) -> float:
+def _finite(t, metric: str, files: str | None = None) -> float:
     value = float(t)
     if not math.isfinite(value):
-        raise HrtfevalError(f"the {metric} came out non-finite ({value}); check the input data")
+        raise HrtfevalError(
+            f"the {metric} came out non-finite ({value}); check the input data", files
+        )
     return value
 
 
@@ -335,7 +389,7 @@ def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
             metric,
             effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
         )
-        out[metric] = reduce_pair(values, metric, unit, options)
+        out[metric] = reduce_pair(values, metric, unit, options, _pair_label(pred, ref))
     return out
 
 
@@ -418,6 +472,13 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
             "missing": int(len(aligned.missing)),
             "max_angle_deg": float(aligned.max_angle_deg),
             "tolerance_deg": options.tolerance_deg,
+            # Directions with an all-zero ear among those scored, and (--exclude-silent) those
+            # left out, per file.
+            "silent": {
+                "prediction": int(p.silent_mask().sum()),
+                "reference": int(r.silent_mask().sum()),
+            },
+            "silent_excluded": aligned.silent_excluded,
         },
         "band_hz": [options.freq_min, options.freq_max],
         "bins": n_bins,
@@ -426,6 +487,8 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         "epsilon": options.epsilon,
         "itd_method": options.itd_method if "itd" in options.metrics else None,
         "length_policy": options.length_policy,
+        "exclude_silent": options.exclude_silent,
+        "max_memory_bytes": options.memory_limit,
         "device": str(device),
         "thresholds": thresholds,
         "definitions": definitions(options, domain or "time", n_bins),
@@ -444,27 +507,143 @@ def tensors_for(aligned, options: ScoreOptions, device):
 
 
 def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
-    """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``."""
-    pred_t, ref_t = tensors_for(aligned, options, device)
-    scores = score_tensors(pred_t, ref_t, options)
+    """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``.
+
+    Checks first (before any heavy computation) that the pair fits ``options.max_memory``
+    and that no silent direction is left for the ITD or ILD (see :func:`apply_silent_policy`).
+    Warnings raised while scoring are re-raised once, naming the two files.
+    """
+    check_silent(aligned, options)
+    check_pair_memory(aligned, options)
+    with warnings_about(_pair_label(aligned.prediction, aligned.reference)):
+        pred_t, ref_t = tensors_for(aligned, options, device)
+        scores = score_tensors(pred_t, ref_t, options)
     spec = spec_dict(aligned, options, device, pred_t, ref_t)
     return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
 
 
 def load_aligned(prediction: str, target: str, options: ScoreOptions):
-    """Read both files and align them (directions, rate, length) as ``options`` say."""
+    """Read both files and align them (directions, rate, length) as ``options`` say.
+
+    The readers check each file's declared sizes against ``options.max_memory`` before
+    reading; then the aligned pair's working memory is checked (:func:`check_pair_memory`) and
+    the silent directions handled (:func:`apply_silent_policy`), so that a pair that cannot be
+    scored fails here, before any heavy computation.
+    """
     from .align import align_pair
     from .io import read_hrtf
+    from .memory import set_bytes
 
-    pred = read_hrtf(prediction)
-    ref = read_hrtf(target)
-    return align_pair(
+    limit = options.memory_limit
+    pred = read_hrtf(prediction, max_memory=limit, n_fft=options.n_fft)
+    used = set_bytes(pred.data.shape, pred.domain, options.n_fft)
+    ref = read_hrtf(target, max_memory=limit, n_fft=options.n_fft, reserved=used)
+    aligned = align_pair(
         pred,
         ref,
         tolerance_deg=options.tolerance_deg,
         allow_missing=options.allow_missing,
         length_policy=options.length_policy,
     )
+    check_pair_memory(aligned, options)
+    return apply_silent_policy(aligned, options)
+
+
+def check_pair_memory(aligned, options: ScoreOptions) -> None:
+    """Raise HrtfevalError when the aligned pair's working-memory estimate (data and spectra at
+    the scored FFT length, :func:`hrtfeval.memory.set_bytes`) exceeds ``options.max_memory``."""
+    from .memory import check_size, set_bytes
+
+    p, r = aligned.prediction, aligned.reference
+    need = sum(set_bytes(s.data.shape, s.domain, options.n_fft) for s in (p, r))
+    n_fft = f" at n_fft {options.n_fft}" if options.n_fft else ""
+    check_size(
+        need,
+        options.memory_limit,
+        f"scoring {p.n_directions} x 2 x {p.n_samples} against {r.n_directions} x 2 x "
+        f"{r.n_samples}{n_fft}",
+        _pair_label(p, r),
+    )
+
+
+def _silent_text(hrtf, mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask)
+    verb = "has" if rows.size == 1 else "have"
+    return (
+        f"{rows.size} of its {mask.size} scored directions {verb} a silent ear (all zeros): "
+        + format_directions(hrtf.positions, rows)
+    )
+
+
+def check_silent(aligned, options: ScoreOptions) -> None:
+    """Raise HrtfevalError when the ITD or ILD is asked for and a file of the pair has silent
+    directions among the scored ones: the cues are undefined there."""
+    interaural = [m for m in options.metrics if m in INTERAURAL]
+    if not interaural:
+        return
+    for hrtf in (aligned.prediction, aligned.reference):
+        mask = hrtf.silent_mask()
+        if mask.any():
+            asked = f"--preset {options.preset}" if options.preset else "--metric " + "/".join(
+                interaural
+            )
+            raise HrtfevalError(
+                f"{_silent_text(hrtf, mask)}; the ITD and ILD ({asked}) are undefined there: "
+                "pass --exclude-silent to score the other directions",
+                hrtf.path,
+            )
+
+
+def apply_silent_policy(aligned, options: ScoreOptions):
+    """The pair with its silent directions handled as ``options`` say.
+
+    A silent direction has an ear whose data are all zeros (:attr:`HRTFSet.silent`). With
+    ``exclude_silent`` the directions silent in either file are left out (counts per file in
+    ``silent_excluded`` and a note); at least one must remain. Otherwise the ITD and ILD are
+    an error (:func:`check_silent`) and spectral metrics score them, with one
+    :class:`~hrtfeval.errors.HrtfevalWarning` per file naming them.
+    """
+    import warnings
+    from dataclasses import replace
+
+    from .align import _take
+
+    p, r = aligned.prediction, aligned.reference
+    sp, sr = p.silent_mask(), r.silent_mask()
+    if options.exclude_silent:
+        counts = {"prediction": int(sp.sum()), "reference": int(sr.sum())}
+        drop = sp | sr
+        if not drop.any():
+            return replace(aligned, silent_excluded=counts)
+        keep = np.flatnonzero(~drop)
+        if keep.size == 0:
+            raise HrtfevalError(
+                f"every one of the {drop.size} matched directions has a silent ear (all zeros) in "
+                f"{p.path} or {r.path}: nothing is left to score with --exclude-silent"
+            )
+        notes = list(aligned.notes)
+        for hrtf, mask in ((p, sp), (r, sr)):
+            if mask.any():
+                notes.append(f"{hrtf.path}: {_silent_text(hrtf, mask)}; left out (--exclude-silent)")
+        return replace(
+            aligned,
+            prediction=_take(p, keep),
+            reference=_take(r, keep),
+            notes=notes,
+            silent_excluded=counts,
+        )
+    check_silent(aligned, options)
+    for hrtf, mask in ((p, sp), (r, sr)):
+        if mask.any():
+            warnings.warn(
+                HrtfevalWarning(
+                    f"{_silent_text(hrtf, mask)}; spectral metrics score them as they are "
+                    "(pass --exclude-silent to leave them out)",
+                    hrtf.path,
+                ),
+                stacklevel=2,
+            )
+    return aligned
 
 
 def score_files(prediction: str, target: str, options: ScoreOptions, device="auto") -> PairScore:
