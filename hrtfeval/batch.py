@@ -294,9 +294,9 @@ def _init_worker() -> None:
     # Warnings as one line "warning: <file>: ..." each, as in the main process (the CLI's).
     import warnings
 
-    from .errors import show_warning
+    from .errors import warning_printer
 
-    warnings.showwarning = show_warning
+    warnings.showwarning = warning_printer()
     keep_heap_memory()
     import torch
 

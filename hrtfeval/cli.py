@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from ._version import __version__
-from .errors import HrtfevalError, show_warning
+from .errors import HrtfevalError, warning_printer
 
 app = typer.Typer(
     name="hrtfeval",
@@ -78,7 +78,7 @@ def user_errors(fn):
         _document_stream = sys.stdout
         try:
             with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-                warnings.showwarning = show_warning
+                warnings.showwarning = warning_printer()
                 return fn(*args, **kwargs)
         except HrtfevalError as exc:
             raise fail(str(exc)) from None

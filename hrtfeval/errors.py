@@ -1,4 +1,5 @@
-"""The one exception type that carries a user-facing message (turned into ``Error: ...``, exit 2)."""
+"""The one exception type that carries a user-facing message (turned into ``Error: ...``, exit 2),
+and the one warning type (shown as ``warning: <file>: ...``, one line each)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def warnings_about(file: str):
     A library's warning then reads ``warning: <file>: <its message>`` (one line, no source
     line) wherever it is shown, and its text is no longer tied to the library's own filter.
     """
+    # The filters in force decide what is recorded (DeprecationWarnings stay hidden by default).
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
         yield
     seen: set[str] = set()
     for record in caught:
@@ -66,12 +67,22 @@ def warnings_about(file: str):
             warnings.warn(out, stacklevel=3)
 
 
-def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A ``warnings.showwarning`` that prints ``warning: <message>`` as one line on stderr
-    (no source file, line number or code line)."""
-    stream = sys.stderr if file is None else file
-    try:
-        stream.write(f"warning: {one_line(message)}\n")
-        stream.flush()
-    except (OSError, ValueError):  # stderr closed: nowhere to warn
-        pass
+def warning_printer(stream=None):
+    """A ``warnings.showwarning`` that prints each distinct warning once, as one line
+    ``warning: <message>`` on ``stream`` (default: the current stderr) -- no source file, line
+    number or code line. A file read twice (both sides of a pair) warns once."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = f"warning: {one_line(message)}"
+        if text in shown:
+            return
+        shown.add(text)
+        out = file or stream or sys.stderr
+        try:
+            out.write(text + "\n")
+            out.flush()
+        except (OSError, ValueError):  # stderr closed: nowhere to warn
+            pass
+
+    return show

@@ -663,7 +663,8 @@ def _sofa_positions(
         # Mandatory in AES69: without it the rows cannot be matched by direction, and taking
         # them to be in the other file's order would score a misread.
         raise HrtfevalError(
-            "SOFA file has no variable SourcePosition (mandatory in AES69), so its directions "
+            "SOFA file has no readable variable SourcePosition (missing or damaged; it is "
+            "mandatory in AES69), so its directions "
             "are unknown",
             file=file,
         )
@@ -845,8 +846,11 @@ def _sofa_delay(
         if sampling_rate is None:
             if np.any(values != 0):
                 warnings.warn(
-                    f"{file}: Data.Delay is in seconds but the file has no sampling rate to "
-                    "convert it to samples; it is ignored",
+                    HrtfevalWarning(
+                        "Data.Delay is in seconds but the file has no sampling rate to "
+                        "convert it to samples; it is ignored",
+                        file,
+                    ),
                     stacklevel=4,
                 )
             return None
@@ -871,15 +875,22 @@ def _apply_sofa_delay(
         delayed, lost = apply_delay(data, delay)
         if lost > DELAY_LOSS_WARN_FRACTION:
             warnings.warn(
-                f"{file}: Data.Delay (up to {delay.max():g} samples) pushes {100 * lost:.2g} % "
-                f"of the set's energy past the {data.shape[2]} samples kept; that part is lost",
+                HrtfevalWarning(
+                    f"Data.Delay (up to {delay.max():g} samples) pushes {100 * lost:.2g} % "
+                    f"of the set's energy past the {data.shape[2]} samples kept; that part is "
+                    "lost",
+                    file,
+                ),
                 stacklevel=4,
             )
         return delayed, True
     if sampling_rate is None:
         warnings.warn(
-            f"{file}: Data.Delay is non-zero but the file has no sampling rate, so the delay "
-            "(in samples) cannot be applied to the spectra; it is ignored",
+            HrtfevalWarning(
+                "Data.Delay is non-zero but the file has no sampling rate, so the delay "
+                "(in samples) cannot be applied to the spectra; it is ignored",
+                file,
+            ),
             stacklevel=4,
         )
         return data, False
