@@ -126,6 +126,15 @@ class Variable:
     def dtype(self) -> np.dtype:
         return self._id.dtype
 
+    def get_fill_value(self) -> Any:
+        """The value HDF5 returns for never-written elements (netCDF4's ``get_fill_value``)."""
+        import h5py
+
+        try:
+            return h5py.Dataset(self._id).fillvalue
+        except Exception as exc:  # noqa: BLE001
+            raise Unhandled(f"{self.name}: fill value unreadable ({exc})") from None
+
     @property
     def dimensions(self) -> tuple[str, ...]:
         if self._dims is None:

@@ -88,6 +88,8 @@ _SECOND_UNITS = {"second", "seconds", "s", "sec"}
 # Characters an attribute may be padded with (fixed-length HDF5 strings are NUL- or space-padded).
 _ATTR_PADDING = " \t\r\n\x00"
 _MRN = ("M", "R", "N")  # the AES69 order of Data.IR, Data.Real and Data.Imag
+# Fill values at least this large (netCDF's default 9.97e36) are found through per-ear sums.
+_HUGE_FILL = 1e30
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,6 +356,7 @@ def _read_var(
     *orders: tuple[str, ...],
     budget: _Budget | None = None,
     data_domain: str | None = None,
+    fill: list | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]] | None:
     """(values, dimension names) of a variable, or None when the file has no such variable.
 
@@ -364,6 +367,7 @@ def _read_var(
     The declared size is charged to ``budget`` before anything is read: for the data variable
     (``data_domain`` given) with the working memory of scoring it, else the values and their
     float64 copy. Values that are not real numbers (strings, compound types) are an error.
+    ``fill``, a list, receives the variable's fill value (what never-written elements read as).
     """
     var = ds.variables.get(name)
     if var is None:
@@ -402,6 +406,9 @@ def _read_var(
             f"{name} has values of type {_dtype_text(values.dtype)}; expected real numbers",
             file=file,
         )
+    if fill is not None:
+        getter = getattr(var, "get_fill_value", None)
+        fill.append(getter() if getter is not None else None)
     if not orders:
         return values, ()  # no order to check: the dimension names are not needed
     dims = tuple(var.dimensions)
@@ -498,11 +505,15 @@ def _convention_domain(convention: str) -> str | None:
     return folded.get(convention.lower())
 
 
-def _check_data(values: np.ndarray, name: str, file: str) -> np.ndarray:
-    """Shape (M, 2, N) with M, N > 0 and all finite, else HrtfevalError.
+def _check_data(values: np.ndarray, name: str, file: str, fill: Any = None) -> np.ndarray:
+    """Shape (M, 2, N) with M, N > 0, all finite and no never-written elements, else
+    HrtfevalError.
 
     Returns the (M,) mask of silent directions (an ear all zeros), found from the same per-ear
-    sums that check finiteness: only ears summing to exactly 0 are looked at again.
+    sums that check finiteness: only ears summing to exactly 0 are looked at again. ``fill`` is
+    the variable's fill value: elements equal to it were never written (or a damaged chunk
+    index lost them). Only the netCDF-sized fills (|fill| >= 1e30) are checked, through the
+    same sums: an ear holding one has a sum of that size.
     """
     if values.ndim != 3:
         raise HrtfevalError(
@@ -524,7 +535,30 @@ def _check_data(values: np.ndarray, name: str, file: str) -> np.ndarray:
     with np.errstate(all="ignore"):
         ear_sums = values.sum(axis=-1)
     _check_finite(values, name, file, ear_sums.sum())
+    _check_unwritten(values, ear_sums, fill, name, file)
     return silent_rows(values, ear_sums)
+
+
+def _check_unwritten(
+    values: np.ndarray, ear_sums: np.ndarray, fill: Any, name: str, file: str
+) -> None:
+    try:
+        fill = float(np.asarray(fill).reshape(-1)[0]) if fill is not None else None
+    except (TypeError, ValueError, IndexError):
+        return
+    if fill is None or not math.isfinite(fill) or abs(fill) < _HUGE_FILL:
+        return
+    if not np.any(np.abs(ear_sums) >= 0.5 * abs(fill)):
+        return
+    unwritten = values == fill
+    count = int(np.count_nonzero(unwritten))
+    if count:
+        first = [int(i) for i in np.argwhere(unwritten)[0]]
+        raise HrtfevalError(
+            f"{name} has {count} element(s) equal to its fill value {fill:g}, first at {first}: "
+            "never written, or the file is damaged",
+            file=file,
+        )
 
 
 def _check_finite(values: np.ndarray, name: str, file: str | None, total: Any = None) -> None:
@@ -543,28 +577,30 @@ def _check_finite(values: np.ndarray, name: str, file: str | None, total: Any = 
 
 
 def _sofa_ir(ds: Any, file: str, budget: _Budget | None) -> tuple[np.ndarray, np.ndarray]:
-    got = _read_var(ds, "Data.IR", file, _MRN, budget=budget, data_domain=IR)
+    fill: list = []
+    got = _read_var(ds, "Data.IR", file, _MRN, budget=budget, data_domain=IR, fill=fill)
     if got is None:
         raise HrtfevalError("SOFA file has no variable Data.IR", file=file)
     values = got[0]
     if values.dtype != np.float64:
         values = values.astype(np.float64)
-    return values, _check_data(values, "Data.IR", file)
+    return values, _check_data(values, "Data.IR", file, fill[0])
 
 
 def _sofa_tf(
     ds: Any, file: str, budget: _Budget | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    real = _read_var(ds, "Data.Real", file, _MRN, budget=budget, data_domain=TF)
-    imag = _read_var(ds, "Data.Imag", file, _MRN, budget=budget)
+    fills: list = []
+    real = _read_var(ds, "Data.Real", file, _MRN, budget=budget, data_domain=TF, fill=fills)
+    imag = _read_var(ds, "Data.Imag", file, _MRN, budget=budget, fill=fills)
     if real is None or imag is None:
         pairs = (("Data.Real", real), ("Data.Imag", imag))
         missing = " and ".join(n for n, v in pairs if v is None)
         raise HrtfevalError(f"SOFA file has no variable {missing}", file=file)
     re_part = real[0].astype(np.float64, copy=False)
     im_part = imag[0].astype(np.float64, copy=False)
-    silent_re = _check_data(re_part, "Data.Real", file)
-    silent_im = _check_data(im_part, "Data.Imag", file)
+    silent_re = _check_data(re_part, "Data.Real", file, fills[0])
+    silent_im = _check_data(im_part, "Data.Imag", file, fills[1])
     if re_part.shape != im_part.shape:
         raise HrtfevalError(
             f"Data.Real has shape {re_part.shape} but Data.Imag has shape {im_part.shape}; "

@@ -631,3 +631,24 @@ def test_truncated_pt_files(tmp_path):
         path = tmp_path / f"cut{cut}.pt"
         path.write_bytes(src[:cut])
         _one_line_error(_score(path, path), path.name)
+
+
+@pytest.mark.usefixtures("both_sofa_readers")
+def test_never_written_data_is_an_error_not_a_score(tmp_path):
+    """Elements never written read as netCDF's fill value 9.97e36 (also what a damaged chunk
+    index gives): before, they were scored (LSD 244 dB)."""
+    path = tmp_path / "partial.sofa"
+    _write(path)
+    with h5py.File(path, "a") as f:
+        ir = f["Data.IR"]
+        keep = dict(ir.attrs)
+        del f["Data.IR"]
+        new = f.create_dataset(
+            "Data.IR", shape=(M, 2, N), dtype="f8", chunks=(1, 2, N), fillvalue=9.969209968386869e36
+        )
+        new[:5] = IR[:5]  # rows 5..7 never written
+        for key, value in keep.items():
+            if key != "DIMENSION_LIST":
+                new.attrs[key] = value
+    with pytest.raises(HrtfevalError, match=r"Data.IR has 384 element\(s\) equal to its fill value"):
+        read_hrtf(path)
