@@ -401,7 +401,7 @@ def _read_var(
             raise HrtfevalError(
                 f"not a readable SOFA/netCDF file: reading {name} failed ({exc})", file=file
             ) from None
-    if values.dtype.kind not in "biuf":
+    if values.dtype.kind not in "iuf":  # also no bools (an HDF5 enum, not a netCDF type)
         raise HrtfevalError(
             f"{name} has values of type {_dtype_text(values.dtype)}; expected real numbers",
             file=file,
