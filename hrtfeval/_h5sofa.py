@@ -128,10 +128,10 @@ class Variable:
 
     def get_fill_value(self) -> Any:
         """The value HDF5 returns for never-written elements (netCDF4's ``get_fill_value``)."""
-        import h5py
-
         try:
-            return h5py.Dataset(self._id).fillvalue
+            value = np.zeros((1,), dtype=self._id.dtype)
+            self._id.get_create_plist().get_fill_value(value)
+            return value[0]
         except Exception as exc:  # noqa: BLE001
             raise Unhandled(f"{self.name}: fill value unreadable ({exc})") from None
 

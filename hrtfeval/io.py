@@ -367,7 +367,8 @@ def _read_var(
     The declared size is charged to ``budget`` before anything is read: for the data variable
     (``data_domain`` given) with the working memory of scoring it, else the values and their
     float64 copy. Values that are not real numbers (strings, compound types) are an error.
-    ``fill``, a list, receives the variable's fill value (what never-written elements read as).
+    ``fill``, a list, receives a function returning the variable's fill value (what never-written
+    elements read as), or None: it is only asked for when the data look like holding one.
     """
     var = ds.variables.get(name)
     if var is None:
@@ -407,8 +408,7 @@ def _read_var(
             file=file,
         )
     if fill is not None:
-        getter = getattr(var, "get_fill_value", None)
-        fill.append(getter() if getter is not None else None)
+        fill.append(getattr(var, "get_fill_value", None))
     if not orders:
         return values, ()  # no order to check: the dimension names are not needed
     dims = tuple(var.dimensions)
@@ -510,9 +510,9 @@ def _check_data(values: np.ndarray, name: str, file: str, fill: Any = None) -> n
     HrtfevalError.
 
     Returns the (M,) mask of silent directions (an ear all zeros), found from the same per-ear
-    sums that check finiteness: only ears summing to exactly 0 are looked at again. ``fill`` is
-    the variable's fill value: elements equal to it were never written (or a damaged chunk
-    index lost them). Only the netCDF-sized fills (|fill| >= 1e30) are checked, through the
+    sums that check finiteness: only ears summing to exactly 0 are looked at again. ``fill``
+    returns the variable's fill value (asked only when needed): elements equal to it were never
+    written (or a damaged chunk index lost them). Only the netCDF-sized fills (|fill| >= 1e30) are checked, through the
     same sums: an ear holding one has a sum of that size.
     """
     if values.ndim != 3:
@@ -542,13 +542,13 @@ def _check_data(values: np.ndarray, name: str, file: str, fill: Any = None) -> n
 def _check_unwritten(
     values: np.ndarray, ear_sums: np.ndarray, fill: Any, name: str, file: str
 ) -> None:
+    if fill is None or not np.any(np.abs(ear_sums) >= 0.5 * _HUGE_FILL):
+        return  # no ear sums anywhere near a netCDF-sized fill value: none is there
     try:
-        fill = float(np.asarray(fill).reshape(-1)[0]) if fill is not None else None
+        fill = float(np.asarray(fill()).reshape(-1)[0])
     except (TypeError, ValueError, IndexError):
         return
-    if fill is None or not math.isfinite(fill) or abs(fill) < _HUGE_FILL:
-        return
-    if not np.any(np.abs(ear_sums) >= 0.5 * abs(fill)):
+    if not math.isfinite(fill) or abs(fill) < _HUGE_FILL:
         return
     unwritten = values == fill
     count = int(np.count_nonzero(unwritten))
