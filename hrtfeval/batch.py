@@ -20,7 +20,7 @@ The batch document (``--format json``)::
      "unmatched": {"prediction": [...], "target": [...]},
      "aggregate": {"lsd": {"unit", "mean", "median", "min", "max", "n"}, ...},
      ["regression": {...},]
-     "counts": {"pairs", "scored", "errors", "unmatched", "failed"}}
+     "counts": {"pairs", "scored", "errors", "unmatched", "failed"[, "missing_shards"]}}
 
 Each pair's ``scores`` has the single-pair schema; its ``spec`` holds the facts that may differ
 from pair to pair (conventions, rate, length, matched directions, bins, notes) and the batch
@@ -55,14 +55,28 @@ PAIR_SPEC_KEYS = (
     "sampling_rate",
     "n_samples",
     "n_fft",
+    "zero_padding",
     "directions",
     "bins",
     "domain",
     "notes",
+    "weighting",
+    "regions",
+    "exclude",
 )
 #: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
 #: accepts shards that differ in these.
-RUN_SPEC_KEYS = ("device", "source", "shard", "ignore_unmatched", "notes", "max_memory_bytes")
+RUN_SPEC_KEYS = (
+    "device",
+    "source",
+    "shard",
+    "missing_shards",
+    "ignore_unmatched",
+    "notes",
+    "max_memory_bytes",
+)
+#: Optional blocks of a pair's score kept in its batch entry (``--bands``, ``--region``).
+EXTRA_KEYS = ("bands", "regions")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,6 +240,27 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 1 <= k <= n:
         raise HrtfevalError(f"--shard K/N needs 1 <= K <= N; got {text!r} (K counts from 1)")
     return k, n
+
+
+def parse_shard_set(text: str, name: str) -> tuple[set[int], int]:
+    """A document's ``spec.shard``: ``"K/N"``, or ``"K1,K2,.../N"`` for a merge of some shards
+    -> ({K, ...}, N)."""
+    k_text, sep, n_text = str(text).partition("/")
+    try:
+        ks = {int(k) for k in k_text.split(",")}
+        n = int(n_text)
+        if not sep or n < 1 or not all(1 <= k <= n for k in ks):
+            raise ValueError
+    except ValueError:
+        raise HrtfevalError(
+            f"spec.shard is {text!r}; expected K/N with 1 <= K <= N (as written by --shard)", name
+        ) from None
+    return ks, n
+
+
+def shard_size(k: int, n: int, total: int) -> int:
+    """How many of ``total`` sorted pairs shard ``k`` of ``n`` holds (:func:`select_shard`)."""
+    return len(range(k - 1, total, n))
 
 
 def select_shard(pairs: list, k: int, n: int) -> list:
@@ -649,20 +684,33 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
     if not group:
         return
     from .scoring import (
+        LOCALISATION,
         PairScore,
+        direction_weights,
         effective_domain,
+        localisation_scores,
         metric_unit,
+        pair_extras,
         per_direction,
         reduce_pair,
         score_aligned,
         spec_dict,
+        tensors_for,
     )
 
+    if options.localisation_only:  # nothing to stack: the model runs on each pair's own sets
+        for pair, aligned in group:
+            try:
+                yield PairResult(pair, score=score_aligned(aligned, options, device).as_dict())
+            except Exception as exc:  # noqa: BLE001
+                yield PairResult(pair, error=error_text(exc))
+        return
     try:
         pred_t, ref_t = stacked_tensors([a for _, a in group], options, device)
         values = {}
         for metric in options.metrics:
-            values[metric] = per_direction(pred_t, ref_t, metric, options)
+            if metric not in LOCALISATION:
+                values[metric] = per_direction(pred_t, ref_t, metric, options)
     except Exception:  # noqa: BLE001 - fall back to one by one, which names the failing pair
         for pair, aligned in group:
             try:
@@ -672,8 +720,13 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
         return
     for b, (pair, aligned) in enumerate(group):
         try:
-            scores = {}
+            notes: list[str] = []
+            scores = localisation_scores(aligned, options, notes)
+            weights = direction_weights(aligned, options)
+            w = None if weights is None else weights.values
             for metric in options.metrics:
+                if metric in LOCALISATION:
+                    continue
                 unit = metric_unit(
                     metric,
                     effective_domain(options, pred_t.domain, ref_t.domain)
@@ -685,10 +738,21 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                     metric,
                     unit,
                     options,
-                    f"{aligned.prediction.path}, {aligned.reference.path}",
+                    w,
+                    files=f"{aligned.prediction.path}, {aligned.reference.path}",
                 )
-            spec = spec_dict(aligned, options, device, pred_t, ref_t)
-            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+            spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
+            spec["notes"] += notes
+            single_t = tensors_for(aligned, options, device) if options.bands else (pred_t, ref_t)
+            extras = pair_extras(
+                aligned,
+                *single_t,
+                options,
+                weights,
+                {m: values[m][b] for m in options.metrics if m not in LOCALISATION},
+            )
+            scores = {m: scores[m] for m in options.metrics}
+            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
             yield PairResult(pair, error=error_text(exc))
@@ -733,10 +797,7 @@ def batch_spec(
     from . import __version__
     from .scoring import definitions
 
-    thresholds = {
-        m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
-        for m, t in options.thresholds
-    }
+    thresholds = {m: t.as_spec() for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):
@@ -745,7 +806,9 @@ def batch_spec(
                     "; domain per pair (time when both files hold impulse responses, "
                     "else magnitude): see each pair's spec.domain"
                 )
-    return {
+    from .perceptual import localisation_spec
+
+    spec = {
         "hrtfeval": __version__,
         "kind": "batch",
         "metrics": list(options.metrics),
@@ -769,7 +832,21 @@ def batch_spec(
         "source": source,
         "ignore_unmatched": ignore_unmatched,
         "notes": [],
+        **({"weighting": "area"} if options.weighting == "area" else {}),
+        **({"bands": options.bands} if options.bands else {}),
+        **(
+            {"regions": list(options.regions), "region_tolerance_deg": options.region_tolerance}
+            if options.regions
+            else {}
+        ),
+        **({"exclude": options.exclude} if options.exclude else {}),
+        **({"max_missing": options.max_missing} if options.allow_missing else {}),
+        **({"ignore_delay": True} if options.ignore_delay else {}),
     }
+    localisation = localisation_spec(options)
+    if localisation is not None:
+        spec["localisation"] = localisation
+    return spec
 
 
 def make_entry(result: PairResult) -> dict[str, Any]:
@@ -784,6 +861,7 @@ def make_entry(result: PairResult) -> dict[str, Any]:
         "spec": {k: spec[k] for k in PAIR_SPEC_KEYS if k in spec},
         "scores": result.score["scores"],
         "passed": result.score["passed"],
+        **{k: result.score[k] for k in EXTRA_KEYS if k in result.score},
     }
 
 
@@ -810,6 +888,9 @@ def aggregate(entries: list[dict[str, Any]], metrics: Iterable[str]) -> dict[str
         units = sorted({s["unit"] for s in scored})
         unit = units[0] if len(units) == 1 else ("mixed: " + ", ".join(units) if units else None)
         out[m] = {"unit": unit, **stats([s["overall"] for s in scored])}
+        if any("baseline" in s for s in scored):  # localisation model: REF as the targets
+            out[m]["baseline_mean"] = stats([s["baseline"] for s in scored])["mean"]
+            out[m]["delta_mean"] = stats([s["delta"] for s in scored])["mean"]
     return out
 
 
@@ -823,6 +904,11 @@ def count(doc: dict[str, Any]) -> dict[str, int]:
         "errors": sum("error" in e for e in entries),
         "unmatched": len(unmatched.get("prediction", [])) + len(unmatched.get("target", [])),
         "failed": sum(e.get("passed") is False for e in entries),
+        **(
+            {"missing_shards": len(doc["spec"]["missing_shards"])}
+            if doc.get("spec", {}).get("missing_shards")
+            else {}
+        ),
     }
 
 
@@ -845,6 +931,14 @@ def finish(doc: dict[str, Any]) -> dict[str, Any]:
         "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
         "aggregate": agg,
     }
+    if any("regions" in e for e in doc["pairs"]):
+        from .regions import aggregate_regions
+
+        ordered["region_aggregate"] = aggregate_regions(doc["pairs"])
+    if any("bands" in e for e in doc["pairs"]):
+        from .bands import aggregate_bands
+
+        ordered["band_aggregate"] = aggregate_bands(doc["pairs"])
     if "regression" in doc:
         ordered["regression"] = doc["regression"]
     ordered["counts"] = count(doc)
@@ -867,6 +961,7 @@ def run_batch(
     progress=None,
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    per_direction=None,
 ) -> dict[str, Any]:
     """Score every pair of ``pair_list`` (or of one shard of it) and build the batch document.
 
@@ -886,6 +981,8 @@ def run_batch(
     on_entry : callable, optional
         Called with every pair's entry as soon as it is scored, in order (``--format jsonl``).
     progress : object with ``start(total)`` and ``advance()``, optional
+    per_direction : hrtfeval.export.PerDirectionWriter, optional
+        Receives every scored pair's per-direction values (``options.per_direction``).
 
     Returns
     -------
@@ -897,8 +994,13 @@ def run_batch(
     HrtfevalError
         When there is nothing to score (no pair at all, before sharding).
     """
-    from .gates import annotate_pair, regression_block
+    from .gates import annotate_pair, check_baseline_spec, regression_block
 
+    if baseline is not None:  # before any work: a baseline of other definitions is refused
+        check_baseline_spec(
+            batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False),
+            baseline,
+        )
     pairs = pair_list.pairs
     if not pairs:
         where = ", ".join(f"{k} {v}" for k, v in pair_list.source.items())
@@ -919,6 +1021,9 @@ def run_batch(
         if progress is not None:
             progress.start(len(pairs))
         for result in scorer.score(pairs):
+            block = (result.score or {}).pop("per_direction", None)
+            if per_direction is not None and block is not None:
+                per_direction.write(block, (result.pair.prediction, result.pair.target))
             entry = make_entry(result)
             if baseline is not None:
                 annotate_pair(entry, baseline, max_regression or {})
@@ -965,59 +1070,92 @@ def comparable_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge_documents(
-    docs: list[dict[str, Any]], names: list[str], warn: Callable[[str], None] = lambda s: None
+    docs: list[dict[str, Any]],
+    names: list[str],
+    warn: Callable[[str], None] = lambda s: None,
+    *,
+    allow_missing_shards: bool = False,
 ) -> dict[str, Any]:
     """Combine batch documents (shards of one run) into one, aggregate and counts recomputed.
+
+    Parameters
+    ----------
+    docs, names
+        The documents and the files they came from (named in every error).
+    warn : callable
+        Called with a message when the documents scored different folders or pairs files.
+    allow_missing_shards : bool
+        Merge the shards that are there when some of the run's shards are missing. The merged
+        document then names the present shards in ``spec.shard`` (``"1,3/4"``), the missing
+        ones in ``spec.missing_shards`` and a note, and counts them in
+        ``counts.missing_shards``.
 
     Raises
     ------
     HrtfevalError
         A document is not a batch document, the scoring specs differ, the shards come from runs
-        of different sizes, a shard is given twice, or a pair is in two documents.
-
-    Missing shards only ``warn``: the merged document says which (``spec.shard``).
+        of different sizes, a shard is given twice or holds fewer pairs than its share, a pair
+        is in two documents, or (without ``allow_missing_shards``) a shard is missing.
     """
+    from .gates import SCORING_SPEC_KEYS, spec_differences, validate_document
+
     if not docs:
         raise HrtfevalError("merge needs at least one batch document")
     for doc, name in zip(docs, names):
-        if not isinstance(doc, dict) or "pairs" not in doc or "spec" not in doc:
-            raise HrtfevalError("is not a batch document written by hrtfeval (no 'pairs')", name)
+        validate_document(doc, name)
+        if "pairs" not in doc:
+            raise HrtfevalError("is a single-pair document; merge takes batch documents", name)
     first = comparable_spec(docs[0]["spec"])
     for doc, name in zip(docs[1:], names[1:]):
-        other = comparable_spec(doc["spec"])
-        if other != first:
-            keys = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        keys = spec_differences(first, comparable_spec(doc["spec"]))
+        if keys:
+            what = "definitions" if set(keys) & set(SCORING_SPEC_KEYS) else "options"
             raise HrtfevalError(
-                f"was scored with other options than {names[0]} (spec differs in "
+                f"was scored with other {what} than {names[0]} (spec differs in "
                 f"{', '.join(keys)}); merge only shards of one run",
                 name,
             )
     shards = [d["spec"].get("shard") for d in docs]
-    shard_text = None
+    shard_text, missing_shards = None, []
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
             raise HrtfevalError(
                 "some documents are shards (--shard) and some are not; merge the shards of one run"
             )
-        parsed = [parse_shard(s) for s in shards]
+        parsed = [parse_shard_set(s, name) for s, name in zip(shards, names)]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
             raise HrtfevalError(
                 "the shards split the run differently: " + ", ".join(sorted(set(shards)))
             )
+        total = docs[0]["spec"].get("pairs_total")
         seen: dict[int, str] = {}
-        for (k, _), name in zip(parsed, names):
-            if k in seen:
-                raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
-            seen[k] = name
-        missing = [k for k in range(1, n + 1) if k not in seen]
-        if missing:
-            shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
-            warn(
-                f"shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing: the merged "
-                f"document covers {sum(len(d['pairs']) for d in docs)} of "
-                f"{docs[0]['spec'].get('pairs_total')} pairs"
+        for (ks, _), doc, name in zip(parsed, docs, names):
+            for k in sorted(ks):
+                if k in seen:
+                    raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
+                seen[k] = name
+            if isinstance(total, int):
+                expected = sum(shard_size(k, n, total) for k in ks)
+                if len(doc["pairs"]) != expected:
+                    raise HrtfevalError(
+                        f"holds {len(doc['pairs'])} pair(s), but shard {doc['spec']['shard']} of "
+                        f"a run of {total} pairs has {expected}: the document is incomplete",
+                        name,
+                    )
+        missing_shards = [f"{k}/{n}" for k in range(1, n + 1) if k not in seen]
+        if missing_shards:
+            covered = sum(len(d["pairs"]) for d in docs)
+            message = (
+                f"shard(s) {', '.join(missing_shards)} missing: the documents cover {covered} "
+                f"of {total} pairs"
             )
+            if not allow_missing_shards:
+                raise HrtfevalError(
+                    f"{message}; merge every shard, or pass --allow-missing-shards to merge "
+                    "these (the merged document then records the missing shards)"
+                )
+            shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
     where: dict[tuple[str, str], str] = {}
     entries: list[dict[str, Any]] = []
     for doc, name in zip(docs, names):
@@ -1036,6 +1174,14 @@ def merge_documents(
         warn("the documents scored different folders or pairs files: " + "; ".join(sorted(sources)))
     spec = dict(docs[0]["spec"])
     spec["shard"] = shard_text
+    spec.pop("missing_shards", None)
+    spec["notes"] = [n for n in spec.get("notes", []) if not n.startswith("shard(s) ")]
+    if missing_shards:
+        spec["missing_shards"] = missing_shards
+        spec["notes"].append(
+            f"shard(s) {', '.join(missing_shards)} missing (--allow-missing-shards): "
+            f"{sum(len(d['pairs']) for d in docs)} of {spec.get('pairs_total')} pairs scored"
+        )
     devices = sorted({str(d["spec"].get("device")) for d in docs})
     spec["device"] = devices[0] if len(devices) == 1 else ", ".join(devices)
     spec["ignore_unmatched"] = all(d["spec"].get("ignore_unmatched") for d in docs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import sys
 import warnings
@@ -18,11 +19,41 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ._version import __version__
 from .errors import HrtfevalError, warning_printer
 
+
+class _OneLineErrors(TyperGroup):
+    """The app's group: click's own usage errors (unknown option, bad value, missing argument)
+    become one ``Error: ...`` line and exit code 2, like every other user error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        from typer._click import exceptions as click_errors
+
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()  # the help text, as asked for by no arguments
+            sys.exit(EXIT_BAD_INPUT)
+        except click_errors.ClickException as exc:
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click_errors.UsageError) and ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            fail(exc.format_message() + hint)
+            sys.exit(EXIT_BAD_INPUT)
+        except typer.Abort:  # end of input at a prompt: there are none, but never a traceback
+            typer.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="hrtfeval",
     help="Score predicted HRTFs/HRIRs against reference sets (SOFA or .pt): LSD, RMSE, MAE, "
     "ITD, ILD and the LAP challenge preset, per ear and overall.",
@@ -34,6 +65,8 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: Conventional exit codes of a run ended by a signal (128 + signal number).
+EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
 _document_stream = None  # the real stdout while a command runs (see user_errors)
 
 
@@ -60,9 +93,18 @@ def _root(
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line user error on stderr and return the exit to raise (code 2)."""
-    line = " ".join(str(message).split())
+    from .render import printable
+
+    line = " ".join(printable(str(message), keep_whitespace=True).split())
     typer.echo(f"Error: {line}", err=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+def say(message: str) -> None:
+    """A message, warning or note on stderr, control characters (from file names) escaped."""
+    from .render import printable
+
+    typer.echo(printable(message), err=True)
 
 
 def user_errors(fn):
@@ -79,16 +121,36 @@ def user_errors(fn):
         try:
             with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
                 warnings.showwarning = warning_printer()
-                return fn(*args, **kwargs)
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    _document_stream.flush()  # a closed pipe shows here, not at exit
+        except BrokenPipeError:
+            # The reader went away (``... | head -1``): stop quietly, as a shell tool would.
+            _silence_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except HrtfevalError as exc:
             raise fail(str(exc)) from None
         except ValueError as exc:  # option values checked by the library
             raise fail(str(exc)) from None
+        except OSError as exc:  # e.g. a name too long for the file system
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}") from None
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (_document_stream or sys.stdout).fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (tests)
+        pass
 
 
 def document_stream():
@@ -97,23 +159,78 @@ def document_stream():
     return _document_stream or sys.stdout
 
 
-def emit(text: str, output: Optional[Path], quiet: bool = False) -> None:
-    """Write the document to ``output`` atomically, or to stdout."""
+def emit(text: str, output=None, plan=None) -> None:
+    """The document to stdout, or (``output``: a planned target) handed to ``plan``, which
+    writes it with the run's other outputs (see :func:`commit_outputs`)."""
     if output is None:
         stream = document_stream()
         stream.write(text)
         stream.flush()
         return
-    from .render import write_atomic
+    plan.put(output, text)
 
-    try:
-        write_atomic(output, text)
-    except OSError as exc:
+
+def plan_outputs(inputs, output=None, junit=None, plot_dir=None):
+    """Check every output of a run before any work (see :mod:`hrtfeval.outputs`).
+
+    Returns ``(plan, output, junit, plot)``: the plan and the planned targets (None where not
+    asked for).
+    """
+    from .outputs import OutputPlan
+
+    plan = OutputPlan([p for p in inputs if p is not None])
+    out = None if output is None else plan.file(output, "--output")
+    jt = None if junit is None else plan.file(junit, "--junit")
+    folder = None if plot_dir is None else plan.folder(plot_dir, "--plot")
+    return plan, out, jt, folder
+
+
+def commit_outputs(plan, quiet: bool) -> None:
+    """Write every output handed to ``plan``, all or nothing, and say what was written."""
+    pending = plan.pending
+    plan.commit()
+    if quiet:
+        return
+    folders: dict[Path, int] = {}
+    for path, folder in pending:
+        if folder is None:
+            say(f"wrote {path}")
+        else:
+            folders[folder.path] = folders.get(folder.path, 0) + 1
+    for folder_path, n in folders.items():
+        say(f"wrote {n} plot{'s' if n != 1 else ''} to {folder_path}")
+
+
+#: Output formats implied by the extension of ``--output`` when ``--format`` is not given.
+FORMAT_OF_SUFFIX = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
+
+
+def resolve_format(fmt: Optional[str], output: Optional[Path], allowed) -> str:
+    """``--format``, or the format of ``--output``'s extension (``.json``, ``.jsonl``, ``.csv``,
+    ``.md``) when it is not given; ``table`` otherwise. An explicit format that contradicts the
+    extension is a usage error."""
+    implied = None if output is None else FORMAT_OF_SUFFIX.get(output.suffix.lower())
+    if fmt is None:
+        key = implied or "table"
+        if key not in allowed:
+            raise HrtfevalError(
+                f"--output {output.name}: the extension means {key}, which is for batch runs "
+                f"only; use one of {', '.join(allowed)}"
+            )
+        return key
+    key = check_format(fmt, allowed)
+    if implied is not None and implied != key:
         raise HrtfevalError(
-            f"cannot write the output: {exc.strerror or exc}", str(output)
-        ) from None
-    if not quiet:
-        typer.echo(f"wrote {output}", err=True)
+            f"--format {key} contradicts the extension of --output {output.name} ({implied}); "
+            "drop --format (the extension decides) or change the extension"
+        )
+    return key
 
 
 def stdout_console():
@@ -124,13 +241,23 @@ def stdout_console():
     tty = stream.isatty()
     no_color = bool(os.environ.get("NO_COLOR")) or not tty
     # Off a terminal (pipes, files, CI logs) rich would wrap at 80 columns; give it room.
-    return Console(
+    console = Console(
         file=stream, no_color=no_color, highlight=False, soft_wrap=False, width=None if tty else 200
     )
 
+    def broken_pipe() -> None:  # rich would exit 1 (a failed check here); see user_errors
+        raise BrokenPipeError
+
+    console.on_broken_pipe = broken_pipe
+    return console
+
 
 def parse_assignments(items: list[str], option: str) -> dict[str, float]:
-    """``["lsd=7.4", "itd=100"]`` -> ``{"lsd": 7.4, "itd": 100.0}``."""
+    """``["lsd=7.4", "itd=100"]`` -> ``{"lsd": 7.4, "itd": 100.0}``.
+
+    Every value is a limit on an error (or on its growth), so it must be a finite number >= 0:
+    a negative limit could never pass, and ``nan``/``inf`` would make the check meaningless.
+    """
     out: dict[str, float] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -142,6 +269,11 @@ def parse_assignments(items: list[str], option: str) -> dict[str, float]:
             raise HrtfevalError(
                 f"{option} takes METRIC=VALUE (e.g. lsd=7.4); got {item!r}"
             ) from None
+        if not (math.isfinite(number) and number >= 0):
+            raise HrtfevalError(
+                f"{option} {item}: the limit must be a finite number >= 0 (errors are never "
+                f"negative); got {value.strip()}"
+            )
         out[name.strip().lower()] = number
     return out
 
@@ -153,7 +285,8 @@ MetricOpt = Annotated[
         "--metric",
         "-m",
         metavar="METRIC",
-        help="Metric to score: lsd, rmse, mae, itd, ild. Repeatable. Default lsd.",
+        help="Metric to score: lsd, rmse, mae, itd, ild; qe, pe, eb (predicted localisation: "
+        "quadrant errors %, polar error, elevation bias). Repeatable. Default lsd.",
     ),
 ]
 PresetOpt = Annotated[
@@ -243,14 +376,16 @@ FailAboveOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--format",
         "-f",
         metavar="FORMAT",
         help="table, json, csv or markdown; "
         "batch runs also jsonl (one line per pair as it is "
-        "scored, then a summary line).",
+        "scored, then a summary line). Default: from the extension of --output "
+        "(.json, .jsonl, .csv, .md), else table.",
+        show_default=False,
     ),
 ]
 PlotDirOpt = Annotated[
@@ -269,7 +404,8 @@ OutputOpt = Annotated[
         "--output",
         "-o",
         metavar="FILE",
-        help="Write the document to this file (atomically) instead of stdout.",
+        help="Write the document to this file instead of stdout (atomically, with the other "
+        "outputs, after the run; never over an input or a .sofa/.pt file).",
     ),
 ]
 # Input limits (single pairs and batches).
@@ -368,7 +504,102 @@ ShardOpt = Annotated[
         "the sorted pairs, every N-th pair; combine the outputs with 'hrtfeval merge'.",
     ),
 ]
+# The localisation model (metrics qe, pe, eb).
+LateralOpt = Annotated[
+    Optional[list[float]],
+    typer.Option(
+        "--lateral",
+        metavar="DEG",
+        help="qe/pe/eb: lateral angle (deg, -90 ... 90, + = left) of a sagittal plane. "
+        "Repeatable. Default 0 (the median plane).",
+    ),
+]
+SensitivityOpt = Annotated[
+    float,
+    typer.Option("--sensitivity", metavar="S", help="qe/pe/eb: the listener's sensitivity S."),
+]
+DtfOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dtf/--no-dtf",
+        help="qe/pe/eb: turn both sets into directional transfer functions first (default), or "
+        "use them as stored (sets that already are DTFs).",
+    ),
+]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
+PAIR_FORMATS = ("table", "json", "csv", "markdown")
+# Analyses (issue 15): weighting, bands, regions, per-direction export.
+WeightingOpt = Annotated[
+    str,
+    typer.Option(
+        "--weighting",
+        metavar="none|area",
+        help="Averages over directions: none (every direction counts once, default) or area "
+        "(each direction weighted by its spherical Voronoi cell, see the README).",
+    ),
+]
+BandsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--bands",
+        metavar="octave|third-octave|erb",
+        help="Also score LSD (and rmse/mae with --domain db) per frequency band: IEC 61260 "
+        "octave or third-octave bands, or 1-ERB bands.",
+    ),
+]
+RegionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--region",
+        metavar="NAME",
+        help="Also score a subset of directions: horizontal, median, frontal, upper, lower, "
+        "front, back, elevation:LO:HI or azimuth:LO:HI (degrees). Repeatable; checks as "
+        "--fail-above horizontal.lsd=5.",
+    ),
+]
+RegionToleranceOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--region-tolerance",
+        metavar="DEG",
+        help="Largest angle (degrees) to the plane of the horizontal, median and frontal "
+        "regions (default: half the grid's typical spacing).",
+    ),
+]
+ExcludeOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--exclude",
+        metavar="FILE",
+        help="Leave these directions out of every score: a SOFA file or a CSV of azimuth, "
+        "elevation in degrees (e.g. the sparse input directions of an upsampling model).",
+    ),
+]
+MaxMissingOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-missing",
+        metavar="FRACTION",
+        help="With --allow-missing: largest fraction of the reference directions that may "
+        "lack a prediction (default 0.5; above it the pair is an error).",
+    ),
+]
+IgnoreDelayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-delay",
+        help="Do not apply SOFA Data.Delay (as the official LAP code does); the spec says so.",
+    ),
+]
+PerDirectionOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--per-direction",
+        metavar="FILE",
+        help="Also write every matched direction's values (position, per-ear and interaural "
+        "values of each metric; a batch adds the pair's names) to FILE: .csv or .jsonl.",
+    ),
+]
 
 
 def build_options(
@@ -385,6 +616,16 @@ def build_options(
     allow_missing,
     length_policy,
     fail_above,
+    lateral=None,
+    sensitivity=0.7,
+    dtf=True,
+    weighting="none",
+    bands=None,
+    regions=None,
+    region_tolerance=None,
+    exclude=None,
+    max_missing=0.5,
+    ignore_delay=False,
     exclude_silent=False,
     max_memory=None,
 ):
@@ -405,6 +646,16 @@ def build_options(
         tolerance_deg=position_tolerance,
         allow_missing=allow_missing,
         length_policy=length_policy.strip().lower(),
+        laterals=tuple(lateral) if lateral else (0.0,),
+        sensitivity=sensitivity,
+        dtf=dtf,
+        weighting=weighting,
+        bands=bands,
+        regions=tuple(regions or ()),
+        region_tolerance=region_tolerance,
+        exclude=None if exclude is None else str(exclude),
+        max_missing=max_missing,
+        ignore_delay=ignore_delay,
         exclude_silent=exclude_silent,
         max_memory=None if max_memory is None else parse_size(max_memory),
     )
@@ -453,7 +704,10 @@ def score(
     max_memory: MaxMemoryOpt = None,
     device: DeviceOpt = "auto",
     fail_above: FailAboveOpt = None,
-    fmt: FormatOpt = "table",
+    lateral: LateralOpt = None,
+    sensitivity: SensitivityOpt = 0.7,
+    dtf: DtfOpt = True,
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
     plot_dir: PlotDirOpt = None,
     pairs: PairsOpt = None,
@@ -465,6 +719,14 @@ def score(
     max_regression: MaxRegressionOpt = None,
     junit: JunitOpt = None,
     shard: ShardOpt = None,
+    weighting: WeightingOpt = "none",
+    bands: BandsOpt = None,
+    region: RegionOpt = None,
+    region_tolerance: RegionToleranceOpt = None,
+    exclude: ExcludeOpt = None,
+    per_direction: PerDirectionOpt = None,
+    max_missing: MaxMissingOpt = 0.5,
+    ignore_delay: IgnoreDelayOpt = False,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -476,7 +738,7 @@ def score(
     a partner).
     """
     batch = _is_batch(prediction, target, pairs)
-    fmt = check_format(fmt, BATCH_FORMATS if batch else ("table", "json", "csv", "markdown"))
+    fmt = resolve_format(fmt, output, BATCH_FORMATS if batch else PAIR_FORMATS)
     options = build_options(
         metric,
         preset,
@@ -491,23 +753,57 @@ def score(
         allow_missing,
         length_policy,
         fail_above,
-        exclude_silent,
-        max_memory,
+        lateral,
+        sensitivity,
+        dtf,
+        weighting,
+        bands,
+        region,
+        region_tolerance,
+        exclude,
+        max_missing,
+        ignore_delay,
+        exclude_silent=exclude_silent,
+        max_memory=max_memory,
     )
+    from .batch import batch_spec
     from .gates import Baseline, check_regression_options
 
+    if per_direction is not None:
+        from dataclasses import replace
+
+        from .export import export_format
+
+        export_format(per_direction)  # a bad extension fails before any work
+        options = replace(options, per_direction=True)
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
-    check_regression_options(options.metrics, base, limits)
+    planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)
+    check_regression_options(options.metrics, base, limits, planned)
     if batch:
         from .batch import find_pairs, parse_shard, run_batch
         from .render_batch import JsonlWriter, Progress
 
         shard_kn = parse_shard(shard) if shard is not None else None
         pair_list = find_pairs(prediction, target, pairs)
+        plan, out_t, junit_t, plot_f = plan_outputs(
+            [f for p in pair_list.pairs for f in (p.prediction_path, p.target_path)]
+            + [pairs, baseline, exclude],
+            output,
+            junit,
+            plot_dir,
+        )
+        per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
         _list_unmatched(pair_list.unmatched_prediction, pair_list.unmatched_target, quiet)
-        writer = JsonlWriter(document_stream(), output) if fmt == "jsonl" else None
+        # JSON lines stream to stdout; a file gets the whole document at the end, with the
+        # other outputs (all or nothing).
+        writer = JsonlWriter(document_stream()) if fmt == "jsonl" and output is None else None
         progress = Progress(enabled=not quiet and sys.stderr.isatty(), stream=sys.stderr)
+        export = None
+        if per_direction is not None:
+            from .export import PerDirectionWriter
+
+            export = PerDirectionWriter(per_direction, options.metrics, batch=True)
         try:
             doc = run_batch(
                 pair_list,
@@ -520,49 +816,81 @@ def score(
                 max_regression=limits,
                 progress=progress,
                 on_entry=None if writer is None else writer.write,
+                per_direction=export,
             )
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
         finally:
             progress.close()
+        if export is not None:
+            plan.put(per_dir_t, export.finish())
         if shard_kn is not None and not doc["pairs"] and not quiet:
-            typer.echo(
-                f"note: shard {shard} has no pairs (the run has {doc['spec']['pairs_total']})",
-                err=True,
-            )
-        raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit, plot_dir, writer))
+            say(f"note: shard {shard} has no pairs (the run has {doc['spec']['pairs_total']})")
+        raise typer.Exit(
+            _finish_batch(doc, fmt, out_t, per_ear, quiet, junit_t, plot_f, writer, plan)
+        )
     if shard is not None:
         raise HrtfevalError("--shard needs a batch: two directories or --pairs FILE.csv")
     from .scoring import load_aligned, resolve_device, score_aligned
 
+    plan, out_t, junit_t, plot_f = plan_outputs(
+        [prediction, target, baseline, exclude], output, junit, plot_dir
+    )
+    per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
     dev = resolve_device(device)
     aligned = load_aligned(str(prediction), str(target), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
+    block = doc.pop("per_direction", None)
+    if per_direction is not None:
+        from .export import PerDirectionWriter
+
+        export = PerDirectionWriter(per_direction, options.metrics, batch=False)
+        export.write(block)
+        plan.put(per_dir_t, export.finish())
     if base is not None:
         from .gates import annotate_pair
 
         annotate_pair(doc, base, limits, single_run=True)
-    if fmt == "table" and output is None:
-        from .render import pair_table
+    _warn_notes(doc.get("spec", {}).get("notes", []), quiet)
+    text = None
+    if not (fmt == "table" and output is None):
+        from .render import render_text
+
+        text = render_text(doc, fmt)
+        if out_t is not None:
+            emit(text, out_t, plan)
+            text = None
+    if junit_t is not None:
+        from .gates import junit_xml
+
+        plan.put(junit_t, junit_xml(doc))
+    if plot_f is not None:
+        write_pair_plots(aligned, options, dev, plot_f, plan)
+    commit_outputs(plan, quiet)
+    if text is not None:
+        emit(text)
+    elif fmt == "table" and output is None:
+        from .render import pair_table, printable
         from .render_batch import regression_lines
 
         console = stdout_console()
         pair_table(doc, console)
         for line in regression_lines(doc):
-            console.print(line, markup=False)
-    else:
-        from .render import render_text
-
-        emit(render_text(doc, fmt), output, quiet)
-    if junit is not None:
-        _write_junit(doc, junit, quiet)
-    if plot_dir is not None:
-        write_pair_plots(aligned, options, dev, plot_dir, quiet)
+            console.print(printable(line), markup=False)
     if doc["passed"] is False:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+#: Notes of the alignment that change what is compared: shown on stderr too, as warnings.
+_WARN_NOTE_MARKS = ("no positions", "has positions")
+
+
+def _warn_notes(notes, quiet: bool) -> None:
+    """The fall-backs the alignment took (rows assumed in the reference's order), on stderr."""
+    if quiet:
+        return
+    for note in notes:
+        if any(mark in note for mark in _WARN_NOTE_MARKS):
+            say(f"warning: {note}")
 
 
 def _is_batch(prediction: Optional[Path], target: Optional[Path], pairs: Optional[Path]) -> bool:
@@ -597,70 +925,63 @@ def _list_unmatched(predictions: list[str], targets: list[str], quiet: bool) -> 
     ):
         if files:
             more = f" … and {len(files) - shown} more" if len(files) > shown else ""
-            typer.echo(
+            say(
                 f"warning: {len(files)} {side} file(s) without a {other}: "
-                f"{', '.join(files[:shown])}{more}",
-                err=True,
+                f"{', '.join(files[:shown])}{more}"
             )
-
-
-def _write_junit(doc: dict, path: Path, quiet: bool) -> None:
-    from .gates import junit_xml
-    from .render import write_atomic
-
-    try:
-        write_atomic(path, junit_xml(doc))
-    except OSError as exc:
-        raise HrtfevalError(
-            f"cannot write the JUnit report: {exc.strerror or exc}", str(path)
-        ) from None
-    if not quiet:
-        typer.echo(f"wrote {path}", err=True)
 
 
 def _finish_batch(
     doc: dict,
     fmt: str,
-    output: Optional[Path],
+    output,
     per_ear: bool,
     quiet: bool,
-    junit: Optional[Path],
-    plot_dir: Optional[Path] = None,
+    junit,
+    plot_dir=None,
     writer=None,
+    plan=None,
 ) -> int:
     """Render a batch document (or close the JSON lines), write the reports, return the exit
-    code."""
+    code. ``output``, ``junit`` and ``plot_dir`` are targets of ``plan`` (see
+    :func:`plan_outputs`); all files are written together, after the run."""
     from .gates import exit_code
     from .render_batch import batch_table, error_line, jsonl_summary, render_batch, summary_line
 
     for e in doc["pairs"]:  # also with --quiet: an error is not an info message
         if "error" in e:
-            typer.echo(f"error: {error_line(e)}", err=True)
+            say(f"error: {error_line(e)}")
+    for e in doc["pairs"]:
+        _warn_notes((e.get("spec") or {}).get("notes", []), quiet)
     missing = (doc.get("regression") or {}).get("missing") or []
     if missing and not quiet:
         names = ", ".join(m["prediction"] for m in missing[:20])
         more = f" … and {len(missing) - 20} more" if len(missing) > 20 else ""
-        typer.echo(
-            f"warning: {len(missing)} pair(s) not in the baseline, not compared: {names}{more}",
-            err=True,
-        )
-    if fmt == "jsonl":
+        say(f"warning: {len(missing)} pair(s) not in the baseline, not compared: {names}{more}")
+    text = None
+    if output is not None:
+        emit(render_batch(doc, fmt, per_ear), output, plan)
+    elif fmt == "jsonl":
         if writer is None:  # merge: the whole document at once
-            emit(render_batch(doc, fmt), output, quiet)
-        else:
-            writer.finish(jsonl_summary(doc))
-            if output is not None and not quiet:
-                typer.echo(f"wrote {output}", err=True)
+            text = render_batch(doc, fmt)
+    elif fmt != "table":
+        text = render_batch(doc, fmt, per_ear)
+    if junit is not None:
+        from .gates import junit_xml
+
+        plan.put(junit, junit_xml(doc))
+    if plot_dir is not None:
+        write_batch_plot(doc, plot_dir, plan)
+    if plan is not None:
+        commit_outputs(plan, quiet)
+    if writer is not None:
+        writer.finish(jsonl_summary(doc))
+    elif text is not None:
+        emit(text)
     elif fmt == "table" and output is None:
         batch_table(doc, stdout_console(), per_ear)
-    else:
-        emit(render_batch(doc, fmt, per_ear), output, quiet)
-    if junit is not None:
-        _write_junit(doc, junit, quiet)
-    if plot_dir is not None:
-        write_batch_plot(doc, plot_dir, quiet)
     if not quiet and not (fmt == "table" and output is None):
-        typer.echo(summary_line(doc), err=True)
+        say(summary_line(doc))
     return exit_code(doc)
 
 
@@ -680,19 +1001,30 @@ def merge(
     baseline: BaselineOpt = None,
     max_regression: MaxRegressionOpt = None,
     ignore_unmatched: IgnoreUnmatchedOpt = False,
+    allow_missing_shards: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-shards",
+            help="Merge the shards that are there when some are missing (otherwise exit 2); "
+            "the document records the missing ones in spec.missing_shards and "
+            "counts.missing_shards.",
+        ),
+    ] = False,
     junit: JunitOpt = None,
     per_ear: PerEarOpt = False,
     quiet: QuietOpt = False,
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Combine shard outputs into one batch document; aggregate, checks and exit code are
     recomputed as for one run.
 
-    Errors (exit 2) when the documents overlap or were scored with other options; warns when
-    shards are missing. --fail-above and --baseline/--max-regression add checks.
+    Errors (exit 2) when the documents overlap, were scored with other options, or a shard is
+    missing (unless --allow-missing-shards). --fail-above and --baseline/--max-regression add
+    checks.
     """
-    fmt = check_format(fmt, BATCH_FORMATS)
+    fmt = resolve_format(fmt, output, BATCH_FORMATS)
+    plan, out_t, junit_t, _ = plan_outputs(list(documents) + [baseline], output, junit)
     from .batch import finish, merge_documents
     from .gates import (
         Baseline,
@@ -704,25 +1036,94 @@ def merge(
     )
 
     docs = [load_document(path) for path in documents]
-    warn = (
-        (lambda message: None)
-        if quiet
-        else (lambda message: typer.echo(f"warning: {message}", err=True))
+    warn = (lambda message: None) if quiet else (lambda message: say(f"warning: {message}"))
+    doc = merge_documents(
+        docs, [str(path) for path in documents], warn, allow_missing_shards=allow_missing_shards
     )
-    doc = merge_documents(docs, [str(path) for path in documents], warn)
+    if doc["spec"].get("missing_shards"):  # also with --quiet: the verdict covers less
+        say(
+            f"warning: shard(s) {', '.join(doc['spec']['missing_shards'])} missing "
+            "(--allow-missing-shards): the checks cover only the shards present"
+        )
     if ignore_unmatched:
         doc["spec"]["ignore_unmatched"] = True
     apply_fail_above(doc, parse_assignments(fail_above, "--fail-above"))
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
-    check_regression_options(doc["spec"]["metrics"], base, limits)
+    check_regression_options(doc["spec"]["metrics"], base, limits, doc["spec"])
     if base is not None:
         for entry in doc["pairs"]:
             annotate_pair(entry, base, limits)
         doc["regression"] = regression_block(doc["pairs"], base.name, limits)
     finish(doc)
     _list_unmatched(doc["unmatched"]["prediction"], doc["unmatched"]["target"], quiet)
-    raise typer.Exit(_finish_batch(doc, fmt, output, per_ear, quiet, junit))
+    raise typer.Exit(_finish_batch(doc, fmt, out_t, per_ear, quiet, junit_t, None, None, plan))
+
+
+@app.command()
+@user_errors
+def compare(
+    document_a: Annotated[
+        Path, typer.Argument(metavar="A.json", help="Batch document of model A (the reference).")
+    ],
+    document_b: Annotated[
+        Path, typer.Argument(metavar="B.json", help="Batch document of model B, same pairs.")
+    ],
+    alpha: Annotated[
+        float,
+        typer.Option("--alpha", metavar="P", help="Significance level of --fail-if-worse."),
+    ] = 0.05,
+    fail_if_worse: Annotated[
+        bool,
+        typer.Option(
+            "--fail-if-worse",
+            help="Exit 1 when B is significantly worse on a metric (one-sided Wilcoxon "
+            "signed-rank test, alternative 'B worse', p < --alpha).",
+        ),
+    ] = False,
+    resamples: Annotated[
+        int, typer.Option("--resamples", metavar="N", help="Bootstrap resamples.")
+    ] = 10000,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Bootstrap seed.")] = 0,
+    worst: Annotated[
+        int, typer.Option("--worst", metavar="N", help="Largest increases listed per metric.")
+    ] = 5,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="table, json or markdown.")
+    ] = "table",
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two models' batch documents pair by pair: mean and median paired difference
+    (B - A) with 95 % bootstrap intervals, Wilcoxon signed-rank p-values, pairs better/worse.
+
+    Exit code 0, 1 with --fail-if-worse when B is significantly worse, 2 when the documents
+    cannot be compared (other pairs or options: the difference is named).
+    """
+    fmt = check_format(fmt, ("table", "json", "markdown"))
+    from .compare import compare_documents
+    from .gates import load_document
+
+    doc = compare_documents(
+        load_document(document_a),
+        load_document(document_b),
+        (str(document_a), str(document_b)),
+        n_resamples=resamples,
+        seed=seed,
+        alpha=alpha,
+        fail_if_worse=fail_if_worse,
+        worst=worst,
+    )
+    if fmt == "table" and output is None:
+        from .render_compare import compare_table
+
+        compare_table(doc, stdout_console())
+    else:
+        from .render_compare import render_compare
+
+        emit(render_compare(doc, fmt), output, quiet)
+    if doc["passed"] is False:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command()
@@ -748,8 +1149,12 @@ def info(
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key, value in facts.items():
-        table.add_row(str(key), _plain(value))
+    from rich.text import Text
+
+    from .render import printable
+
+    for key, value in facts.items():  # titles and names come from the file: escaped, no markup
+        table.add_row(Text(printable(str(key))), Text(printable(_plain(value))))
     stdout_console().print(table)
 
 
@@ -767,30 +1172,26 @@ def _plain(value) -> str:
     return "-" if value is None else str(value)
 
 
-def write_pair_plots(aligned, options, device, plot_dir: Path, quiet: bool = False) -> None:
-    """The standard views of one scored pair into ``plot_dir`` (skipped views noted on stderr)."""
-    from .plot import standard_views
+def write_pair_plots(aligned, options, device, folder, plan) -> None:
+    """The standard views of one scored pair, handed to ``plan`` for its ``folder`` (a planned
+    ``--plot DIR``); views that cannot be drawn are noted on stderr."""
+    from .plot import standard_views, view_bytes
 
-    written = standard_views(
+    standard_views(
         aligned,
         options,
-        plot_dir,
+        folder.path,
         device,
-        warn=lambda message: typer.echo(f"note: {message}", err=True),
+        warn=lambda message: say(f"note: {message}"),
+        save=lambda view, path, dpi: plan.put_in(folder, path.name, view_bytes(view, dpi)),
     )
-    if not quiet:
-        typer.echo(
-            f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to {plot_dir}", err=True
-        )
 
 
-def write_batch_plot(doc: dict, plot_dir: Path, quiet: bool = False) -> None:
-    """The batch overview (``batch_overview.png``) of a batch document into ``plot_dir``."""
-    from .plot import batch_view, plot_folder, save_view
+def write_batch_plot(doc: dict, folder, plan) -> None:
+    """The batch overview (``batch_overview.png``) of a batch document, handed to ``plan``."""
+    from .plot import batch_view, view_bytes
 
-    path = save_view(batch_view(doc), plot_folder(plot_dir) / "batch_overview.png")
-    if not quiet:
-        typer.echo(f"wrote {path}", err=True)
+    plan.put_in(folder, "batch_overview.png", view_bytes(batch_view(doc)))
 
 
 @app.command("plot")
@@ -812,7 +1213,7 @@ def plot_command(
             "--output",
             "-o",
             metavar="FILE",
-            help="Image to write (atomically); the format comes from "
+            help="Image to write (atomically, never over an input); the format comes from "
             "the extension: .png, .svg or .pdf.",
         ),
     ],
@@ -822,7 +1223,8 @@ def plot_command(
             "--view",
             metavar="VIEW",
             help="direction (error map, default for a pair), frequency "
-            "(error by frequency), compare (one direction's magnitudes) or batch "
+            "(error by frequency), compare (one direction's magnitudes), localisation "
+            "(predicted response matrices, PRED and baseline) or batch "
             "(default for a results JSON).",
         ),
     ] = None,
@@ -869,6 +1271,9 @@ def plot_command(
     exclude_silent: ExcludeSilentOpt = False,
     max_memory: MaxMemoryOpt = None,
     device: DeviceOpt = "auto",
+    lateral: LateralOpt = None,
+    sensitivity: SensitivityOpt = 0.7,
+    dtf: DtfOpt = True,
 ) -> None:
     """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
 
@@ -877,10 +1282,11 @@ def plot_command(
     made (e.g. the ITD of magnitude-only data).
     """
     from .loss import check_option
-    from .plot import VIEWS, image_format, save_view
+    from .plot import VIEWS, image_format, view_bytes
 
     image_format(output)  # a bad extension or view fails before any work
     chosen = None if view is None else check_option("view", view, VIEWS)
+    plan, target, _, _ = plan_outputs(files, output)
     if len(files) == 1:
         if chosen not in (None, "batch"):
             raise HrtfevalError(
@@ -896,7 +1302,7 @@ def plot_command(
                 f"the batch view takes one results JSON of 'hrtfeval score', not {len(files)} files"
             )
         options = build_options(
-            [metric],
+            ["qe", "pe", "eb"] if chosen == "localisation" else [metric],
             None,
             freq_min,
             freq_max,
@@ -909,8 +1315,11 @@ def plot_command(
             allow_missing,
             length_policy,
             None,
-            exclude_silent,
-            max_memory,
+            lateral,
+            sensitivity,
+            dtf,
+            exclude_silent=exclude_silent,
+            max_memory=max_memory,
         )
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device
@@ -930,8 +1339,8 @@ def plot_command(
         raise HrtfevalError(
             f"plot takes PREDICTION REFERENCE or one RESULTS.json; got {len(files)} files"
         )
-    save_view(drawn, output, dpi)
-    typer.echo(f"wrote {output}", err=True)
+    plan.put(target, view_bytes(drawn, dpi, image_format(output)))
+    commit_outputs(plan, quiet=False)
 
 
 def main() -> None:

@@ -23,6 +23,43 @@ from .errors import HrtfevalError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+#: Batch-``spec`` keys that decide the numbers: two documents that differ in one of them were
+#: scored with other definitions, so ``merge`` refuses to combine them and ``--baseline``
+#: refuses to compare with them. (``device``, ``source``, ``shard``, ``notes``, thresholds and
+#: the metric list do not change a metric's value.)
+SCORING_SPEC_KEYS = (
+    "band_hz",
+    "n_fft",
+    "domain",
+    "reduction",
+    "epsilon",
+    "itd_method",
+    "length_policy",
+    "preset",
+    "tolerance_deg",
+    "allow_missing",
+)
+#: Of those, the keys a single-pair spec holds with the same meaning as a batch spec (its
+#: ``n_fft`` and ``domain`` are the values used for the pair, not the options).
+_OPTION_KEYS_OF_BOTH_KINDS = (
+    "band_hz",
+    "reduction",
+    "epsilon",
+    "itd_method",
+    "length_policy",
+    "preset",
+)
+#: Facts of one scored pair (its spec in a batch, the spec of a single-pair document) that decide
+#: its numbers: FFT length and bins scored, rmse/mae domain, matching tolerance, whether the
+#: reference's ``Data.Delay`` was applied. Compared only where both documents state them.
+PAIR_SCORING_KEYS = (
+    "n_fft",
+    "bins",
+    "domain",
+    "directions.tolerance_deg",
+    "reference.delay_applied",
+)
+
 
 # ----------------------------------------------------------------------------------------------
 # Documents
@@ -31,7 +68,16 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 def load_document(path: str | os.PathLike) -> dict[str, Any]:
     """Read a document written by hrtfeval: JSON (single-pair or batch) or JSON lines (batch).
 
-    A JSON-lines file (``--format jsonl``) is put back together into the batch document.
+    A JSON-lines file (``--format jsonl``) is put back together into the batch document. The
+    document's structure is checked (:func:`validate_document`), so what a later step reads is
+    there and of the right type.
+
+    Raises
+    ------
+    HrtfevalError
+        The file cannot be read, is not JSON (or JSON lines), holds NaN/Infinity, is nested
+        too deeply, or is not a well-formed score document; the message names the file and the
+        first field that is wrong.
     """
     name = str(path)
     try:
@@ -44,14 +90,38 @@ def load_document(path: str | os.PathLike) -> dict[str, Any]:
             f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", name
         ) from None
     try:
-        doc = json.loads(text)
+        doc = _parse_json(text, name)
     except json.JSONDecodeError:
         doc = _from_jsonl(text, name)
-    if not isinstance(doc, dict) or not ("pairs" in doc or "scores" in doc):
-        raise HrtfevalError(
-            "is not a score document written by hrtfeval (no 'pairs' or 'scores')", name
-        )
+    validate_document(doc, name)
     return doc
+
+
+def _reject_constant(token: str):
+    raise _BadToken(token)
+
+
+class _BadToken(Exception):
+    """A NaN/Infinity token (JSON has none; hrtfeval never writes them)."""
+
+
+def _parse_json(text: str, name: str, line: int | None = None) -> Any:
+    """``json.loads`` that refuses NaN/Infinity, deep nesting and oversized integers."""
+    where = "" if line is None else f" (line {line})"
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError:
+        raise
+    except _BadToken as exc:
+        raise HrtfevalError(
+            f"holds the number {exc.args[0]}{where}, which JSON does not have and hrtfeval never "
+            "writes",
+            name,
+        ) from None
+    except RecursionError:
+        raise HrtfevalError(f"is nested too deeply to be a score document{where}", name) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise HrtfevalError(f"is not a readable JSON document{where}: {exc}", name) from None
 
 
 def _from_jsonl(text: str, name: str) -> dict[str, Any]:
@@ -60,7 +130,7 @@ def _from_jsonl(text: str, name: str) -> dict[str, Any]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = _parse_json(line, name, i)
         except json.JSONDecodeError as exc:
             raise HrtfevalError(
                 f"is neither JSON nor JSON lines (line {i}: {exc.msg})", name
@@ -86,6 +156,172 @@ def is_batch(doc: dict[str, Any]) -> bool:
     return "pairs" in doc
 
 
+# The structure of a score document, as far as merge, the baseline and the gates read it.
+_NOT_A_DOCUMENT = "is not a score document written by hrtfeval (no 'pairs' or 'scores')"
+
+
+class _Invalid(Exception):
+    """A field of a document that is missing or of the wrong type: (where, what is wrong)."""
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def _shown(value: Any) -> str:
+    text = (
+        json.dumps(value)
+        if not isinstance(value, int) or abs(value) < 10**20
+        else (f"an integer of {len(str(abs(value)))} digits")
+    )
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _expect(value: Any, where: str, kind: type | tuple, what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        shown = "" if value is None else f" ({_shown(value)})"
+        raise _Invalid(f"{where} is {_type_name(value)}{shown}; expected {what}")
+    return value
+
+
+def _as_tuple(kind) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _number(value: Any, where: str, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    _expect(value, where, (int, float), "a finite number" + (" or null" if optional else ""))
+    try:
+        ok = math.isfinite(float(value))
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise _Invalid(f"{where} is {_shown(value)}; expected a finite number")
+
+
+def _field(obj: dict, key: str, where: str) -> Any:
+    if key not in obj:
+        raise _Invalid(f"{where}{key} is missing")
+    return obj[key]
+
+
+def _check_scores(scores: Any, where: str) -> None:
+    _expect(scores, where, dict, "an object of metric scores")
+    for metric, s in scores.items():
+        at = f"{where}.{metric}"
+        _expect(s, at, dict, "an object with 'overall', 'left', 'right'")
+        _number(_field(s, "overall", at + "."), at + ".overall")
+        for key in ("left", "right", "threshold"):
+            _number(s.get(key), f"{at}.{key}", optional=True)
+        if s.get("unit") is not None:
+            _expect(s["unit"], at + ".unit", str, "a string or null")
+        if s.get("passed") is not None:
+            _expect(s["passed"], at + ".passed", bool, "true, false or null")
+
+
+def _check_pair_regression(reg: Any, where: str) -> None:
+    if reg is None:
+        return
+    _expect(reg, where, dict, "an object or null")
+    for metric, r in reg.items():
+        at = f"{where}.{metric}"
+        _expect(r, at, dict, "an object with 'baseline', 'value', 'delta'")
+        for key in ("baseline", "value", "delta"):
+            _number(_field(r, key, at + "."), f"{at}.{key}")
+        _number(r.get("max"), at + ".max", optional=True)
+        if r.get("passed") is not None:
+            _expect(r["passed"], at + ".passed", bool, "true, false or null")
+
+
+def _check_entry(entry: Any, prefix: str, batch: bool) -> None:
+    """A pair entry (``prefix`` = ``"pairs[3]."``) or a single-pair document (``prefix`` = "")."""
+    _expect(entry, prefix.rstrip(".") or "the document", dict, "a pair object")
+    for key in ("prediction", "target"):
+        _expect(_field(entry, key, prefix), prefix + key, str, "a file name")
+    if batch and "error" in entry:
+        _expect(entry["error"], prefix + "error", str, "a message")
+        return
+    _check_scores(_field(entry, "scores", prefix), prefix + "scores")
+    if batch and "spec" in entry:
+        _expect(entry["spec"], prefix + "spec", dict, "an object")
+    if entry.get("passed") is not None:
+        _expect(entry["passed"], prefix + "passed", bool, "true, false or null")
+    if "regression" in entry:
+        _check_pair_regression(entry["regression"], prefix + "regression")
+
+
+def _check_spec(spec: Any, batch: bool) -> None:
+    _expect(spec, "spec", dict, "an object")
+    if "metrics" in spec:
+        metrics = _expect(spec["metrics"], "spec.metrics", list, "a list of metric names")
+        for i, m in enumerate(metrics):
+            _expect(m, f"spec.metrics[{i}]", str, "a metric name")
+    if batch and spec.get("shard") is not None:
+        shard = _expect(spec["shard"], "spec.shard", str, "K/N or null")
+        k_text, sep, n_text = shard.partition("/")
+        if not sep or not n_text.isdigit() or not all(k.isdigit() for k in k_text.split(",")):
+            raise _Invalid(f'spec.shard is {_shown(shard)}; expected K/N such as "2/8"')
+    if batch and spec.get("pairs_total") is not None:
+        _expect(spec["pairs_total"], "spec.pairs_total", int, "a count of pairs")
+        if not 0 <= spec["pairs_total"] < 2**53:
+            raise _Invalid(f"spec.pairs_total is {_shown(spec['pairs_total'])}; expected a count")
+    for key in ("thresholds", "definitions"):
+        if spec.get(key) is not None:
+            _expect(spec[key], f"spec.{key}", dict, "an object")
+    if spec.get("notes") is not None:
+        _expect(spec["notes"], "spec.notes", list, "a list of strings")
+
+
+def validate_document(doc: Any, name: str) -> None:
+    """Check that ``doc`` has the structure of a score document (single-pair or batch).
+
+    Only what merge, the baseline comparison and the gates read is checked: the pairs, their
+    names and scores (finite numbers), the spec's type and shard, the unmatched lists and the
+    regression blocks.
+
+    Raises
+    ------
+    HrtfevalError
+        Naming ``name`` and the first field that is missing or of the wrong type.
+    """
+    if not isinstance(doc, dict) or not ("pairs" in doc or "scores" in doc):
+        raise HrtfevalError(_NOT_A_DOCUMENT, name)
+    batch = is_batch(doc)
+    try:
+        _check_spec(_field(doc, "spec", ""), batch)
+        if not batch:
+            _check_entry(doc, "", batch=False)
+            return
+        seen: dict[tuple[str, str], int] = {}
+        for i, entry in enumerate(_expect(doc["pairs"], "pairs", list, "a list of pairs")):
+            _check_entry(entry, f"pairs[{i}].", batch=True)
+            key = (entry["prediction"], entry["target"])
+            if key in seen:  # a baseline lookup or a merge would silently take one of them
+                raise _Invalid(f"pairs[{i}] repeats the pair of pairs[{seen[key]}] ({key[0]})")
+            seen[key] = i
+        unmatched = doc.get("unmatched")
+        if unmatched is not None:
+            _expect(unmatched, "unmatched", dict, "an object with 'prediction' and 'target' lists")
+            for side in ("prediction", "target"):
+                files = _expect(unmatched.get(side, []), f"unmatched.{side}", list, "a list")
+                for j, f in enumerate(files):
+                    _expect(f, f"unmatched.{side}[{j}]", str, "a file name")
+        reg = doc.get("regression")
+        if reg is not None:
+            _expect(reg, "regression", dict, "an object or null")
+            _expect(reg.get("baseline"), "regression.baseline", str, "the baseline's name")
+            limits = _expect(reg.get("max", {}), "regression.max", dict, "an object")
+            for metric, limit in limits.items():
+                _number(limit, f"regression.max.{metric}")
+    except _Invalid as exc:
+        raise HrtfevalError(f"is not a valid score document: {exc.args[0]}", name) from None
+
+
 # ----------------------------------------------------------------------------------------------
 # Thresholds
 
@@ -94,6 +330,10 @@ def pair_passed(entry: dict[str, Any]) -> bool | None:
     """A pair's verdict over all its checks (thresholds and regression); None without checks."""
     checks = [s.get("passed") for s in entry.get("scores", {}).values()]
     checks += [r.get("passed") for r in (entry.get("regression") or {}).values()]
+    if entry.get("regions"):
+        from .regions import region_checks
+
+        checks += region_checks(entry["regions"])
     checks = [c for c in checks if c is not None]
     return all(checks) if checks else None
 
@@ -105,6 +345,12 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
         return
     spec = doc.get("spec", {})
     metrics = spec.get("metrics") or list(doc.get("scores", {}))
+    region_limits = {m: v for m, v in limits.items() if "." in m}
+    if region_limits:
+        from .regions import apply_region_fail_above
+
+        apply_region_fail_above(doc, region_limits)
+        limits = {m: v for m, v in limits.items() if "." not in m}
     for m in limits:
         if m not in metrics:
             raise HrtfevalError(
@@ -122,11 +368,14 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
             e["passed"] = pair_passed(e)
     thresholds = spec.setdefault("thresholds", {})
     for m, limit in limits.items():
+        old = thresholds.get(m)
         thresholds[m] = {
             "limit": float(limit),
             "rule": "passes when value <= limit",
             "source": "fail-above",
         }
+        if old and old.get("source") != "fail-above":  # a preset's threshold, replaced
+            thresholds[m]["replaces"] = old
 
 
 # ----------------------------------------------------------------------------------------------
@@ -145,6 +394,7 @@ class Baseline:
     """
 
     def __init__(self, doc: dict[str, Any], name: str):
+        validate_document(doc, name)
         self.name = name
         self.single = not is_batch(doc)
         entries = [doc] if self.single else doc["pairs"]
@@ -155,6 +405,7 @@ class Baseline:
             targets.setdefault(e.get("target"), []).append(e)
         self.by_target = {t: es[0] for t, es in targets.items() if len(es) == 1}
         self.metrics = {m for e in self.entries for m in e["scores"]}
+        self.spec = doc["spec"]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Baseline:
@@ -168,16 +419,116 @@ class Baseline:
         return hit if hit is not None else self.by_target.get(target)
 
 
+def spec_differences(a: dict[str, Any], b: dict[str, Any], keys=None) -> list[str]:
+    """The keys (all of both, or ``keys``) whose values differ between two specs; dotted keys
+    (``"reference.delay_applied"``) look into nested objects."""
+    keys = sorted(a.keys() | b.keys()) if keys is None else keys
+    return [k for k in keys if _dotted(a, k) != _dotted(b, k)]
+
+
+def _dotted(spec: Any, key: str) -> Any:
+    for part in key.split("."):
+        spec = spec.get(part) if isinstance(spec, dict) else None
+    return spec
+
+
+def _differences_text(keys: list[str], base: dict, run: dict) -> str:
+    return "; ".join(
+        f"{k}: {json.dumps(_dotted(base, k))} in the baseline, {json.dumps(_dotted(run, k))} here"
+        for k in keys
+    )
+
+
+def _scored_metrics(doc_or_spec: dict[str, Any]) -> set[str]:
+    spec = doc_or_spec.get("spec", doc_or_spec)
+    if isinstance(spec.get("metrics"), list):
+        return set(spec["metrics"])
+    return set(doc_or_spec.get("scores") or {})
+
+
+def _comparable_keys(keys, base_metrics: set[str], run_metrics: set[str]) -> list[str]:
+    """``keys`` without those that no metric scored by both documents depends on."""
+    both = base_metrics & run_metrics
+    skip = set()
+    if "itd" not in both:
+        skip.add("itd_method")
+    if not both & {"rmse", "mae"}:
+        skip.add("domain")
+    if not both & {"lsd", "rmse", "mae"}:
+        skip |= {"band_hz", "n_fft", "bins"}
+    return [k for k in keys if k not in skip]
+
+
+def check_baseline_spec(run_spec: dict[str, Any], baseline: Baseline) -> None:
+    """Refuse a baseline scored with other definitions than this run (before anything is scored).
+
+    ``run_spec`` is a batch spec (:func:`hrtfeval.batch.batch_spec`) of the run's options. Against
+    a batch baseline every key of :data:`SCORING_SPEC_KEYS` is compared, against a single-pair
+    baseline those both kinds state alike; the per-pair facts (FFT length, bins, domain used) are
+    compared pair by pair in :func:`annotate_pair`. Keys that only matter to a metric one of the
+    two documents does not score are left out.
+    """
+    run_metrics = _scored_metrics(run_spec)
+    keys = SCORING_SPEC_KEYS if not baseline.single else _OPTION_KEYS_OF_BOTH_KINDS
+    keys = _comparable_keys(keys, baseline.metrics, run_metrics)
+    if not baseline.single:  # the rules in words (bins, ITD estimator, reduction), per metric
+        keys += _definition_keys(baseline.spec, run_spec, baseline.metrics & run_metrics)
+    differ = spec_differences(baseline.spec, run_spec, keys)
+    if differ:
+        raise HrtfevalError(
+            "the baseline was scored with other definitions than this run ("
+            + _differences_text(differ, baseline.spec, run_spec)
+            + "); its numbers cannot be compared: score the baseline again with this run's "
+            "options",
+            baseline.name,
+        )
+
+
+def _definition_keys(a: dict[str, Any], b: dict[str, Any], metrics) -> list[str]:
+    """``definitions.<metric>`` for the metrics both specs define."""
+    return [
+        f"definitions.{m}"
+        for m in sorted(metrics)
+        if _dotted(a, f"definitions.{m}") is not None and _dotted(b, f"definitions.{m}") is not None
+    ]
+
+
+def _check_pair_spec(entry: dict[str, Any], base: dict[str, Any], baseline: Baseline) -> None:
+    """Refuse a baseline pair whose facts (FFT length, bins, domain, ...) differ from the pair's;
+    two single-pair documents also compare their definitions."""
+    run, old = entry.get("spec") or {}, base.get("spec") or {}
+    keys = _comparable_keys(PAIR_SCORING_KEYS, set(base["scores"]), set(entry["scores"]))
+    keys += _definition_keys(old, run, set(base["scores"]) & set(entry["scores"]))
+    keys = [k for k in keys if _dotted(run, k) is not None and _dotted(old, k) is not None]
+    differ = spec_differences(old, run, keys)
+    if differ:
+        raise HrtfevalError(
+            f"the baseline's pair {base.get('prediction')}, {base.get('target')} was scored with "
+            f"other definitions than {entry['prediction']}, {entry['target']} here ("
+            + _differences_text(differ, old, run)
+            + "); its numbers cannot be compared: score the baseline again with this run's "
+            "options",
+            baseline.name,
+        )
+
+
 def check_regression_options(
-    metrics, baseline: Baseline | None, max_regression: dict[str, float]
+    metrics,
+    baseline: Baseline | None,
+    max_regression: dict[str, float],
+    run_spec: dict[str, Any] | None = None,
 ) -> None:
-    """``--max-regression`` needs ``--baseline``, scored metrics and a baseline that has them."""
+    """``--max-regression`` needs ``--baseline``, scored metrics and a baseline that has them;
+    with ``run_spec``, the baseline must be scored with the same definitions
+    (:func:`check_baseline_spec`)."""
     if max_regression and baseline is None:
         raise HrtfevalError("--max-regression needs --baseline OLD.json to compare with")
     if baseline is None:
         return
     if not baseline.entries:
         raise HrtfevalError("the baseline has no scored pair to compare with", baseline.name)
+    if run_spec is not None:
+        check_baseline_spec(run_spec, baseline)
     for m in max_regression:
         if m not in metrics:
             raise HrtfevalError(
@@ -210,6 +561,7 @@ def annotate_pair(
     if base is None:
         entry["regression"] = None
     else:
+        _check_pair_spec(entry, base, baseline)
         reg = {}
         for m, s in entry["scores"].items():
             if m not in base["scores"]:
@@ -359,6 +711,24 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     f"left {_num(s.get('left'))}, right {_num(s.get('right'))}, overall "
                     f"{_num(s['overall'])} {unit}".rstrip(),
                 )
+        for region, block in (e.get("regions") or {}).items():
+            for m, s in block.get("scores", {}).items():
+                if s.get("passed") is None:
+                    continue
+                checked = True
+                unit = s.get("unit") or ""
+                name = f"{region}.{m} <= {_num(s['threshold'], unit)}"
+                if s["passed"]:
+                    add(label, name)
+                else:
+                    add(
+                        label,
+                        name,
+                        "failure",
+                        f"{m} {_num(s['overall'], unit)} over the {block['directions']} "
+                        f"directions of the region {region} fails the threshold: value <= "
+                        f"{_num(s['threshold'], unit)}",
+                    )
         if "regression" in e:
             if e["regression"] is None:
                 checked = True
@@ -389,6 +759,13 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for f in unmatched.get(side, []):
             msg = f"{side} file without a {other} file"
             add(f, "pairing", "skipped" if ignored else "error", msg, msg)
+    for shard in (doc.get("spec") or {}).get("missing_shards") or []:
+        add(
+            "shards",
+            f"shard {shard}",
+            "skipped",
+            "shard missing from the merge (--allow-missing-shards)",
+        )
     reg = doc.get("regression") if is_batch(doc) else None
     for m, a in ((reg or {}).get("aggregate") or {}).items():
         if a["passed"] is None:

@@ -99,6 +99,7 @@ _HUGE_FILL = 1e30
 def read_hrtf(
     path: str | os.PathLike,
     *,
+    apply_delay: bool = True,
     max_memory: int | None = None,
     n_fft: int | None = None,
     reserved: int = 0,
@@ -138,13 +139,18 @@ def read_hrtf(
     HrtfevalWarning
         Every warning raised while reading (by hrtfeval or the libraries it calls), once,
         naming the file.
+
+    ``apply_delay=False`` (``--ignore-delay``) leaves a SOFA file's ``Data.Delay`` unapplied,
+    as tools that ignore it do (``meta["delay_ignored"]`` says whether a non-zero one was).
     """
     name = str(path)
     kind = _detect_format(path)
-    reader = read_sofa if kind == "sofa" else read_pt
+    limits = {"max_memory": max_memory, "n_fft": n_fft, "reserved": reserved}
     with warnings_about(name):
         try:
-            return reader(path, max_memory=max_memory, n_fft=n_fft, reserved=reserved)
+            if kind == "sofa":
+                return read_sofa(path, apply_delay=apply_delay, **limits)
+            return read_pt(path, **limits)
         except HrtfevalError:
             raise
         except MemoryError:
@@ -258,6 +264,7 @@ def _check_file(path: str | os.PathLike, what: str) -> None:
 def read_sofa(
     path: str | os.PathLike,
     *,
+    apply_delay: bool = True,
     max_memory: int | None = None,
     n_fft: int | None = None,
     reserved: int = 0,
@@ -298,7 +305,7 @@ def read_sofa(
             warnings.simplefilter("always")
             try:
                 with h5:
-                    hrtf = _read_sofa_dataset(h5, name, budget)
+                    hrtf = _read_sofa_dataset(h5, name, apply_delay, budget)
             except Unhandled:
                 hrtf = None
                 budget.used = 0
@@ -320,7 +327,7 @@ def read_sofa(
         try:
             # Plain ndarrays: masked arrays are slower and a fill value is not a missing sample.
             ds.set_auto_mask(False)
-            return _read_sofa_dataset(ds, name, budget)
+            return _read_sofa_dataset(ds, name, apply_delay, budget)
         except HrtfevalError:
             raise
         except (OSError, RuntimeError) as exc:  # "NetCDF: HDF error" on damaged metadata
@@ -425,7 +432,9 @@ def _dtype_text(dtype: np.dtype) -> str:
     return {"O": "object (strings?)", "S": "bytes (text)", "U": "text"}.get(dtype.kind, str(dtype))
 
 
-def _read_sofa_dataset(ds: Any, file: str, budget: _Budget | None = None) -> HRTFSet:
+def _read_sofa_dataset(
+    ds: Any, file: str, apply_delay: bool = True, budget: _Budget | None = None
+) -> HRTFSet:
     convention = _attr(ds, "SOFAConventions")
     if convention is None:
         raise HrtfevalError(
@@ -470,7 +479,9 @@ def _read_sofa_dataset(ds: Any, file: str, budget: _Budget | None = None) -> HRT
     if delay is not None:
         meta["delay_min_samples"] = float(delay.min())
         meta["delay_max_samples"] = float(delay.max())
-        if np.any(delay != 0):
+        if np.any(delay != 0) and not apply_delay:
+            meta["delay_ignored"] = True
+        elif np.any(delay != 0):
             data, delay_applied = _apply_sofa_delay(
                 data, delay, domain, sampling_rate, frequencies, file
             )

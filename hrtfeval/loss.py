@@ -66,7 +66,7 @@ def check_epsilon(epsilon: Any) -> float:
         raise ValueError(f"epsilon must be a finite positive real number; got {epsilon!r}")
     try:
         value = float(epsilon)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
         raise ValueError(
             f"epsilon must be a finite positive real number; got {epsilon!r}"
         ) from None
@@ -104,13 +104,64 @@ def _to_tensor(torch, value, like):
     return out
 
 
+def _given(value) -> str:
+    """A short description of an argument for error messages: its type and a clipped repr."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _check_input(torch, name: str, value) -> None:
+    """Reject what cannot be scored before torch sees it, naming the argument.
+
+    A tensor must be dense (strided), hold data (not ``meta``) and not be quantized; anything
+    else must be numbers: a number, a (nested) list or tuple of numbers, or a numeric array.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.is_meta:
+            raise ValueError(f"{name} is a meta tensor, which holds no data to score")
+        if value.layout != torch.strided:
+            raise ValueError(
+                f"{name} is a {value.layout} tensor; pass a dense tensor ({name}.to_dense())"
+            )
+        if value.is_quantized:
+            raise ValueError(
+                f"{name} is a quantized tensor ({value.dtype}); pass {name}.dequantize()"
+            )
+        return
+    if value is None or isinstance(value, (str, bytes, bytearray, dict, set, frozenset)):
+        raise TypeError(
+            f"{name} must be a tensor or tensor-convertible numbers (a numpy array or nested "
+            f"lists of numbers); got {_given(value)}"
+        )
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if isinstance(kind, str) and kind not in "biufc":  # numpy object, string, datetime arrays
+        raise TypeError(
+            f"{name} must hold numbers; got a numpy array of dtype {value.dtype} "
+            f"(shape {getattr(value, 'shape', '?')})"
+        )
+
+
+def _as_tensor(torch, name: str, value, like):
+    """:func:`_to_tensor` with torch's conversion errors replaced by one naming ``name``."""
+    _check_input(torch, name, value)
+    try:
+        return _to_tensor(torch, value, like)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise TypeError(
+            f"{name} cannot be converted to a tensor of numbers: got {_given(value)} (nested "
+            "lists must be rectangular and hold only numbers; arrays must be numeric)"
+        ) from None
+
+
 def _prepare(prediction, target):
     """Validate and convert to tensors of one compute dtype; return (p, t, result dtype)."""
     torch = _torch()
     p_is_t = isinstance(prediction, torch.Tensor)
     t_is_t = isinstance(target, torch.Tensor)
-    p = _to_tensor(torch, prediction, target if t_is_t and not p_is_t else None)
-    t = _to_tensor(torch, target, p if p_is_t or not t_is_t else None)
+    p = _as_tensor(torch, "prediction", prediction, target if t_is_t and not p_is_t else None)
+    t = _as_tensor(torch, "target", target, p if p_is_t or not t_is_t else None)
 
     if p.device != t.device:
         raise ValueError(
@@ -240,6 +291,9 @@ def reduce_values(values, reduction_method: str = "mean", epsilon: float = 1e-12
     reduction_method = check_option("reduction_method", reduction_method, REDUCTIONS)
     eps = check_epsilon(epsilon)
     torch = _torch()
+    values = _as_tensor(torch, "values", values, None)
+    if not (values.is_floating_point() or values.is_complex()):
+        values = values.to(torch.get_default_dtype())
     if values.dim() == 0:
         return values
     if values.numel() == 0:

@@ -31,7 +31,7 @@ from .errors import HrtfevalError
 #: Image formats ``-o FILE`` may name, by file extension.
 IMAGE_FORMATS = ("png", "svg", "pdf")
 #: The views of one pair (the batch view takes a results JSON instead).
-PAIR_VIEWS = ("direction", "frequency", "compare")
+PAIR_VIEWS = ("direction", "frequency", "compare", "localisation")
 VIEWS = PAIR_VIEWS + ("batch",)
 
 # Left ear blue, right ear red (the usual audio-meter convention); lines also differ in style.
@@ -93,8 +93,31 @@ def _figure(width: float, height: float, dpi: float = DEFAULT_DPI):
     return fig
 
 
+def _wrap(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` with every line broken to fit ``width_in`` inches at ``fontsize`` points (long
+    file names are broken too), so that a title is never clipped at the figure's edge."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72.0 / (0.62 * fontsize)))
+    return "\n".join(
+        textwrap.fill(line, chars, break_long_words=True, break_on_hyphens=False) or line
+        for line in text.split("\n")
+    )
+
+
+#: Longest file name drawn in a title; longer ones keep their start and end around an ellipsis.
+NAME_LIMIT = 48
+
+
+def _short(name: str, limit: int = NAME_LIMIT) -> str:
+    if len(name) <= limit:
+        return name
+    keep = (limit - 1) // 2
+    return name[:keep] + "…" + name[-keep:]
+
+
 def _names(aligned) -> tuple[str, str]:
-    return Path(aligned.prediction.path).name, Path(aligned.reference.path).name
+    return _short(Path(aligned.prediction.path).name), _short(Path(aligned.reference.path).name)
 
 
 def _unit_label(metric: str, unit: str) -> str:
@@ -298,15 +321,18 @@ def direction_view(
             zorder=2.0,
         )
         worst = int(np.argmax(vals))
-        ax.scatter(
-            [x[worst]],
-            [y[worst]],
-            s=size * 2.2 + 30,
-            facecolors="none",
-            edgecolors="tab:red",
-            linewidths=1.4,
-            zorder=2.1,
-        )
+        has_worst = bool(np.ptp(vals) > 0)  # all equal (e.g. no error): no worst direction
+        if has_worst:
+            ax.scatter(
+                [x[worst]],
+                [y[worst]],
+                s=size * 2.2 + 30,
+                facecolors="none",
+                edgecolors="tab:red",
+                linewidths=1.4,
+                zorder=2.1,
+                gid="worst-direction",
+            )
         ax.set_xticks(np.deg2rad(-ticks))
         ax.set_xticklabels([])
         for t in ticks:  # azimuth labels along the equator, on top of the markers
@@ -332,9 +358,13 @@ def direction_view(
             if ear is not None
             else ""
         )
+        where = (
+            f" (red ring: az {_deg(az[worst], signed=True)}, el {_deg(el[worst], signed=True)})"
+            if has_worst
+            else " (the same in every direction)"
+        )
         ax.set_title(
-            f"{title}\n{reduced}max {_num(vals[worst], unit)}"
-            f" (red ring: az {_deg(az[worst], signed=True)}, el {_deg(el[worst], signed=True)})",
+            f"{title}\n{reduced}max {_num(vals[worst], unit)}{where}",
             fontsize=10,
             color=colour,
             pad=12,
@@ -354,9 +384,13 @@ def direction_view(
         "" if interaural else (f" (left {_num(score.left, unit)}, right {_num(score.right, unit)})")
     )
     fig.suptitle(
-        f"{_NAMES.get(metric, metric)} by direction: {pred_name} vs {ref_name}\n"
-        f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ears}, "
-        f"{options.reduction} over {m} directions",
+        _wrap(
+            f"{_NAMES.get(metric, metric)} by direction: {pred_name} vs {ref_name}\n"
+            f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ears}, "
+            f"{options.reduction} over {m} directions",
+            fig.get_figwidth(),
+            11,
+        ),
         fontsize=11,
     )
     return View(
@@ -421,7 +455,7 @@ def frequency_view(
             color=EAR_COLOURS[ear],
             ls=EAR_STYLES[ear],
             lw=1.5,
-            label=f"{EAR_NAMES[ear]} ear, in-band mean {band_mean[ear]:.3g} dB",
+            label=f"{EAR_NAMES[ear]} ear: RMS over directions, per bin",
         )
     _log_frequency_axis(ax, f_lo, f_hi)
     ax.set_ylim(bottom=0)
@@ -429,8 +463,12 @@ def frequency_view(
     ax.legend(loc="best", fontsize=9, framealpha=0.9)
     pred_name, ref_name = _names(aligned)
     ax.set_title(
-        f"Log-spectral difference by frequency: {pred_name} vs {ref_name}\n"
-        f"RMS over {aligned.n_matched} directions of 20log10|P| − 20log10|T|, per ear",
+        _wrap(
+            f"Log-spectral difference by frequency: {pred_name} vs {ref_name}\n"
+            f"RMS over {aligned.n_matched} directions of 20log10|P| − 20log10|T|, per ear",
+            fig.get_figwidth() * 0.85,
+            11,
+        ),
         fontsize=11,
     )
     return View("frequency", fig, {"frequencies": f, "lsd": lsd, "band_mean": band_mean})
@@ -528,10 +566,14 @@ def compare_view(
     bottom[0].set_ylim(-span * 1.1 - 0.5, span * 1.1 + 0.5)
     az_w = _wrap_azimuth(positions[i : i + 1, 0])[0]
     fig.suptitle(
-        f"Magnitude at az {_signed(az_w)}° (+ = left), el {_signed(positions[i, 1])}° "
-        f"(direction #{i}, nearest matched to the requested {_signed(az_req)}°, "
-        f"{_signed(el_req)}°; {angle:.1f}° away)\n"
-        f"{pred_name} vs {ref_name}",
+        _wrap(
+            f"Magnitude at az {_signed(az_w)}° (+ = left), el {_signed(positions[i, 1])}° "
+            f"(direction #{i}, nearest matched to the requested {_signed(az_req)}°, "
+            f"{_signed(el_req)}°; {angle:.1f}° away)\n"
+            f"{pred_name} vs {ref_name}",
+            fig.get_figwidth(),
+            11,
+        ),
         fontsize=11,
     )
     return View(
@@ -629,6 +671,7 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
                     boxprops={"facecolor": "#dde6f2", "edgecolor": "0.3"},
                     medianprops={"color": "0.1", "lw": 1.6},
                     whiskerprops={"color": "0.3"},
+                    whis=(0, 100),  # whiskers at min and max: the legend says "range"
                     capprops={"color": "0.3"},
                 )
             jitter = rng.uniform(-0.13, 0.13, vals.size) if vals.size > 1 else np.zeros(1)
@@ -702,8 +745,13 @@ def batch_view(doc: dict[str, Any], *, source: str = "", dpi: float = DEFAULT_DP
         parts.append(f"{sum(bool(c) for c in checks)}/{len(checks)} passed every check")
     if failed:
         parts.append(f"{failed} could not be scored (not drawn)")
-    name = Path(source).name if source else _source_text(doc)
-    fig.suptitle(f"Overall scores over pairs: {name}\n" + " · ".join(parts), fontsize=11)
+    name = _short(Path(source).name) if source else _source_text(doc)
+    fig.suptitle(
+        _wrap(
+            f"Overall scores over pairs: {name}\n" + " · ".join(parts), fig.get_figwidth(), 11
+        ),
+        fontsize=11,
+    )
     data["failed"] = failed
     return View("batch", fig, data)
 
@@ -712,7 +760,7 @@ def _source_text(doc: dict[str, Any]) -> str:
     """What a batch document scored (its ``spec.source``), for the title; else ``results``."""
     source = (doc.get("spec") or {}).get("source") if isinstance(doc, dict) else None
     if isinstance(source, dict):
-        parts = [Path(str(v)).name or str(v) for v in source.values() if v]
+        parts = [_short(Path(str(v)).name or str(v)) for v in source.values() if v]
         if parts:
             return " vs ".join(parts)
     if isinstance(doc, dict) and "scores" in doc and "prediction" in doc:
@@ -757,6 +805,17 @@ def save_view(view: View, path: str | os.PathLike, dpi: float | None = None) -> 
     return target
 
 
+def view_bytes(view: View, dpi: float | None = None, fmt: str = "png") -> bytes:
+    """The encoded image of ``view`` (``png``, ``svg`` or ``pdf``), for a caller that writes it
+    with other outputs (see :mod:`hrtfeval.outputs`)."""
+    import io
+
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
+    buf = io.BytesIO()
+    view.figure.savefig(buf, format=fmt, dpi=dpi or view.figure.get_dpi(), metadata=metadata)
+    return buf.getvalue()
+
+
 def pair_view(
     aligned,
     view: str,
@@ -767,15 +826,85 @@ def pair_view(
     device="cpu",
     dpi: float = DEFAULT_DPI,
 ) -> View:
-    """One of the pair views by name: ``direction``, ``frequency`` or ``compare``."""
+    """One of the pair views by name: ``direction``, ``frequency``, ``compare`` or
+    ``localisation``."""
     from .loss import check_option
 
     view = check_option("view", view, PAIR_VIEWS)
+    if view == "localisation":
+        return localisation_view(aligned, options, dpi=dpi)
     if view == "direction":
         return direction_view(aligned, metric, options, device, dpi=dpi)
     if view == "frequency":
         return frequency_view(aligned, options, device, dpi=dpi)
     return compare_view(aligned, options, direction or (0.0, 0.0), device, dpi=dpi)
+
+
+def localisation_view(aligned, options, *, dpi: float = DEFAULT_DPI, result=None) -> View:
+    """Predicted response matrices of the localisation model: PRED and baseline side by side.
+
+    One row per lateral angle; response polar angle (y) against target polar angle (x),
+    probability as colour, the target diagonal (a correct response) dashed; QE and PE in each
+    title. ``data``: ``result`` (:class:`~hrtfeval.localisation.LocalisationResult`).
+    """
+    from matplotlib.colors import Normalize
+
+    from .perceptual import localisation_result
+
+    if result is None:
+        result = localisation_result(aligned, options)
+    pred_name, ref_name = _names(aligned)
+    rows = len(result.laterals)
+    fig = _figure(11.0, 0.6 + 4.4 * rows, dpi)
+    axes = fig.subplots(rows, 2, squeeze=False, sharex=True, sharey=True)
+    vmax = max(
+        float(s.probabilities.max())
+        for p in (result.prediction, result.baseline)
+        for s in p.sectors
+    )
+    norm = Normalize(0.0, vmax)
+    mesh = None
+    for r, lam in enumerate(result.laterals):
+        for c, (pred, label) in enumerate(
+            ((result.prediction, f"PRED {pred_name}"), (result.baseline, f"baseline {ref_name}"))
+        ):
+            ax = axes[r, c]
+            sector = pred.sectors[r]
+            x = sector.target_polar
+            edges = np.concatenate([[x[0] - 2.5], (x[1:] + x[:-1]) / 2, [x[-1] + 2.5]])
+            if x.size > 1:
+                edges[0], edges[-1] = x[0] - (x[1] - x[0]) / 2, x[-1] + (x[-1] - x[-2]) / 2
+            y = sector.response_polar
+            y_edges = np.concatenate([y - 2.5, [y[-1] + 2.5]])
+            mesh = ax.pcolormesh(
+                edges, y_edges, sector.probabilities, cmap="Greys", norm=norm, shading="flat"
+            )
+            ax.plot([-90, 270], [-90, 270], color="tab:red", lw=1.0, ls="--", label="target")
+            ax.plot(x, x, "o", color="tab:red", ms=1.5)
+            ax.set_xlim(-95, 270)
+            ax.set_ylim(-92.5, 267.5)
+            ax.set_aspect("equal")
+            ticks = np.arange(-90, 271, 45)
+            ax.set_xticks(ticks)
+            ax.set_yticks(ticks)
+            ax.grid(color="0.85", lw=0.5)
+            ax.set_title(
+                f"{label}\nlateral {_deg(lam, signed=True)}: QE {sector.qe:.1f} %, "
+                f"PE {sector.pe:.1f}°",
+                fontsize=10,
+            )
+            if r == rows - 1:
+                ax.set_xlabel("target polar angle (°)")
+            if c == 0:
+                ax.set_ylabel("response polar angle (°)")
+    fig.colorbar(mesh, ax=axes, label="response probability", shrink=0.8)
+    fig.suptitle(
+        f"Predicted sagittal-plane localisation (Baumgartner et al. 2014): "
+        f"QE {result.prediction.qe:.1f} % (baseline {result.baseline.qe:.1f} %), "
+        f"PE {result.prediction.pe:.1f}° (baseline {result.baseline.pe:.1f}°)",
+        fontsize=11,
+    )
+    return View("localisation", fig, {"result": result})
 
 
 def plot_folder(path) -> Path:
@@ -799,6 +928,7 @@ def standard_views(
     dpi: float = DEFAULT_DPI,
     fmt: str = "png",
     warn=None,
+    save=None,
 ) -> list[Path]:
     """Write the standard pictures of a scored pair into ``out_dir`` (created if needed).
 
@@ -806,8 +936,10 @@ def standard_views(
     ``lsd_by_frequency.<fmt>`` and ``compare_az0_el0.<fmt>`` (the frontal direction). A view
     that cannot be drawn for this pair (e.g. no source positions) is skipped and reported
     through ``warn(message)``; the others are still written. Returns the paths written.
+    ``save(view, path, dpi) -> path`` replaces :func:`save_view` (the folder is then not
+    created here).
     """
-    out = plot_folder(out_dir)
+    out = plot_folder(out_dir) if save is None else Path(out_dir)
     written: list[Path] = []
 
     def attempt(name: str, make):
@@ -818,15 +950,23 @@ def standard_views(
                 warn(f"skipped {name}: {exc}")
             return
         try:
-            written.append(save_view(view, out / f"{name}.{fmt}", dpi))
+            written.append((save or save_view)(view, out / f"{name}.{fmt}", dpi))
         finally:
             view.figure.clear()
 
+    from .scoring import LOCALISATION
+
     for metric in options.metrics:
+        if metric in LOCALISATION:
+            continue
         attempt(
             f"{metric}_by_direction",
             lambda m=metric: direction_view(aligned, m, options, device, dpi=dpi),
         )
+    if any(m in LOCALISATION for m in options.metrics):
+        attempt("localisation", lambda: localisation_view(aligned, options, dpi=dpi))
+    if not aligned.matched:  # each set on its own grid: no spectral comparison to draw
+        return written
     tensors = _pair_tensors(aligned, options, device)  # shared by the two spectral views
     attempt(
         "lsd_by_frequency",

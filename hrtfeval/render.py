@@ -13,11 +13,32 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 FORMATS = ("table", "json", "csv", "markdown")
+#: Below this fraction of the reference directions matched (``--allow-missing``), the table
+#: shows the matched fraction in a warning colour.
+LOW_MATCHED_FRACTION = 0.9
+WARNING_STYLE = "bold yellow"
+
+
+def matched_fraction(spec: dict[str, Any]) -> float | None:
+    """``spec.directions.matched_fraction`` (matched / reference directions), or None."""
+    d = spec.get("directions") or {}
+    if d.get("matched_fraction") is not None:
+        return float(d["matched_fraction"])
+    if d.get("reference"):
+        return d.get("matched", 0) / d["reference"]
+    return None
+
+
+def low_coverage(spec: dict[str, Any]) -> bool:
+    """True when fewer than :data:`LOW_MATCHED_FRACTION` of the reference directions matched."""
+    fraction = matched_fraction(spec)
+    return fraction is not None and fraction < LOW_MATCHED_FRACTION
 
 
 def fmt(value: float | None, digits: int = 6) -> str:
@@ -27,6 +48,28 @@ def fmt(value: float | None, digits: int = 6) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return f"{value:.{digits}g}"
+
+
+def printable(text: str, keep_whitespace: bool = False) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC, BEL, C1 codes, ...) and
+    undecodable bytes of file names are written as ``\\x1b``-style escapes.
+
+    With ``keep_whitespace`` newlines and tabs stay (a caller joins the lines itself).
+    """
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if keep_whitespace and ch in "\n\t\r":
+            out.append(ch)
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def verdict(passed: bool | None) -> str:
@@ -52,41 +95,94 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     parts = [
         f"{conv}",
         f"{fs:g} Hz" if fs else "rate unknown",
-        f"{d['matched']}/{d['reference']} directions matched",
+        f"{d['matched']}/{d['reference']} directions matched"
+        if d.get("matched") is not None
+        else f"{d.get('prediction')} and {d['reference']} directions, each on its own grid",
     ]
     if d["missing"]:
-        parts.append(f"{d['missing']} missing (left out)")
-    lines = [f"prediction  {doc['prediction']}", f"reference   {doc['target']}", " · ".join(parts)]
+        parts.append(
+            f"{d['missing']} missing (left out): {100 * matched_fraction(spec):.3g} % matched"
+        )
+    lines = [
+        f"prediction  {printable(doc['prediction'])}",
+        f"reference   {printable(doc['target'])}",
+        " · ".join(parts),
+    ]
     how = []
     if spec.get("bins") is not None:
         lo, hi = spec["band_hz"]
-        how.append(f"band {lo:g}-{hi:g} Hz ({spec['bins']} bins, n_fft {spec['n_fft']})")
+        padded = spec.get("zero_padding")
+        pad = f", zero-padded from {padded['from_samples']} samples" if padded else ""
+        how.append(f"band {lo:g}-{hi:g} Hz ({spec['bins']} bins, n_fft {spec['n_fft']}{pad})")
     if spec.get("domain"):
         how.append(f"rmse/mae domain {spec['domain']}")
     how.append(f"reduction {spec['reduction']}")
+    if spec.get("bands"):
+        how.append(f"{spec['bands']} bands")
+    if spec.get("weighting"):
+        how.append(
+            f"area-weighted (covers {spec['weighting']['covered_fraction']:.1%} of the sphere)"
+        )
     if spec.get("itd_method"):
         how.append(f"ITD {spec['itd_method']}")
     if spec.get("preset"):
         how.append(f"preset {spec['preset']}")
+    if spec.get("localisation"):
+        from .perceptual import spec_line
+
+        how.append(spec_line(spec["localisation"]))
     lines.append(" · ".join(how))
+    replaced = replaced_thresholds(spec)
+    if replaced:
+        lines.append("thresholds " + ", ".join(replaced))
     delays = [name for name in ("prediction", "reference") if spec[name]["delay_applied"]]
     if delays:
         lines.append("Data.Delay applied to the " + " and ".join(delays) + " impulse responses")
-    lines.extend(spec.get("notes", []))
+    ignored = [name for name in ("prediction", "reference") if spec[name].get("delay_ignored")]
+    if ignored:
+        lines.append("Data.Delay of the " + " and ".join(ignored) + " ignored (--ignore-delay)")
+    lines.extend(printable(note) for note in spec.get("notes", []))
     return lines
+
+
+def replaced_thresholds(spec: dict[str, Any]) -> list[str]:
+    """``lsd <= 5 (--fail-above, replaces preset lap's < 7.4)`` for every preset threshold that
+    ``--fail-above`` replaced."""
+    out = []
+    for m, t in (spec.get("thresholds") or {}).items():
+        old = t.get("replaces")
+        if old:
+            out.append(
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g} (--{t['source']}, replaces preset "
+                f"{old['source']}'s {old['rule'].split()[-2]} {old['limit']:g})"
+            )
+    return out
+
+
+def _has_baseline(doc: dict[str, Any]) -> bool:
+    return any("baseline" in s for s in doc["scores"].values())
 
 
 def _pair_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     checks = any(s["threshold"] is not None for s in doc["scores"].values())
-    head = ["Metric", "Unit", "Left", "Right", "Overall"] + (
-        ["Threshold", "Result"] if checks else []
+    base = _has_baseline(doc)
+    head = (
+        ["Metric", "Unit", "Left", "Right", "Overall"]
+        + (["Baseline", "Delta"] if base else [])
+        + (["Threshold", "Result"] if checks else [])
     )
     rows = []
     for name, s in doc["scores"].items():
         row = [name, s["unit"] or "-", fmt(s["left"]), fmt(s["right"]), fmt(s["overall"])]
+        if base:
+            row += [fmt(s.get("baseline")), fmt(s.get("delta"))]
         if checks:
             row += [fmt(s["threshold"]), verdict(s["passed"])]
         rows.append(row)
+        for lam, v in (s.get("by_lateral") or {}).items():
+            sub = [f"  {name} at lateral {lam}", s["unit"] or "-", "-", "-", fmt(v["overall"])]
+            sub += [fmt(v["baseline"]), fmt(v["delta"])]
+            rows.append(sub + (["-", "-"] if checks else []))
     return head, rows
 
 
@@ -95,8 +191,10 @@ def pair_table(doc: dict[str, Any], console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    for line in pair_header_lines(doc):
-        console.print(Text(line, style="dim"))
+    for i, line in enumerate(pair_header_lines(doc)):
+        # Line 2 says how many directions matched: a warning when few did.
+        warn = i == 2 and low_coverage(doc["spec"])
+        console.print(Text(line, style=WARNING_STYLE if warn else "dim"))
     head, rows = _pair_rows(doc)
     table = Table(show_edge=True, header_style="bold")
     for i, h in enumerate(head):
@@ -107,6 +205,10 @@ def pair_table(doc: dict[str, Any], console) -> None:
             styled[-1] = Text(row[-1], style="green" if row[-1] == "pass" else "bold red")
         table.add_row(*styled)
     console.print(table)
+    if doc.get("bands") or doc.get("regions"):
+        from .render_analyses import extra_tables
+
+        extra_tables(doc, console)
     if doc.get("passed") is not None:
         console.print(
             Text(
@@ -120,19 +222,24 @@ def pair_csv(doc: dict[str, Any]) -> str:
     """One row per metric: ``metric,unit,left,right,overall,threshold,passed`` (full precision)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["metric", "unit", "left", "right", "overall", "threshold", "passed"])
+    base = _has_baseline(doc)
+    w.writerow(
+        ["metric", "unit", "left", "right", "overall"]
+        + (["baseline", "delta", "lateral_deg"] if base else [])
+        + ["threshold", "passed"]
+    )
     for name, s in doc["scores"].items():
+        extra = [_csv(s.get("baseline")), _csv(s.get("delta")), ""] if base else []
         w.writerow(
-            [
-                name,
-                s["unit"],
-                _csv(s["left"]),
-                _csv(s["right"]),
-                _csv(s["overall"]),
-                _csv(s["threshold"]),
-                _csv(s["passed"]),
-            ]
+            [name, s["unit"], _csv(s["left"]), _csv(s["right"]), _csv(s["overall"])]
+            + extra
+            + [_csv(s["threshold"]), _csv(s["passed"])]
         )
+        for lam, v in (s.get("by_lateral") or {}).items():
+            w.writerow(
+                [name, s["unit"], "", "", _csv(v["overall"]), _csv(v["baseline"])]
+                + [_csv(v["delta"]), lam, "", ""]
+            )
     return buf.getvalue()
 
 
@@ -156,10 +263,32 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_lines(lines: list[str]) -> str:
+    """Context lines as visible Markdown (a CI job summary hides HTML comments): special
+    characters escaped, one hard line break per line."""
+    special = re.compile(r"([\\`*_\[\]<>#|~])")
+    return "  \n".join(special.sub(r"\\\1", line) for line in lines)
+
+
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
-    intro = "\n".join(f"<!-- {line} -->" for line in pair_header_lines(doc))
-    return intro + "\n\n" + markdown_table(head, rows)
+    lines = pair_header_lines(doc)
+    checks = doc["spec"].get("thresholds") or {}
+    if checks:  # the table's Threshold column has the limits; the rule and source are here
+        lines = lines + [
+            "thresholds "
+            + ", ".join(
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g} ({t['source']})"
+                for m, t in checks.items()
+            )
+        ]
+    intro = markdown_lines(lines)
+    text = intro + "\n\n" + markdown_table(head, rows)
+    if doc.get("bands") or doc.get("regions"):
+        from .render_analyses import extra_markdown
+
+        text += "\n" + extra_markdown(doc)
+    return text
 
 
 def render_text(doc: dict[str, Any], fmt_name: str, kind: str = "pair") -> str:

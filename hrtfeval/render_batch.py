@@ -14,10 +14,23 @@ import sys
 from typing import Any
 
 from .batch import stats
-from .render import fmt, markdown_table, table_to_text, to_json, verdict
+from .render import (
+    LOW_MATCHED_FRACTION,
+    WARNING_STYLE,
+    fmt,
+    low_coverage,
+    markdown_lines,
+    markdown_table,
+    matched_fraction,
+    printable,
+    table_to_text,
+    to_json,
+    verdict,
+)
 
 FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 INTERAURAL = ("itd", "ild")
+LOCALISATION = ("qe", "pe", "eb")  # = scoring.LOCALISATION (not imported: no torch at start-up)
 AGGREGATES = ("mean", "median", "min", "max")
 
 
@@ -63,9 +76,11 @@ def _columns(doc: dict[str, Any], per_ear: bool) -> list[tuple[str, str, str]]:
     units = {m: (doc["aggregate"].get(m) or {}).get("unit") for m in _metrics(doc)}
     for m in _metrics(doc):
         unit = f" [{units[m]}]" if units[m] else ""
-        if per_ear and m not in INTERAURAL:
+        if per_ear and m not in INTERAURAL and m not in LOCALISATION:
             cols += [(f"{m} L", m, "left"), (f"{m} R", m, "right")]
         cols.append((f"{m}{unit}", m, "overall"))
+        if m in LOCALISATION:  # the localisation model with REF as targets, and the difference
+            cols += [(f"{m} baseline", m, "baseline"), (f"{m} - baseline", m, "model_delta")]
         if _has_regression(doc):
             cols.append((f"Δ{m}", m, "delta"))
     return cols
@@ -77,6 +92,8 @@ def _value(entry: dict[str, Any], metric: str, field: str) -> float | None:
     if field == "delta":
         reg = (entry.get("regression") or {}).get(metric)
         return None if reg is None else reg["delta"]
+    if field in ("baseline", "model_delta"):
+        return entry["scores"][metric].get("delta" if field == "model_delta" else field)
     return entry["scores"][metric][field]
 
 
@@ -101,17 +118,19 @@ def _delta_text(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4g}"
 
 
-def batch_rows(doc: dict[str, Any], per_ear: bool = False):
-    """Header, pair rows and aggregate rows (strings) of the batch table."""
+def batch_rows(doc: dict[str, Any], per_ear: bool = False, digits: int = 6):
+    """Header, pair rows and aggregate rows (strings) of the batch table (values to ``digits``
+    significant digits)."""
     cols = _columns(doc, per_ear)
     show_target = _show_target(doc)
     head = ["Prediction"] + (["Target"] if show_target else []) + [c[0] for c in cols] + ["Result"]
     rows = []
     for e in doc["pairs"]:
-        row = [e["prediction"]] + ([e["target"]] if show_target else [])
+        # Names are escaped: a control character in a file name must not reach the terminal.
+        row = [printable(e["prediction"])] + ([printable(e["target"])] if show_target else [])
         for _, m, f in cols:
             v = _value(e, m, f)
-            row.append(_delta_text(v) if f == "delta" else fmt(v))
+            row.append(_delta_text(v) if f == "delta" else fmt(v, digits))
         rows.append(row + [_result(e)])
     agg_rows = []
     reg_agg = (doc.get("regression") or {}).get("aggregate") or {}
@@ -125,7 +144,7 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False):
             else:
                 vals = [x for x in (_value(e, m, f) for e in doc["pairs"]) if x is not None]
                 v = stats(vals)[name]
-            row.append(_delta_text(v) if f == "delta" else fmt(v))
+            row.append(_delta_text(v) if f == "delta" else fmt(v, digits))
         agg_rows.append(row + [""])
     return head, rows, agg_rows
 
@@ -151,6 +170,10 @@ def summary_line(doc: dict[str, Any]) -> str:
     total = doc["spec"].get("pairs_total")
     if shard:
         parts.append(f"shard {shard} of {total} pairs")
+    if c.get("missing_shards"):
+        parts.append(
+            f"{c['missing_shards']} shard(s) MISSING: {', '.join(doc['spec']['missing_shards'])}"
+        )
     return " · ".join(parts)
 
 
@@ -168,25 +191,41 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         f"{len(doc['pairs'])} pairs · {where}",
         f"metrics {', '.join(spec['metrics'])} · band {lo:g}-{hi:g} Hz · "
         f"reduction {spec['reduction']}"
+        + (" (area-weighted)" if spec.get("weighting") else "")
         + (f" · preset {spec['preset']}" if spec.get("preset") else ""),
     ]
     if spec.get("thresholds"):
         how.append(
             "thresholds "
             + ", ".join(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g}" for m, t in spec["thresholds"].items()
+                f"{m} {t['rule'].split()[-2]} {t['limit']:g}"
+                + (
+                    f" (--{t['source']}, replaces preset {t['replaces']['source']}'s "
+                    f"{t['replaces']['limit']:g})"
+                    if t.get("replaces")
+                    else ""
+                )
+                for m, t in spec["thresholds"].items()
             )
         )
+    if spec.get("localisation"):
+        from .perceptual import spec_line
+
+        how.append(spec_line(spec["localisation"]))
     reg = doc.get("regression")
     if reg is not None:
         limits = ", ".join(f"{m} {v:+g}" for m, v in reg["max"].items()) or "none (deltas only)"
         how.append(f"baseline {reg['baseline']} · max regression {limits}")
-    return how + list(spec.get("notes", []))
+    return [printable(line) for line in how + list(spec.get("notes", []))]
 
 
 def footer_lines(doc: dict[str, Any]) -> list[str]:
     """Summary, aggregate regression, errors, unmatched files, pairs missing from the baseline."""
     lines = [summary_line(doc)]
+    if doc.get("region_aggregate"):
+        from .render_analyses import region_aggregate_lines
+
+        lines += region_aggregate_lines(doc["region_aggregate"])
     reg = doc.get("regression")
     if reg is not None:
         for m, a in reg["aggregate"].items():
@@ -205,6 +244,14 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
                 f"not in the baseline ({len(reg['missing'])}): "
                 + ", ".join(p["prediction"] for p in reg["missing"])
             )
+    low = [e for e in doc["pairs"] if "spec" in e and low_coverage(e["spec"])]
+    if low:
+        lines.append(
+            f"directions matched below {100 * LOW_MATCHED_FRACTION:g} % ({len(low)}): "
+            + ", ".join(
+                f"{e['prediction']} ({100 * matched_fraction(e['spec']):.3g} %)" for e in low
+            )
+        )
     errors = [e for e in doc["pairs"] if "error" in e]
     if errors:
         lines.append(f"errors ({len(errors)}):")
@@ -215,7 +262,7 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
             lines.append(
                 f"{side} files without a {other} ({len(un[side])}): " + ", ".join(un[side])
             )
-    return lines
+    return [printable(line) for line in lines]
 
 
 def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
@@ -225,13 +272,17 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
 
     for line in header_lines(doc):
         console.print(Text(line, style="dim"))
-    head, rows, agg_rows = batch_rows(doc, per_ear)
-    table = Table(show_edge=True, header_style="bold")
+    head, rows, agg_rows, widths, pad, fits = _fitting_rows(doc, per_ear, console.width)
+    table = Table(show_edge=True, header_style="bold", padding=(0, pad))
     n_names = 2 if head[1] == "Target" else 1
     for i, h in enumerate(head):
-        # Text, not str: "[dB]" and file names must not be read as rich markup.
+        # Text, not str: "[dB]" and file names must not be read as rich markup. A value column
+        # is as wide as its widest number, so numbers never wrap; headers and names fold.
         table.add_column(
-            Text(h), justify="left" if i < n_names or h == "Result" else "right", overflow="fold"
+            Text(h),
+            justify="left" if i < n_names or h == "Result" else "right",
+            overflow="fold",
+            width=widths[i],
         )
     for row in rows:
         cells = [Text(c) for c in row]
@@ -244,10 +295,53 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
     table.add_section()
     for row in agg_rows:
         table.add_row(*[Text(c) for c in row], style="bold")
-    console.print(table)
+    # A table that cannot fit is printed whole (the terminal wraps lines), never cropped.
+    console.print(table, crop=fits)
     for i, line in enumerate(footer_lines(doc)):
-        bad = line.startswith(("errors", "prediction files", "target files")) or "FAIL" in line
-        console.print(Text(line, style="bold red" if bad else ("bold" if i == 0 else None)))
+        bad = (
+            line.startswith(("errors", "prediction files", "target files"))
+            or "FAIL" in line
+            or "MISSING" in line
+        )
+        style = "bold red" if bad else ("bold" if i == 0 else None)
+        if line.startswith("directions matched below"):
+            style = WARNING_STYLE
+        console.print(Text(line, style=style))
+
+
+#: Fewest characters a name column (Prediction, Target) keeps when the table is squeezed.
+NAME_MIN_WIDTH = 8
+
+
+def _fitting_rows(doc: dict[str, Any], per_ear: bool, width: int | None):
+    """:func:`batch_rows` with as many significant digits (6 down to 3) and as much cell padding
+    (1 or 0) as fit in ``width`` columns; each column's width (value columns: their widest
+    number, so a number never wraps; names and Result take the rest and fold), the padding and
+    whether the table fits. Widths are None where the natural width fits."""
+    for digits, pad in ((6, 1), (5, 1), (4, 1), (4, 0), (3, 0)):
+        head, rows, agg_rows = batch_rows(doc, per_ear, digits)
+        n_names = 2 if head[1] == "Target" else 1
+        cells = [[r[i] for r in rows + agg_rows] + [head[i]] for i in range(len(head))]
+        natural = [max(len(c) for c in col) for col in cells]
+        numbers = [max([len(c) for c in col[:-1]] + [1]) for col in cells]
+        overhead = (1 + 2 * pad) * len(head) + 1
+        if width is None or sum(natural) + overhead <= width:
+            return head, rows, agg_rows, [None] * len(head), pad, True
+        fixed = sum(numbers[n_names:-1])
+        avail = width - overhead - fixed
+        result = min(natural[-1], max(4, avail - NAME_MIN_WIDTH * n_names))
+        names_room = avail - result
+        if names_room < NAME_MIN_WIDTH * n_names:
+            continue
+        names = [min(natural[i], NAME_MIN_WIDTH) for i in range(n_names)]
+        spare = names_room - sum(names)
+        for i in range(n_names):  # the rest to the names, first come first served
+            extra = min(spare, natural[i] - names[i])
+            names[i] += extra
+            spare -= extra
+        widths = names + numbers[n_names:-1] + [result]
+        return head, rows, agg_rows, widths, pad, True
+    return head, rows, agg_rows, [None] * len(head), pad, False
 
 
 def render_table_text(doc: dict[str, Any], per_ear: bool = False) -> str:
@@ -257,7 +351,7 @@ def render_table_text(doc: dict[str, Any], per_ear: bool = False) -> str:
 def render_markdown(doc: dict[str, Any], per_ear: bool = False) -> str:
     head, rows, agg_rows = batch_rows(doc, per_ear)
     bold = [[f"**{c}**" if c else "" for c in row] for row in agg_rows]
-    intro = "\n".join(f"<!-- {line} -->" for line in header_lines(doc))
+    intro = markdown_lines(header_lines(doc))
     foot = "\n".join(
         f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}"
         for line in footer_lines(doc)
@@ -281,6 +375,8 @@ def render_csv(doc: dict[str, Any]) -> str:
     head = ["prediction", "target"]
     for m in metrics:
         head += [f"{m}_left", f"{m}_right", f"{m}_overall"] + ([f"{m}_delta"] if reg else [])
+        if m in LOCALISATION:
+            head += [f"{m}_baseline", f"{m}_baseline_delta"]
     head += ["passed", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -291,6 +387,8 @@ def render_csv(doc: dict[str, Any]) -> str:
             row += [_csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
             if reg:
                 row.append(_csv_value(_value(e, m, "delta")))
+            if m in LOCALISATION:
+                row += [_csv_value(_value(e, m, f)) for f in ("baseline", "model_delta")]
         row += [_csv_value(e.get("passed")), e.get("error", "")]
         w.writerow(row)
     blanks = [""] * (len(head) - 4)
@@ -338,58 +436,19 @@ def regression_lines(doc: dict[str, Any]) -> list[str]:
 
 
 class JsonlWriter:
-    """``--format jsonl``: each pair's line is written (and flushed) as soon as it is scored.
+    """``--format jsonl`` on stdout: each pair's line is written (and flushed) as soon as it is
+    scored, the summary line by :meth:`finish`. (A ``--output`` file gets the whole document at
+    the end of the run, with the other outputs: see :mod:`hrtfeval.outputs`.)"""
 
-    To ``stream``, or with ``path`` to a temporary file beside it that :meth:`finish` renames
-    to ``path`` (readers never see a half-written file) and :meth:`abort` removes.
-    """
-
-    def __init__(self, stream, path=None):
-        import os
-        import tempfile
-        from pathlib import Path
-
-        self.path = None if path is None else Path(path)
-        self._tmp = None
-        if self.path is None:
-            self._fh = stream
-            return
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        try:
-            fd, self._tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=folder
-            )
-        except OSError as exc:
-            from .errors import HrtfevalError
-
-            raise HrtfevalError(
-                f"cannot write the output: {exc.strerror or exc}", str(self.path)
-            ) from None
-        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    def __init__(self, stream):
+        self._fh = stream
 
     def write(self, obj: dict[str, Any]) -> None:
         self._fh.write(jsonl_line(obj))
         self._fh.flush()
 
     def finish(self, summary: dict[str, Any]) -> None:
-        import os
-
         self.write(summary)
-        if self._tmp is not None:
-            self._fh.close()
-            os.replace(self._tmp, self.path)
-            self._tmp = None
-
-    def abort(self) -> None:
-        import os
-
-        if self._tmp is not None:
-            self._fh.close()
-            try:
-                os.unlink(self._tmp)
-            except OSError:
-                pass
-            self._tmp = None
 
 
 # ----------------------------------------------------------------------------------------------

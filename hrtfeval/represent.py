@@ -111,6 +111,14 @@ class SetTensors:
         even length ``2(K-1)`` when the last bin is at Nyquist (or the rate is unknown), else
         ``2K-1``."""
         if self.domain == IR:
+            if self.n_fft is not None and self.n_fft < self.n_samples:
+                # rfft(n=...) would silently cut the impulse responses.
+                raise HrtfevalError(
+                    f"--n-fft {self.n_fft} is shorter than the impulse responses "
+                    f"({self.n_samples} samples): the FFT would drop samples; give --n-fft >= "
+                    f"{self.n_samples} (larger zero-pads) or leave it out",
+                    self.path or None,
+                )
             return int(self.n_fft or self.n_samples)
         k = self.n_samples
         if self.sampling_rate and self.frequencies_hz is not None and k > 1:

@@ -17,8 +17,10 @@ from .errors import HrtfevalError, HrtfevalWarning, warnings_about
 from .loss import check_epsilon, check_option, metric_values, reduce_values
 from .model import IR, format_directions
 
-METRICS = ("lsd", "rmse", "mae", "itd", "ild")
+METRICS = ("lsd", "rmse", "mae", "itd", "ild", "qe", "pe", "eb")
 INTERAURAL = ("itd", "ild")
+#: Metrics of the localisation model (hrtfeval.perceptual): each set on its own grid, not per ear.
+LOCALISATION = ("qe", "pe", "eb")
 DOMAINS = ("time", "magnitude", "db")
 ITD_METHODS = ("maxiacce", "threshold")
 
@@ -34,6 +36,18 @@ class Threshold:
     limit: float
     rule: str = "<="
     source: str = "fail-above"
+    replaces: Threshold | None = None  # the preset's threshold that --fail-above replaced
+
+    def as_spec(self) -> dict[str, Any]:
+        """The threshold as stored in an output's ``spec.thresholds``."""
+        out: dict[str, Any] = {
+            "limit": self.limit,
+            "rule": f"passes when value {self.rule} limit",
+            "source": self.source,
+        }
+        if self.replaces is not None:
+            out["replaces"] = self.replaces.as_spec()
+        return out
 
     def passes(self, value: float) -> bool:
         return value < self.limit if self.rule == "<" else value <= self.limit
@@ -45,7 +59,26 @@ LAP_THRESHOLDS = {
     "ild": Threshold(4.4, "<", "lap"),
     "lsd": Threshold(7.4, "<", "lap"),
 }
-PRESETS = {"lap": {"metrics": ("itd", "ild", "lsd"), "thresholds": LAP_THRESHOLDS}}
+#: What a preset fixes besides its metrics and thresholds: the option values its thresholds
+#: were defined with (an option that changes them cannot be combined with the preset).
+LAP_DEFINITIONS = {
+    "freq_min": 20.0,
+    "freq_max": 20000.0,
+    "n_fft": None,
+    "domain": None,
+    "reduction": "mean",
+    "epsilon": 1e-12,
+    "itd_method": "maxiacce",
+}
+PRESETS = {
+    "lap": {
+        "metrics": ("itd", "ild", "lsd"),
+        "thresholds": LAP_THRESHOLDS,
+        "definitions": LAP_DEFINITIONS,
+    }
+}
+#: Largest ``--n-fft``: 2**16 bins already need ~1 GB per 1000 directions (complex128, 2 ears).
+MAX_N_FFT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -65,6 +98,17 @@ class ScoreOptions:
     tolerance_deg: float = 0.1
     allow_missing: bool = False
     length_policy: str = "error"
+    laterals: tuple[float, ...] = (0.0,)  # localisation model: sagittal planes (deg)
+    sensitivity: float = 0.7
+    dtf: bool = True
+    weighting: str = "none"  # "area": solid-angle weights (hrtfeval.weights)
+    bands: str | None = None  # octave, third-octave, erb (hrtfeval.bands)
+    regions: tuple[str, ...] = ()  # --region names (hrtfeval.regions)
+    region_tolerance: float | None = None  # degrees; None = half the grid's typical spacing
+    exclude: str | None = None  # --exclude FILE: directions left out of every score
+    per_direction: bool = False  # keep the per-direction values (extras["per_direction"])
+    ignore_delay: bool = False  # --ignore-delay: leave SOFA Data.Delay unapplied
+    max_missing: float = 0.5  # with allow_missing: largest missing fraction of the reference
     exclude_silent: bool = False  # score without the directions where a file has a silent ear
     max_memory: int | None = None  # bytes one pair may use; None = memory.default_limit()
 
@@ -84,23 +128,72 @@ class ScoreOptions:
             preset = check_option("preset", preset, tuple(PRESETS))
             chosen += PRESETS[preset]["metrics"]
             thresholds.update(PRESETS[preset]["thresholds"])
+            for key, fixed in PRESETS[preset]["definitions"].items():
+                given = kwargs.get(key, fixed)
+                if isinstance(given, str):
+                    given = given.strip().lower()
+                if given != fixed:
+                    option = "--" + key.replace("_", "-")
+                    shown = {"n_fft": "the IR length", "domain": "unset"}.get(
+                        key, f"{fixed:g}" if isinstance(fixed, float) else fixed
+                    )
+                    raise ValueError(
+                        f"--preset {preset} fixes {option} ({shown}), the definition its "
+                        f"thresholds hold for; got {option} {given}: drop {option}, or drop the "
+                        "preset and choose --metric and --fail-above yourself"
+                    )
         for m in metrics or ():
             key = check_option("metric", m, METRICS)
             if key not in chosen:
                 chosen.append(key)
         if not chosen:
             chosen = ["lsd"]
+        regions: list[str] = []
+        for text in kwargs.pop("regions", None) or ():
+            from .regions import parse_region
+
+            name = parse_region(text).name
+            if name not in regions:
+                regions.append(name)
+        kwargs["regions"] = tuple(regions)
         for name, limit in (fail_above or {}).items():
+            region, dot, metric_name = name.rpartition(".")
+            if dot:  # REGION.METRIC: a check on a region's overall value
+                from .regions import parse_region
+
+                region = parse_region(region).name
+                key = check_option("metric", metric_name, METRICS)
+                if region not in regions:
+                    raise ValueError(
+                        f"--fail-above names the region {region!r}, which is not scored; "
+                        f"add --region {region}"
+                    )
+                if key not in chosen:
+                    raise ValueError(
+                        f"--fail-above names {key!r}, which is not scored; add --metric {key}"
+                    )
+                thresholds[f"{region}.{key}"] = Threshold(float(limit), "<=", "fail-above")
+                continue
             key = check_option("metric", name, METRICS)
             if key not in chosen:
                 raise ValueError(
                     f"--fail-above names {key!r}, which is not scored; add --metric {key}"
                 )
-            thresholds[key] = Threshold(float(limit), "<=", "fail-above")
+            limit = float(limit)
+            if not (math.isfinite(limit) and limit >= 0):
+                raise ValueError(
+                    f"--fail-above {key}={limit:g}: the limit must be a finite number >= 0"
+                )
+            replaced = thresholds.get(key)
+            thresholds[key] = Threshold(limit, "<=", "fail-above", replaces=replaced)
         # Stored normalised: the spec's definitions and batch_spec compare them as written.
-        for key in ("domain", "reduction", "itd_method", "length_policy"):
+        for key in ("domain", "reduction", "itd_method", "length_policy", "weighting"):
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = kwargs[key].strip().lower()
+        if kwargs.get("bands") is not None:
+            from .bands import check_kind
+
+            kwargs["bands"] = check_kind(kwargs["bands"])
         opts = cls(
             metrics=tuple(chosen), thresholds=tuple(thresholds.items()), preset=preset, **kwargs
         )
@@ -113,21 +206,54 @@ class ScoreOptions:
         check_option("itd method", self.itd_method, ITD_METHODS)
         if self.domain is not None:
             check_option("domain", self.domain, DOMAINS)
+        if not (math.isfinite(self.freq_min) and math.isfinite(self.freq_max)):
+            raise ValueError(
+                "--freq-min and --freq-max must be finite frequencies in Hz; got "
+                f"{self.freq_min:g} and {self.freq_max:g}"
+            )
         if not (0 <= self.freq_min < self.freq_max):
             raise ValueError(
                 f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
+        check_option("weighting", self.weighting, ("none", "area"))
+        if self.bands is not None:
+            from .bands import check_kind
+
+            check_kind(self.bands)
+        if self.region_tolerance is not None and not (
+            math.isfinite(self.region_tolerance) and self.region_tolerance >= 0
+        ):
+            raise ValueError(
+                f"--region-tolerance must be >= 0 degrees; got {self.region_tolerance}"
+            )
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
-        if self.n_fft is not None and self.n_fft < 2:
-            raise ValueError(f"--n-fft must be at least 2; got {self.n_fft}")
+        if not (math.isfinite(self.max_missing) and 0 <= self.max_missing <= 1):
+            raise ValueError(f"--max-missing must be a fraction from 0 to 1; got {self.max_missing}")
+        if self.n_fft is not None and not (2 <= self.n_fft <= MAX_N_FFT):
+            raise ValueError(
+                f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "
+                f"hrtfeval takes); got {self.n_fft}"
+            )
+        from .localisation import check_laterals, check_sensitivity
+
+        object.__setattr__(self, "laterals", check_laterals(self.laterals))
+        object.__setattr__(self, "sensitivity", check_sensitivity(self.sensitivity))
+        object.__setattr__(self, "dtf", bool(self.dtf))
         if self.max_memory is not None and (
             isinstance(self.max_memory, bool)
             or not isinstance(self.max_memory, int)
             or self.max_memory < 1
         ):
-            raise ValueError(f"--max-memory must be a positive number of bytes; got {self.max_memory!r}")
+            raise ValueError(
+                f"--max-memory must be a positive number of bytes; got {self.max_memory!r}"
+            )
+
+    @property
+    def localisation_only(self) -> bool:
+        """Only metrics that use each set's own grid: no direction matching is needed."""
+        return all(m in LOCALISATION for m in self.metrics)
 
     @property
     def memory_limit(self) -> int:
@@ -152,16 +278,26 @@ class MetricScore:
     overall: float
     threshold: float | None = None
     passed: bool | None = None
+    # Localisation metrics: the model with REF as targets, overall - baseline, per lateral angle.
+    baseline: float | None = None
+    delta: float | None = None
+    by_lateral: dict[str, dict[str, float | None]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "unit": self.unit,
             "left": self.left,
             "right": self.right,
             "overall": self.overall,
-            "threshold": self.threshold,
-            "passed": self.passed,
         }
+        if self.name in LOCALISATION:
+            out["baseline"] = self.baseline
+            out["delta"] = self.delta
+            if self.by_lateral is not None:
+                out["by_lateral"] = self.by_lateral
+        out["threshold"] = self.threshold
+        out["passed"] = self.passed
+        return out
 
 
 @dataclass
@@ -172,10 +308,16 @@ class PairScore:
     target: str
     spec: dict[str, Any]
     scores: dict[str, MetricScore] = field(default_factory=dict)
+    #: Extra blocks after ``passed`` (``bands``, ``regions``): only when asked for.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool | None:
         checks = [s.passed for s in self.scores.values() if s.passed is not None]
+        if "regions" in self.extras:
+            from .regions import region_checks
+
+            checks += region_checks(self.extras["regions"])
         return all(checks) if checks else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -185,6 +327,7 @@ class PairScore:
             "spec": self.spec,
             "scores": {k: v.as_dict() for k, v in self.scores.items()},
             "passed": self.passed,
+            **self.extras,
         }
 
 
@@ -225,6 +368,8 @@ def metric_unit(metric: str, domain: str) -> str:
         return "dB"
     if metric == "itd":
         return "µs"
+    if metric in LOCALISATION:
+        return "%" if metric == "qe" else "deg"
     return "dB" if domain == "db" else ""
 
 
@@ -349,20 +494,35 @@ def _ild(s):
 
 
 def reduce_pair(
-    values, metric: str, unit: str, options: ScoreOptions, files: str | None = None
+    values,
+    metric: str,
+    unit: str,
+    options: ScoreOptions,
+    weights=None,
+    files: str | None = None,
 ) -> MetricScore:
     """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,).
 
+    ``weights`` (M,) makes every reduction a weighted one (:func:`hrtfeval.weights.weighted_reduce`,
+    e.g. the solid-angle weights of ``--weighting area``); None is the plain mean/rms.
     ``files`` names the pair in the error about a non-finite result.
     """
     red, eps = options.reduction, options.epsilon
+    if weights is None:
+        reduce = reduce_values
+    else:
+        from .weights import weighted_reduce
+
+        def reduce(v, r, e):
+            return weighted_reduce(v, weights, r, e)
+
     if metric in INTERAURAL:
         left = right = None
-        overall = _finite(reduce_values(values, red, eps), metric, files)
+        overall = _finite(reduce(values, red, eps), metric, files)
     else:
-        left = _finite(reduce_values(values[..., 0], red, eps), metric, files)
-        right = _finite(reduce_values(values[..., 1], red, eps), metric, files)
-        overall = _finite(reduce_values(values, red, eps), metric, files)
+        left = _finite(reduce(values[..., 0], red, eps), metric, files)
+        right = _finite(reduce(values[..., 1], red, eps), metric, files)
+        overall = _finite(reduce(values, red, eps), metric, files)
     score = MetricScore(metric, unit, left, right, overall)
     check = options.threshold_map.get(metric)
     if check is not None:
@@ -380,17 +540,38 @@ def _finite(t, metric: str, files: str | None = None) -> float:
     return value
 
 
-def score_tensors(pred, ref, options: ScoreOptions) -> dict[str, MetricScore]:
-    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes)."""
+def score_tensors(pred, ref, options: ScoreOptions, weights=None) -> dict[str, MetricScore]:
+    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes);
+    ``weights`` (M,) as in :func:`reduce_pair`."""
     out = {}
     for metric in options.metrics:
+        if metric in LOCALISATION:
+            continue  # scored from the sets as read (hrtfeval.perceptual)
         values = per_direction(pred, ref, metric, options)
         unit = metric_unit(
             metric,
             effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
         )
-        out[metric] = reduce_pair(values, metric, unit, options, _pair_label(pred, ref))
+        out[metric] = reduce_pair(
+            values, metric, unit, options, weights, files=_pair_label(pred, ref)
+        )
     return out
+
+
+def direction_weights(aligned, options: ScoreOptions):
+    """The :class:`hrtfeval.weights.Weights` of the matched reference directions, or None
+    (``weighting="none"``)."""
+    if options.weighting == "none":
+        return None
+    from .weights import area_weights
+
+    positions = aligned.reference.positions
+    if positions is None:
+        raise HrtfevalError(
+            "--weighting area needs source positions, and the reference has none",
+            aligned.reference.path,
+        )
+    return area_weights(positions, where=aligned.reference.path)
 
 
 def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[str, str]:
@@ -403,6 +584,12 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
         if options.reduction == "mean"
         else "sqrt(mean over directions of v^2 + eps)"
     )
+    if options.weighting == "area":
+        red = (
+            "sum(w v) / sum(w) over directions"
+            if options.reduction == "mean"
+            else "sqrt(sum(w v^2) / sum(w) + eps) over directions"
+        ) + ", w = solid-angle weight of the direction (spec.weighting)"
     text = {
         "lsd": f"per direction and ear sqrt(mean_k (20log10|P_k| - 20log10|T_k|)^2 + eps) over "
         f"{band}, |.| floored at eps; {red}",
@@ -425,10 +612,15 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
         }[domain]
         core = "sqrt(mean(|p - t|^2) + eps)" if m == "rmse" else "mean(|p - t|)"
         text[m] = f"per direction and ear {core} on {what}; {red}"
+    from .perceptual import definitions as perceptual_definitions
+
+    text.update(perceptual_definitions())
     return {m: text[m] for m in options.metrics}
 
 
-def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -> dict[str, Any]:
+def spec_dict(
+    aligned, options: ScoreOptions, device, pred_t=None, ref_t=None, weights=None
+) -> dict[str, Any]:
     """The facts behind a pair's numbers, printed above the table and stored in the JSON."""
     from . import __version__
     from .represent import band_bins
@@ -444,11 +636,39 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         n_bins = int(
             band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size
         )
-    thresholds = {
-        m: {"limit": t.limit, "rule": f"passes when value {t.rule} limit", "source": t.source}
-        for m, t in options.thresholds
+    thresholds = {m: t.as_spec() for m, t in options.thresholds}
+    n_fft = ref_t.fft_length if ref_t is not None else options.n_fft
+    padded = None
+    if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:
+        padded = {"from_samples": ref_t.n_samples, "to_n_fft": n_fft}
+    directions = {
+        "reference": aligned.n_reference,
+        "matched": aligned.n_matched,
+        "missing": int(len(aligned.missing)),
+        # Shown in a warning colour below render.LOW_MATCHED_FRACTION (--allow-missing).
+        "matched_fraction": aligned.n_matched / aligned.n_reference,
+        "max_angle_deg": float(aligned.max_angle_deg),
+        "tolerance_deg": options.tolerance_deg,
+        # Directions with an all-zero ear among those scored, and (--exclude-silent) those left
+        # out, per file.
+        "silent": {
+            "prediction": int(p.silent_mask().sum()),
+            "reference": int(r.silent_mask().sum()),
+        },
+        "silent_excluded": aligned.silent_excluded,
     }
-    return {
+    if not aligned.matched:  # localisation only: each set on its own grid
+        directions = {
+            "reference": aligned.n_reference,
+            "prediction": p.n_directions,
+            "matched": None,
+            "missing": 0,
+            "max_angle_deg": None,
+            "tolerance_deg": None,
+        }
+    from .perceptual import localisation_spec
+
+    spec = {
         "hrtfeval": __version__,
         "preset": options.preset,
         "prediction": {
@@ -465,21 +685,10 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         },
         "sampling_rate": r.sampling_rate,
         "n_samples": r.n_samples,
-        "n_fft": (ref_t.fft_length if ref_t is not None else options.n_fft),
-        "directions": {
-            "reference": aligned.n_reference,
-            "matched": aligned.n_matched,
-            "missing": int(len(aligned.missing)),
-            "max_angle_deg": float(aligned.max_angle_deg),
-            "tolerance_deg": options.tolerance_deg,
-            # Directions with an all-zero ear among those scored, and (--exclude-silent) those
-            # left out, per file.
-            "silent": {
-                "prediction": int(p.silent_mask().sum()),
-                "reference": int(r.silent_mask().sum()),
-            },
-            "silent_excluded": aligned.silent_excluded,
-        },
+        "n_fft": n_fft,
+        # --n-fft above the IR length: the impulse responses are zero-padded before the FFT.
+        "zero_padding": padded,
+        "directions": directions,
         "band_hz": [options.freq_min, options.freq_max],
         "bins": n_bins,
         "domain": domain,
@@ -494,6 +703,30 @@ def spec_dict(aligned, options: ScoreOptions, device, pred_t=None, ref_t=None) -
         "definitions": definitions(options, domain or "time", n_bins),
         "notes": list(aligned.notes),
     }
+    localisation = localisation_spec(options)
+    if localisation is not None:
+        spec["localisation"] = localisation
+    if weights is not None:  # only with --weighting area: default documents are unchanged
+        spec["weighting"] = weights.spec()
+    if options.bands is not None:
+        spec["bands"] = options.bands
+    if options.allow_missing:
+        spec["directions"]["max_missing_fraction"] = options.max_missing
+    if options.ignore_delay:
+        spec["ignore_delay"] = True
+        for side in ("prediction", "reference"):
+            s = aligned.prediction if side == "prediction" else aligned.reference
+            spec[side]["delay_ignored"] = bool(s.meta.get("delay_ignored", False))
+    if options.exclude is not None:
+        spec["directions"]["excluded"] = int(getattr(aligned, "excluded", 0))
+        spec["exclude"] = options.exclude
+    if options.regions:
+        from .regions import region_spec
+
+        spec["regions"] = region_spec(
+            options.regions, options.region_tolerance, aligned.reference.positions
+        )
+    return spec
 
 
 def tensors_for(aligned, options: ScoreOptions, device):
@@ -513,13 +746,89 @@ def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     and that no silent direction is left for the ITD or ILD (see :func:`apply_silent_policy`).
     Warnings raised while scoring are re-raised once, naming the two files.
     """
-    check_silent(aligned, options)
+    if aligned.matched:
+        check_silent(aligned, options)
     check_pair_memory(aligned, options)
     with warnings_about(_pair_label(aligned.prediction, aligned.reference)):
+        return _score_aligned(aligned, options, device)
+
+
+def _score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
+    pred_t = ref_t = weights = None
+    scores: dict[str, MetricScore] = {}
+    extras: dict[str, Any] = {}
+    if not options.localisation_only:
         pred_t, ref_t = tensors_for(aligned, options, device)
-        scores = score_tensors(pred_t, ref_t, options)
-    spec = spec_dict(aligned, options, device, pred_t, ref_t)
-    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores)
+        weights = direction_weights(aligned, options)
+        w = None if weights is None else weights.values
+        spectral = [m for m in options.metrics if m not in LOCALISATION]
+        values = {m: per_direction(pred_t, ref_t, m, options) for m in spectral}
+        units = pair_units(options, pred_t, ref_t)
+        scores = {m: reduce_pair(values[m], m, units[m], options, w) for m in spectral}
+        extras = pair_extras(aligned, pred_t, ref_t, options, weights, values)
+    notes: list[str] = []
+    scores.update(localisation_scores(aligned, options, notes))
+    spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
+    spec["notes"] += notes
+    scores = {m: scores[m] for m in options.metrics}
+    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
+
+
+def pair_units(options: ScoreOptions, pred_t, ref_t) -> dict[str, str]:
+    """The unit of each scored metric for one pair (spectral and interaural metrics)."""
+    return {
+        m: metric_unit(
+            m, effective_domain(options, pred_t.domain, ref_t.domain) if m in ("rmse", "mae") else ""
+        )
+        for m in options.metrics
+        if m not in LOCALISATION
+    }
+
+
+def pair_extras(
+    aligned, pred_t, ref_t, options: ScoreOptions, weights=None, values=None
+) -> dict[str, Any]:
+    """The optional blocks of a pair's document: ``regions`` (``--region``, from the
+    per-direction ``values`` of every metric) and ``bands`` (``--bands``)."""
+    extras: dict[str, Any] = {}
+    if options.regions:
+        from .regions import region_scores
+
+        extras["regions"] = region_scores(
+            values,
+            pair_units(options, pred_t, ref_t),
+            aligned,
+            options,
+            None if weights is None else weights.values,
+        )
+    if options.per_direction:
+        from .export import per_direction_block
+
+        domain = (
+            effective_domain(options, pred_t.domain, ref_t.domain)
+            if any(m in ("rmse", "mae") for m in options.metrics)
+            else None
+        )
+        extras["per_direction"] = per_direction_block(
+            values, aligned.reference.positions, domain
+        )
+    if options.bands is not None:
+        from .bands import band_scores
+
+        domain = effective_domain(options, pred_t.domain, ref_t.domain)
+        extras["bands"] = band_scores(
+            pred_t, ref_t, options, domain, None if weights is None else weights.values
+        )
+    return extras
+
+
+def localisation_scores(aligned, options: ScoreOptions, notes=None) -> dict[str, MetricScore]:
+    """QE/PE/EB scores of the localisation model (empty when none is asked for)."""
+    if not any(m in LOCALISATION for m in options.metrics):
+        return {}
+    from .perceptual import localisation_scores as scores
+
+    return scores(aligned, options, notes)
 
 
 def load_aligned(prediction: str, target: str, options: ScoreOptions):
@@ -534,10 +843,24 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
     from .io import read_hrtf
     from .memory import set_bytes
 
+    extra: dict[str, Any] = {"apply_delay": False} if options.ignore_delay else {}
     limit = options.memory_limit
-    pred = read_hrtf(prediction, max_memory=limit, n_fft=options.n_fft)
+    pred = read_hrtf(prediction, max_memory=limit, n_fft=options.n_fft, **extra)
     used = set_bytes(pred.data.shape, pred.domain, options.n_fft)
-    ref = read_hrtf(target, max_memory=limit, n_fft=options.n_fft, reserved=used)
+    ref = read_hrtf(target, max_memory=limit, n_fft=options.n_fft, reserved=used, **extra)
+    if options.localisation_only:  # each set on its own grid: nothing to match
+        from .align import AlignedPair
+
+        return AlignedPair(
+            pred,
+            ref,
+            ref.n_directions,
+            np.zeros(0, dtype=np.intp),
+            0.0,
+            [],
+            matched=False,
+            originals=(pred, ref),
+        )
     aligned = align_pair(
         pred,
         ref,
@@ -545,8 +868,24 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
         allow_missing=options.allow_missing,
         length_policy=options.length_policy,
     )
+    if any(m in LOCALISATION for m in options.metrics):
+        aligned.originals = (pred, ref)
+    if options.allow_missing and aligned.n_reference:
+        fraction = len(aligned.missing) / aligned.n_reference
+        if fraction > options.max_missing:
+            raise HrtfevalError(
+                f"{len(aligned.missing)} of the {aligned.n_reference} reference directions "
+                f"({fraction:.0%}) have no prediction, more than --max-missing "
+                f"{options.max_missing:g} ({options.max_missing:.0%}) allows with --allow-missing",
+                target,
+            )
+    if options.exclude is not None:
+        from .regions import apply_exclude
+
+        aligned = apply_exclude(aligned, options.exclude, options.tolerance_deg)
     check_pair_memory(aligned, options)
-    return apply_silent_policy(aligned, options)
+    aligned = apply_silent_policy(aligned, options)
+    return aligned
 
 
 def check_pair_memory(aligned, options: ScoreOptions) -> None:

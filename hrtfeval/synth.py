@@ -80,6 +80,9 @@ _PINNA_A = np.array([1.0, 5.0, 5.0, 5.0, 5.0])
 _PINNA_B = np.array([2.0, 4.0, 7.0, 11.0, 13.0])
 _PINNA_FS = 44100.0
 
+#: Decimals (of a degree) that :func:`sphere_grid` keeps, so its output is platform independent.
+GRID_DECIMALS = 9
+
 # The elevation rings of :func:`measured_grid`: (elevation in degrees, number of azimuths).
 # Counts follow about 39*cos(elevation), rounded to a multiple of 4 so that 0, 90, 180 and
 # 270 deg are measured on every ring below the pole; 792 ring positions plus the pole give 793.
@@ -132,7 +135,9 @@ def sphere_grid(n_directions: int, distance: float = DEFAULT_DISTANCE) -> np.nda
     n = _positive_int("n_directions", n_directions)
     i = np.arange(n, dtype=np.float64)
     z = 1.0 - (2.0 * i + 1.0) / n
-    elevation = np.rad2deg(np.arcsin(z))
+    # Rounded to 1e-9 deg: vectorised arcsin differs by an ulp between numpy builds and CPUs, and
+    # the committed sample data must regenerate byte for byte everywhere.
+    elevation = np.round(np.rad2deg(np.arcsin(z)), GRID_DECIMALS)
     golden_angle = 180.0 * (3.0 - np.sqrt(5.0))
     azimuth = _wrap_azimuth(i * golden_angle)
     return np.stack([azimuth, elevation, np.full(n, float(distance))], axis=1)

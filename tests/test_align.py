@@ -149,12 +149,17 @@ def test_missing_directions_error_and_allow_missing():
     keep = np.r_[0:20, 25:60]  # reference rows 20..24 have no prediction
     perm = np.random.default_rng(5).permutation(keep)
     pred = _set("pred.pt", GRID[perm], data=REF.data[perm])
+    # Genuinely missing: widening would match them to other reference directions' partners
+    # (the hint used to say "widen --position-tolerance (up to 26.4 deg matches all)", and
+    # following it gave the error "... both match the predicted direction ...").
     with _raises(
-        r"^pred.pt: 5 of 60 reference directions of ref.sofa have no prediction direction within "
-        r"0.1 deg \(\(az .*\), \(az .*\), \(az .*\), \.\.\.\); widen --position-tolerance .* or "
-        r"pass --allow-missing to score only the matched ones$"
-    ):
+        r"^pred.pt: 5 of 60 reference directions of ref.sofa are missing from the prediction "
+        r"\(\(az .*\), \(az .*\), \(az .*\), \.\.\.\): none lies within 0.1 deg, and the "
+        r"nearest are other reference directions' matches; pass --allow-missing to score only "
+        r"the matched ones$"
+    ) as err:
         align_pair(pred, REF)
+    assert "widen" not in str(err.value)
 
     pair = align_pair(pred, REF, allow_missing=True)
     np.testing.assert_array_equal(pair.missing, np.arange(20, 25))
@@ -163,6 +168,28 @@ def test_missing_directions_error_and_allow_missing():
     np.testing.assert_array_equal(pair.prediction.data, REF.data[keep])
     np.testing.assert_array_equal(pair.reference.positions, GRID[keep])
     assert any("5 of 60 directions have no prediction direction" in note for note in pair.notes)
+
+
+def test_widening_is_suggested_only_when_it_matches_every_direction():
+    shifted = GRID.copy()
+    shifted[:5, 1] += np.array([0.3, 0.2, 0.7, 0.1, 0.25])  # 5 rows a little off
+    shifted[:5, 1] = np.clip(shifted[:5, 1], -90, 90)
+    pred = _set("pred.pt", shifted, data=REF.data)
+    with _raises(
+        r"^pred.pt: \d of 60 reference directions of ref.sofa have no prediction direction "
+        r"within 0.1 deg .*; widen --position-tolerance \(up to ([0-9.]+) deg matches all\) or "
+        r"pass --allow-missing"
+    ) as err:
+        align_pair(pred, REF)
+    needed = float(re.search(r"up to ([0-9.]+) deg", str(err.value)).group(1))
+    _check_identity(align_pair(pred, REF, tolerance_deg=needed))  # the advice works
+    # the same grid rotated: nothing matches, widening does
+    rotated = GRID.copy()
+    rotated[:, 0] = np.mod(rotated[:, 0] + 0.5, 360)
+    with _raises(r"widen --position-tolerance \(up to ([0-9.]+) deg matches all\)") as err:
+        align_pair(_set("pred.pt", rotated, data=REF.data), REF)
+    needed = float(re.search(r"up to ([0-9.]+) deg", str(err.value)).group(1))
+    _check_identity(align_pair(_set("pred.pt", rotated, data=REF.data), REF, tolerance_deg=needed))
 
 
 def test_nothing_matches_even_with_allow_missing():
@@ -186,6 +213,55 @@ def test_duplicate_reference_directions_are_kept():
     pair = align_pair(pred, ref)
     assert pair.n_matched == 6
     np.testing.assert_array_equal(pair.prediction.data, ref.data[[0, 1, 2, 3, 4, 2]])
+
+
+def test_repeated_directions_with_different_data_pair_in_file_order():
+    # The reference stores direction 2 twice (rows 2 and 6, other data); the prediction is a
+    # reordered copy. Both reference rows used to match one prediction row (LSD 0.0056, 2.4 dB
+    # in that direction, instead of a perfect score).
+    ref = _set("ref.sofa", np.r_[GRID[:6], GRID[2:3]])
+    perm = np.array([5, 2, 0, 4, 6, 1, 3])  # rows 2 and 6 keep their order
+    pred = _set("pred.pt", ref.positions[perm], data=ref.data[perm])
+    pair = align_pair(pred, ref)
+    np.testing.assert_array_equal(pair.prediction.data, ref.data)
+    index, _ = match_directions(pred.positions, ref.positions, 0.1)
+    np.testing.assert_array_equal(index, np.argsort(perm))
+    # the same grid in the same order: row by row
+    np.testing.assert_array_equal(align_pair(ref, ref).prediction.data, ref.data)
+
+
+@pytest.mark.parametrize(("n_ref", "n_pred"), [(2, 3), (1, 2), (3, 2)])
+def test_repeated_directions_held_unequally_often_is_an_error(n_ref, n_pred):
+    def extra(n):
+        return np.repeat(GRID[2:3], n - 1, axis=0)
+
+    ref = _set("ref.sofa", np.r_[GRID[:6], extra(n_ref)])
+    pred = _set("pred.pt", np.r_[GRID[:6][::-1], extra(n_pred)])
+    az, el = GRID[2, 0], GRID[2, 1]
+    with _raises(
+        rf"^the direction \(az {az:.4g}, el {el:.4g} deg\) at 1.5 m is stored {n_pred} "
+        rf"times in pred.pt, but {n_ref} rows of ref.sofa match it: .* remove the extra rows$"
+    ):
+        align_pair(pred, ref)
+
+
+def test_many_rows_at_one_point_stay_linear_in_memory():
+    # 20000 directions all at one point used to build 20000 x 20000 matrices (9.7 GB).
+    m = 20000
+    point = np.tile([[30.0, 10.0, 1.2]], (m, 1))
+    data = np.random.default_rng(1).standard_normal((m, 2, 4))
+    ref = _set("ref.sofa", point, data=data)
+    tracemalloc.start()
+    start = time.perf_counter()
+    pair = align_pair(_set("pred.pt", point.copy(), data=data[::-1].copy()), ref)
+    # not the row-by-row shortcut; 19999 rows for 20000 cannot be paired
+    with _raises(r"stored 19999 times in the prediction, but 20000 rows of the reference"):
+        match_directions(point[:-1], point, 0.1)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    np.testing.assert_array_equal(pair.prediction.data, data[::-1])  # file order
+    assert elapsed < 3.0 and peak < 100e6
 
 
 def test_distinct_reference_directions_sharing_one_prediction_is_an_error():

@@ -452,11 +452,59 @@ def test_shards_merge_to_the_single_run(messy, tmp_path):
     # merge renders like score: a table by default, and JSON lines
     table = invoke("merge", *paths)
     assert table.exit_code == 2 and "mean" in table.stdout
-    # a missing shard only warns
-    partial, result = run_json("merge", paths[0], paths[2], code=2)
+    assert "missing_shards" not in merged["spec"] and "missing_shards" not in merged["counts"]
+
+
+def test_a_missing_shard_is_an_error_unless_allowed(messy, tmp_path):
+    paths = shard_docs(messy, tmp_path)
+    docs = [json.loads(p.read_text()) for p in paths]
+    for quiet in ((), ("-q",)):
+        result = invoke("merge", paths[0], paths[2], "--format", "json", *quiet)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.startswith("Error: shard(s) 2/3 missing: the documents cover")
+        assert "--allow-missing-shards" in result.stderr
+    with pytest.raises(HrtfevalError, match="shard\\(s\\) 2/3 missing"):
+        merge_documents([docs[0], docs[2]], ["a", "c"])
+    # allowed: the document says so in spec, notes and counts, also with --quiet
+    partial, result = run_json("merge", paths[0], paths[2], "--allow-missing-shards", "-q", code=2)
     assert "shard(s) 2/3 missing" in result.stderr
     assert partial["spec"]["shard"] == "1,3/3"
+    assert partial["spec"]["missing_shards"] == ["2/3"]
+    assert partial["counts"]["missing_shards"] == 1
+    assert any("2/3 missing" in n for n in partial["spec"]["notes"])
     assert partial["counts"]["pairs"] == len(docs[0]["pairs"]) + len(docs[2]["pairs"])
+    table = invoke("merge", paths[0], paths[2], "--allow-missing-shards")
+    assert "1 shard(s) MISSING: 2/3" in table.stdout
+    report = tmp_path / "partial.xml"
+    invoke("merge", paths[0], paths[2], "--allow-missing-shards", "--junit", report, "-q")
+    assert '<testcase classname="shards" name="shard 2/3">' in report.read_text()
+    # the partial merge and the missing shard merge to the whole run
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps(partial))
+    whole, _ = run_json("merge", path, paths[1], code=2)
+    single, _ = run_json("merge", *paths, code=2)
+    assert whole == single
+
+
+def test_merge_refuses_a_shard_with_pairs_left_out(clean, tmp_path):
+    paths = shard_docs(clean, tmp_path, 2)
+    doc = json.loads(paths[1].read_text())
+    del doc["pairs"][0]
+    paths[1].write_text(json.dumps(doc))
+    result = invoke("merge", *paths)
+    assert result.exit_code == 2
+    assert f"{paths[1]}: holds 1 pair(s), but shard 2/2 of a run of 5 pairs has 2" in result.stderr
+    doc["spec"]["shard"] = "3/2"
+    paths[1].write_text(json.dumps(doc))
+    result = invoke("merge", *paths)
+    assert result.exit_code == 2 and "spec.shard is '3/2'" in result.stderr
+    # shards of a run split in 3 and of one split in 2
+    third, _ = run_json("score", clean / "pred", clean / "ref", "--workers", "0", "--shard", "2/3")
+    paths[1].write_text(json.dumps(third))
+    result = invoke("merge", *paths)
+    assert (
+        result.exit_code == 2 and "the shards split the run differently: 1/2, 2/3" in result.stderr
+    )
 
 
 def test_merge_refuses_overlap_and_other_options(clean, tmp_path):

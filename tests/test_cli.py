@@ -75,6 +75,7 @@ def test_sample_data_lsd_json_and_table_agree():
         "reference": 440,
         "matched": 440,
         "missing": 0,
+        "matched_fraction": 1.0,
         "max_angle_deg": pytest.approx(0, abs=1e-5),
         "tolerance_deg": 0.1,
         "silent": {"prediction": 0, "reference": 0},
@@ -344,3 +345,334 @@ def test_help_and_version_import_no_heavy_modules(flag):
     assert "typer" in imported or "click" in imported  # the log is really there
     for heavy in ("torch", "sofar", "scipy", "netCDF4", "matplotlib", "h5py", "numpy"):
         assert heavy not in imported, f"{flag} imported {heavy}"
+
+
+# --------------------------------------------------------------------------------------------
+# CLI validation (issue 12): limits, band, FFT length, preset, click's errors, names, pipes
+
+
+def one_error(result, needle: str = "") -> str:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("limit", ["-1", "nan", "inf", "-inf", "-0.5"])
+def test_negative_or_non_finite_limits_are_usage_errors(small_pair, tmp_path, limit):
+    p = small_pair
+    args = [p["pred_path"], p["ref_path"], "--device", "cpu"]
+    one_error(invoke("score", *args, "--fail-above", f"lsd={limit}"), "--fail-above")
+    base = tmp_path / "base.json"
+    assert invoke("score", *args, "-f", "json", "-o", base).exit_code == 0
+    one_error(
+        invoke("score", *args, "--baseline", base, "--max-regression", f"lsd={limit}"),
+        "--max-regression",
+    )
+
+
+def test_zero_limits_are_allowed(small_pair):
+    p = small_pair
+    result = invoke("score", p["pred_path"], p["ref_path"], "--fail-above", "lsd=0", "-f", "json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["scores"]["lsd"]["threshold"] == 0
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--freq-max", "inf"),
+        ("--freq-max", "nan"),
+        ("--freq-min", "-20"),
+        ("--freq-min", "nan"),
+        ("--freq-max", "-1"),
+    ],
+)
+def test_non_finite_or_negative_frequencies_are_usage_errors(small_pair, option, value):
+    p = small_pair
+    one_error(invoke("score", p["pred_path"], p["ref_path"], option, value, "--device", "cpu"))
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory):
+    """4 directions x 128 taps: cheap even for a huge FFT."""
+    root = tmp_path_factory.mktemp("tiny")
+    positions = synth.sphere_grid(4)
+    ref = synth.spherical_head_hrirs(positions, 48000, 128)
+    pred = synth.degrade(ref, seed=2)
+    return (
+        synth.write_sofa(root / "pred.sofa", pred, positions, 48000),
+        synth.write_sofa(root / "ref.sofa", ref, positions, 48000),
+        pred,
+        ref,
+    )
+
+
+def test_n_fft_is_bounded(tiny_pair):
+    MAX_N_FFT = 65536  # hrtfeval.scoring.MAX_N_FFT
+    one_error(invoke("score", *tiny_pair[:2], "--n-fft", "1000000"), str(MAX_N_FFT))
+    assert invoke("score", *tiny_pair[:2], "--n-fft", str(MAX_N_FFT), "-f", "json").exit_code == 0
+
+
+def test_n_fft_shorter_than_the_irs_is_an_error(tiny_pair):
+    """Before: rfft(n=64) silently cut the 128-tap responses (and the LSD changed)."""
+    one_error(invoke("score", *tiny_pair[:2], "--n-fft", "64"), "shorter than the impulse")
+
+
+def test_n_fft_longer_than_the_irs_zero_pads_and_says_so(tiny_pair):
+    pred_path, ref_path, pred, ref = tiny_pair
+    doc = score_json(pred_path, ref_path, "--n-fft", "512")
+    assert doc["spec"]["n_fft"] == 512
+    assert doc["spec"]["zero_padding"] == {"from_samples": 128, "to_n_fft": 512}
+    f = np.fft.rfftfreq(512, 1 / 48000)
+    keep = (f >= 20) & (f <= 20000) & (f < 24000)
+
+    def db(x):
+        return 20 * np.log10(np.abs(np.fft.rfft(x, n=512, axis=-1))[..., keep])
+
+    expected = np.sqrt(np.mean((db(pred) - db(ref)) ** 2, axis=-1)).mean()
+    assert doc["scores"]["lsd"]["overall"] == pytest.approx(expected, rel=1e-9)
+    assert score_json(pred_path, ref_path)["spec"]["zero_padding"] is None
+    table = invoke("score", pred_path, ref_path, "--n-fft", "512")
+    assert "zero-padded from 128 samples" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--freq-min", "100"),
+        ("--freq-max", "16000"),
+        ("--reduction", "rms"),
+        ("--itd-method", "threshold"),
+        ("--n-fft", "512"),
+        ("--epsilon", "1e-6"),
+        ("--domain", "db"),
+    ],
+)
+def test_preset_with_an_option_that_changes_its_definitions_is_a_usage_error(option, value):
+    result = invoke(
+        "score",
+        SAMPLE / "prediction.sofa",
+        SAMPLE / "reference.sofa",
+        "--preset",
+        "lap",
+        option,
+        value,
+    )
+    one_error(result, f"--preset lap fixes {option}")
+
+
+def test_preset_with_its_own_values_is_accepted():
+    doc = score_json(
+        SAMPLE / "prediction.sofa",
+        SAMPLE / "reference.sofa",
+        "--preset",
+        "lap",
+        "--freq-min",
+        "20",
+        "--reduction",
+        "mean",
+    )
+    assert doc["spec"]["preset"] == "lap"
+
+
+def test_fail_above_on_a_preset_metric_says_which_threshold_it_replaced():
+    args = [SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "--preset", "lap"]
+    doc = score_json(*args, "--fail-above", "lsd=5")
+    lsd = doc["spec"]["thresholds"]["lsd"]
+    assert lsd["source"] == "fail-above" and lsd["limit"] == 5
+    assert lsd["replaces"] == {"limit": 7.4, "rule": "passes when value < limit", "source": "lap"}
+    assert "replaces" not in doc["spec"]["thresholds"]["itd"]
+    table = invoke("score", *args, "--fail-above", "lsd=5", "--device", "cpu")
+    assert "lsd <= 5 (--fail-above, replaces preset lap's < 7.4)" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["score", "a.sofa", "b.sofa", "--workers", "x"], "--workers"),
+        (["score", "a.sofa", "b.sofa", "--workers", "-3"], "--workers"),
+        (["score", "a.sofa", "b.sofa", "--bogus"], "--bogus"),
+        (["merge"], "Missing argument"),
+        (["plot", "a.sofa", "b.sofa"], "--output"),
+        (["plot", "a.sofa", "b.sofa", "-o", "x.png", "--dpi", "5"], "--dpi"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_click_usage_errors_are_one_error_line(args, needle):
+    result = invoke(*args)
+    line = one_error(result, needle)
+    assert "--help" in line
+
+
+def test_no_arguments_still_show_the_help():
+    result = invoke()
+    assert "Usage:" in result.output and "score" in result.output
+
+
+def test_control_characters_of_file_names_are_escaped(small_pair, tmp_path):
+    p = small_pair
+    evil = tmp_path / "x\x1b[2Jy.sofa"
+    missing = invoke("score", evil, p["ref_path"])
+    line = one_error(missing, "x\\x1b[2Jy.sofa")
+    assert "\x1b" not in line
+    evil.write_bytes(p["pred_path"].read_bytes())
+    table = invoke("score", evil, p["ref_path"], "--device", "cpu")
+    assert table.exit_code == 0, table.output
+    assert "\x1b" not in table.output and "x\\x1b[2Jy.sofa" in table.stdout
+    doc = json.loads(invoke("score", evil, p["ref_path"], "-f", "json").stdout)
+    assert doc["prediction"] == str(evil)  # JSON keeps the real name (escaped by JSON itself)
+
+
+def test_control_characters_in_batch_names_are_escaped(small_pair, tmp_path):
+    for side, src in (("pred", "pred_path"), ("ref", "ref_path")):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "a\x07\x1bb.sofa").write_bytes(small_pair[src].read_bytes())
+    (tmp_path / "pred" / "lonely\x1b.sofa").write_bytes(small_pair["pred_path"].read_bytes())
+    result = invoke(
+        "score", tmp_path / "pred", tmp_path / "ref", "--workers", "0", "-f", "markdown"
+    )
+    assert result.exit_code == 2  # the unmatched file
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "a\\x07\\x1bb.sofa" in result.stdout and "lonely\\x1b.sofa" in result.stderr
+
+
+def test_printable_escapes_c0_c1_and_undecodable_bytes():
+    from hrtfeval.render import printable
+
+    assert printable("a\x1bb\x9bc\udcffd\u2028é") == "a\\x1bb\\x9bc\\xffd\\u2028é"
+    assert printable("a\nb\tc", keep_whitespace=True) == "a\nb\tc"
+    assert printable("a\nb") == "a\\x0ab"
+
+
+def test_pt_without_positions_is_a_warning_on_stderr_in_batch_and_single_runs(small_pair, tmp_path):
+    p = small_pair
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "ref").mkdir()
+    synth.write_pt(tmp_path / "pred" / "s1.pt", p["pred"], key="hrir", sampling_rate=48000)
+    (tmp_path / "ref" / "s1.sofa").write_bytes(p["ref_path"].read_bytes())
+    batch = invoke("score", tmp_path / "pred", tmp_path / "ref", "-f", "json", "--workers", "0")
+    assert batch.exit_code == 0, batch.output
+    warnings = [line for line in batch.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "s1.pt: no positions" in warnings[0], batch.stderr
+    single = invoke("score", tmp_path / "pred" / "s1.pt", p["ref_path"], "-f", "json")
+    assert (
+        single.exit_code == 0 and "warning: " in single.stderr and "no positions" in single.stderr
+    )
+    quiet = invoke("score", tmp_path / "pred", tmp_path / "ref", "-q", "--workers", "0")
+    assert "warning" not in quiet.stderr
+
+
+@pytest.mark.parametrize("fmt_args", [["-f", "json"], ["-f", "csv"], []])
+def test_broken_pipe_exits_quietly_with_141(fmt_args):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hrtfeval",
+            "score",
+            "sample_data/prediction.sofa",
+            "sample_data/reference.sofa",
+            "--device",
+            "cpu",
+            *fmt_args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=dict(os.environ, NO_COLOR="1"),
+    )
+    proc.stdout.close()  # the reader is gone before anything is written (`| head -0`)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == "", err
+
+
+def test_broken_pipe_in_a_streamed_batch(tmp_path, small_pair):
+    for side, src in (("pred", "pred_path"), ("ref", "ref_path")):
+        (tmp_path / side).mkdir()
+        for i in range(3):
+            (tmp_path / side / f"p{i}.sofa").write_bytes(small_pair[src].read_bytes())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hrtfeval",
+            "score",
+            tmp_path / "pred",
+            tmp_path / "ref",
+            "-f",
+            "jsonl",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
+
+
+def test_readme_lists_the_signal_exit_codes():
+    text = (ROOT / "README.md").read_text()
+    for code in ("130", "141", "143"):
+        assert f"| {code} |" in text, code
+
+
+def test_info_table_escapes_and_does_not_parse_markup_from_the_file(small_pair, tmp_path):
+    p = small_pair
+    path = synth.write_sofa(
+        tmp_path / "t.sofa", p["ref"], p["positions"], 48000, title="evil\x1b[2J [/bold] title"
+    )
+    result = invoke("info", path)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "evil\\x1b[2J [/bold] title" in result.stdout
+def _coloured_table(doc) -> str:
+    from rich.console import Console
+
+    from hrtfeval.render import pair_table
+
+    buf = io.StringIO()
+    pair_table(doc, Console(file=buf, force_terminal=True, color_system="standard", width=200))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("n_pred", "warned"), [(11, True), (53, True), (54, False)])
+def test_matched_fraction_in_the_spec_and_a_warning_colour_below_90_percent(
+    small_pair, tmp_path, n_pred, warned
+):
+    sparse = synth.write_sofa(
+        tmp_path / "sparse.sofa",
+        small_pair["pred"][:n_pred],
+        small_pair["positions"][:n_pred],
+        48000,
+    )
+    doc = score_json(sparse, small_pair["ref_path"], "--allow-missing")
+    assert doc["spec"]["directions"]["matched_fraction"] == n_pred / 60
+    percent = f"{100 * n_pred / 60:.3g} % matched"
+    table = invoke("score", sparse, small_pair["ref_path"], "--allow-missing", "--device", "cpu")
+    assert table.exit_code == 0 and percent in table.stdout
+    coloured = _coloured_table(doc)
+    line = next(x for x in coloured.splitlines() if percent in x)
+    assert ("\x1b[1;33m" in line) is warned, repr(line)
+    # batch: per pair, and a warning line under the table
+    for side, data in (("pred", small_pair["pred"][:n_pred]), ("ref", small_pair["ref"])):
+        (tmp_path / side).mkdir()
+        grid = small_pair["positions"][: len(data)]
+        synth.write_sofa(tmp_path / side / "a.sofa", data, grid, 48000)
+    args = ("score", tmp_path / "pred", tmp_path / "ref", "--allow-missing", "--workers", "0")
+    batch = json.loads(invoke(*args, "--format", "json").stdout)
+    assert batch["pairs"][0]["spec"]["directions"]["matched_fraction"] == n_pred / 60
+    table = invoke(*args)
+    assert ("directions matched below 90 % (1): a.sofa" in table.stdout) is warned
+
+
+def test_full_coverage_has_fraction_one(small_pair):
+    doc = score_json(small_pair["pred_path"], small_pair["ref_path"])
+    assert doc["spec"]["directions"]["matched_fraction"] == 1.0
+    assert "% matched" not in _coloured_table(doc)

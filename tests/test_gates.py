@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def invoke(*args):
 
 def score(*args, code=0, fmt="json"):
     result = invoke("score", *args, "--format", fmt, "--device", "cpu", "--workers", "0")
-    assert result.exit_code == code, result.stderr
+    assert code is None or result.exit_code == code, result.stderr
     return json.loads(result.stdout) if fmt == "json" else result
 
 
@@ -361,3 +362,241 @@ def test_merge_recomputes_regression_and_accepts_a_baseline(sets, run, tmp_path)
     )
     assert merged.exit_code == 0
     assert json.loads(merged.stdout)["regression"]["max"] == {"lsd": 0.6}
+
+
+def test_merge_fail_above_on_a_preset_metric_says_which_threshold_it_replaced(sets, tmp_path):
+    doc = tmp_path / "lap.json"
+    run = invoke("score", sets / "pred", sets / "ref", "--preset", "lap", "-o", doc, "-j", "0")
+    assert run.exit_code in (0, 1), run.output
+    merged = invoke("merge", doc, "--fail-above", "lsd=50", "-f", "json")
+    lsd = json.loads(merged.stdout)["spec"]["thresholds"]["lsd"]
+    assert lsd["limit"] == 50 and lsd["replaces"]["source"] == "lap"
+    assert lsd["replaces"]["limit"] == 7.4
+# ----------------------------------------------------------------------------------------------
+# Malformed documents: one line, exit 2, naming the file and what is wrong
+
+
+def _malformed(run) -> dict[str, tuple[str, str]]:
+    """name -> (file text, what the error must say)."""
+
+    def edited(edit):
+        doc = copy.deepcopy(run)
+        edit(doc)
+        return json.dumps(doc)
+
+    def set_overall(value):
+        return edited(lambda d: d["pairs"][1]["scores"]["lsd"].__setitem__("overall", value))
+
+    nested = '{"spec": {}, "pairs": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    return {
+        "metric dict": ('{"lsd": {}}', "not a score document"),
+        "metric number": ('{"lsd": 5}', "not a score document"),
+        "overall null": (set_overall(None), "pairs[1].scores.lsd.overall is null"),
+        "overall string": (set_overall("0.5"), "pairs[1].scores.lsd.overall is a string"),
+        "400 digits": (set_overall(10**400), "pairs[1].scores.lsd.overall is an integer of 401"),
+        "spec string": (edited(lambda d: d.__setitem__("spec", "lsd")), "spec is a string"),
+        "no spec": (edited(lambda d: d.pop("spec")), "spec is missing"),
+        "pairs of ints": (edited(lambda d: d.__setitem__("pairs", [1, 2])), "pairs[0] is a number"),
+        "pairs object": (edited(lambda d: d.__setitem__("pairs", {})), "pairs is an object"),
+        "scores list": (
+            edited(lambda d: d["pairs"][0].__setitem__("scores", [1])),
+            "pairs[0].scores is a list",
+        ),
+        "no target": (edited(lambda d: d["pairs"][2].pop("target")), "pairs[2].target is missing"),
+        "bad shard": (edited(lambda d: d["spec"].__setitem__("shard", "x")), "spec.shard"),
+        "regression list": (
+            edited(lambda d: d["pairs"][0].__setitem__("regression", [])),
+            "pairs[0].regression is a list",
+        ),
+        "unmatched number": (edited(lambda d: d.__setitem__("unmatched", 3)), "unmatched is a"),
+        "deeply nested": (nested, "nested too deeply"),
+        "pair twice": (
+            edited(lambda d: d["pairs"].append(copy.deepcopy(d["pairs"][1]))),
+            "pairs[4] repeats the pair of pairs[1] (p1.sofa)",
+        ),
+        "NaN": (set_overall(float("nan")), "holds the number NaN"),
+        "Infinity": (set_overall(float("inf")), "holds the number Infinity"),
+        "-Infinity": (set_overall(float("-inf")), "holds the number -Infinity"),
+    }
+
+
+MALFORMED = (
+    "metric dict",
+    "metric number",
+    "overall null",
+    "overall string",
+    "400 digits",
+    "spec string",
+    "no spec",
+    "pairs of ints",
+    "pairs object",
+    "scores list",
+    "no target",
+    "bad shard",
+    "regression list",
+    "unmatched number",
+    "deeply nested",
+    "pair twice",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+)
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_documents_are_one_line_errors(case, run, sets, tmp_path):
+    text, expected = _malformed(run)[case]
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(HrtfevalError, match=re.escape(expected)) as info:
+        load_document(path)
+    assert info.value.file == str(path)
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    for args in (("merge", path), ("score", pred, ref, "--baseline", path)):
+        result = invoke(*args, "--format", "json")
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), result.stderr
+        assert expected in lines[0]
+
+
+def test_malformed_json_lines_name_the_line(run, tmp_path):
+    lines = [json.dumps(e) for e in run["pairs"]]
+    lines[1] = lines[1].replace(str(run["pairs"][1]["scores"]["lsd"]["overall"]), "NaN", 1)
+    lines.append(json.dumps({k: v for k, v in run.items() if k != "pairs"}))
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HrtfevalError, match=r"holds the number NaN \(line 2\)"):
+        load_document(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# A baseline scored with other definitions is refused, naming the fields
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (("--freq-max", "16000"), "band_hz: [20.0, 16000.0] in the baseline, [20.0, 20000.0] here"),
+        (("--reduction", "rms"), 'reduction: "rms" in the baseline, "mean" here'),
+        (("--epsilon", "1e-6"), "epsilon: 1e-06 in the baseline, 1e-12 here"),
+        (("--itd-method", "threshold"), 'itd_method: "threshold" in the baseline'),
+        (("--n-fft", "256"), "n_fft: 256 in the baseline, null here"),
+        (("--length-policy", "pad"), "length_policy"),
+        (("--position-tolerance", "1"), "tolerance_deg: 1.0 in the baseline, 0.1 here"),
+        (("--preset", "lap"), 'preset: "lap" in the baseline, null here'),
+    ],
+)
+def test_baseline_of_other_definitions_is_refused(sets, tmp_path, options, field):
+    old = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "itd", *options, code=None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    for pred, ref in ((sets / "pred", sets / "ref"), (sets / "pred/p0.sofa", sets / "ref/p0.sofa")):
+        result = invoke(
+            "score", pred, ref, "-m", "lsd", "-m", "itd", "--baseline", path, "--format", "json"
+        )
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert result.stderr.startswith(f"Error: {path}: the baseline was scored with other defi")
+        assert field in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_single_pair_baseline_of_other_definitions_is_refused(sets, tmp_path):
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(score(pred, ref, "--reduction", "rms")))
+    result = invoke("score", sets / "pred", sets / "ref", "--baseline", path)
+    assert result.exit_code == 2 and 'reduction: "rms" in the baseline' in result.stderr
+    # per pair: the FFT length a single-pair baseline used
+    path.write_text(json.dumps(score(pred, ref, "--n-fft", "256")))
+    result = invoke("score", pred, ref, "--baseline", path, "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert "n_fft: 256 in the baseline, 128 here" in result.stderr
+    assert "bins: " in result.stderr
+
+
+def test_baseline_differing_only_in_run_facts_is_compared(sets, tmp_path):
+    # another device name, shard, thresholds, metric list, notes and source: same numbers
+    old = score(
+        sets / "pred", sets / "ref", "-m", "lsd", "--shard", "1/2", "--fail-above", "lsd=100"
+    )
+    old["spec"]["device"] = "cuda:0"
+    old["spec"]["notes"] = ["scored elsewhere"]
+    old["spec"]["source"] = {"prediction_dir": "/elsewhere/pred", "target_dir": "/elsewhere/ref"}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    doc = score(sets / "pred", sets / "ref", "-m", "lsd", "-m", "ild", "--baseline", path)
+    assert doc["pairs"][0]["regression"]["lsd"]["delta"] == 0.0
+    # definitions of a metric the baseline does not score do not matter
+    doc = score(
+        sets / "pred",
+        sets / "ref",
+        "-m",
+        "lsd",
+        "-m",
+        "itd",
+        "--itd-method",
+        "threshold",
+        "--baseline",
+        path,
+    )
+    assert doc["regression"]["aggregate"]["lsd"]["n"] == 2
+
+
+def test_merge_refuses_a_baseline_of_other_definitions(sets, run, tmp_path):
+    old = score(sets / "pred", sets / "ref", "-m", "lsd", "--freq-max", "16000")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    shard = tmp_path / "all.json"
+    shard.write_text(json.dumps(run))
+    result = invoke("merge", shard, "--baseline", path)
+    assert result.exit_code == 2 and "band_hz: [20.0, 16000.0] in the baseline" in result.stderr
+
+
+def test_one_list_of_the_keys_that_change_numbers():
+    from hrtfeval.batch import RUN_SPEC_KEYS, batch_spec
+    from hrtfeval.gates import SCORING_SPEC_KEYS
+    from hrtfeval.scoring import ScoreOptions
+
+    spec = batch_spec(
+        ScoreOptions.build(), "cpu", {}, shard=None, pairs_total=1, ignore_unmatched=False
+    )
+    assert set(SCORING_SPEC_KEYS) <= set(spec)
+    assert not set(SCORING_SPEC_KEYS) & set(RUN_SPEC_KEYS)
+
+
+def test_baseline_pair_with_other_delay_handling_or_bins_is_refused(sets, run, tmp_path):
+    for key, value, field in (
+        ("reference", {"delay_applied": True}, "reference.delay_applied: true in the baseline"),
+        ("bins", 3, "bins: 3 in the baseline"),
+    ):
+        old = copy.deepcopy(run)
+        spec = old["pairs"][2]["spec"]
+        spec[key] = {**spec[key], **value} if isinstance(value, dict) else value
+        path = tmp_path / "old.json"
+        path.write_text(json.dumps(old))
+        result = invoke("score", sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert "the baseline's pair p2.sofa, p2.sofa was scored with other definitions" in (
+            result.stderr
+        )
+        assert field in result.stderr
+
+
+def test_baseline_with_other_rules_in_its_definitions_is_refused(sets, run, tmp_path):
+    # e.g. an older hrtfeval that scored the Nyquist bin: same options, another bins rule
+    old = copy.deepcopy(run)
+    old["spec"]["definitions"]["lsd"] = old["spec"]["definitions"]["lsd"].replace(
+        "f_k < fs/2", "f_k <= fs/2"
+    )
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    result = invoke("score", sets / "pred", sets / "ref", "-m", "lsd", "--baseline", path)
+    assert result.exit_code == 2 and "definitions.lsd: " in result.stderr
+    pred, ref = sets / "pred" / "p0.sofa", sets / "ref" / "p0.sofa"
+    single = score(pred, ref, "-m", "lsd", "-m", "itd")
+    single["spec"]["definitions"]["itd"] = "another estimator"
+    path.write_text(json.dumps(single))
+    result = invoke("score", pred, ref, "-m", "itd", "--baseline", path)
+    assert result.exit_code == 2 and 'definitions.itd: "another estimator"' in result.stderr
+    score(pred, ref, "-m", "lsd", "--baseline", path)  # lsd alone: the itd rule does not matter

@@ -892,3 +892,84 @@ def test_different_devices_are_rejected():
             hrtf_loss(prediction, target)
         message = str(info.value)
         assert "cpu" in message and "cuda" in message
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs that cannot become tensors: one error naming the argument, never torch's internals
+
+
+def _unconvertible():
+    quantized = torch.quantize_per_tensor(torch.ones(3, 4), 0.1, 0, torch.quint8)
+    return {
+        "str": ("abc", TypeError, "got str 'abc'"),
+        "bytes": (b"ab", TypeError, "got bytes"),
+        "None": (None, TypeError, "got NoneType"),
+        "dict": ({"a": 1}, TypeError, "got dict"),
+        "set": ({1, 2}, TypeError, "got set"),
+        "object array": (np.array([1, "a"], dtype=object), TypeError, "dtype object"),
+        "string array": (np.full((3, 4), "a"), TypeError, "dtype <U1"),
+        "list of str": ([["a"] * 4] * 3, TypeError, "cannot be converted"),
+        "ragged list": ([[1.0, 2.0], [3.0]], TypeError, "cannot be converted"),
+        "meta tensor": (torch.ones(3, 4, device="meta"), ValueError, "meta tensor"),
+        "sparse tensor": (torch.ones(3, 4).to_sparse(), ValueError, "sparse_coo tensor"),
+        "quantized tensor": (quantized, ValueError, "quantized tensor"),
+    }
+
+
+_UNCONVERTIBLE = (
+    "str",
+    "bytes",
+    "None",
+    "dict",
+    "set",
+    "object array",
+    "string array",
+    "list of str",
+    "ragged list",
+    "meta tensor",
+    "sparse tensor",
+    "quantized tensor",
+)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("case", _UNCONVERTIBLE)
+@pytest.mark.parametrize("side", ["prediction", "target"])
+def test_unconvertible_inputs_name_the_argument(case, side):
+    bad, error, what = _unconvertible()[case]
+    good = torch.ones(3, 4)
+    args = (bad, good) if side == "prediction" else (good, bad)
+    with pytest.raises(error) as info:
+        hrtf_loss(*args)
+    message = str(info.value)
+    assert message.startswith(side) and what in message, message
+    for internal in ("new():", "expected sequence", "must be real number", "too many dim"):
+        assert internal not in message, message
+    with pytest.raises(error, match=f"^{side}"):
+        metric_values(*args, metric="lsd")
+
+
+@pytest.mark.parametrize(
+    "bad", [10**400, "1e400", -(10**400)], ids=["int 10**400", "'1e400'", "-int 10**400"]
+)
+def test_overflowing_epsilon_is_a_value_error(bad):
+    p, t = _ok_pair()
+    with pytest.raises(ValueError, match="epsilon must be a finite positive real number"):
+        hrtf_loss(p, t, epsilon=bad)
+    with pytest.raises(ValueError, match="epsilon"):
+        reduce_values(torch.ones(3), epsilon=bad)
+
+
+def test_nan_in_gives_nan_out_as_torch_losses_do():
+    p = torch.tensor([[float("nan"), 1.0], [1.0, 1.0]])
+    for metric in METRICS:
+        assert math.isnan(float(hrtf_loss(p, torch.ones(2, 2), metric=metric)))
+    assert math.isnan(float(torch.nn.functional.mse_loss(p, torch.ones(2, 2))))
+
+
+def test_reduce_values_converts_or_names_its_argument():
+    assert float(reduce_values([1.0, 2.0, 3.0])) == pytest.approx(2.0)
+    assert float(reduce_values(np.array([1, 2, 3]))) == pytest.approx(2.0)
+    for bad in ("abc", None, {"a": 1}):
+        with pytest.raises(TypeError, match="^values must be a tensor"):
+            reduce_values(bad)
