@@ -34,11 +34,11 @@ import math
 import os
 import statistics
 import sys
-from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
 
+from . import procs
 from .errors import HrtfevalError
 
 #: File types paired in directories (matched case-insensitively).
@@ -72,6 +72,7 @@ RUN_SPEC_KEYS = (
     "shard",
     "missing_shards",
     "ignore_unmatched",
+    "timeout_s",
     "notes",
     "max_memory_bytes",
 )
@@ -89,13 +90,15 @@ class Pair:
 
     ``prediction`` / ``target`` are the names reported in every output: paths relative to the
     scored directories, or the paths as written in the ``--pairs`` CSV file. ``prediction_path``
-    / ``target_path`` are the files opened.
+    / ``target_path`` are the files opened. ``problem``: why the pair cannot be read, known
+    before opening a file (one of them is not a regular file); the pair is then an error.
     """
 
     prediction: str
     target: str
     prediction_path: str
     target_path: str
+    problem: str | None = None
 
 
 @dataclass
@@ -112,32 +115,74 @@ class PairList:
         return len(self.unmatched_prediction) + len(self.unmatched_target)
 
 
+def _pair_problem(prediction_path: str, target_path: str) -> str | None:
+    for path in (prediction_path, target_path):
+        kind = procs.special_file(path)
+        if kind is not None:
+            return f"{path}: is {kind}, not a regular file; expected a .sofa or .pt file"
+    return None
+
+
+def _make_pair(prediction: str, target: str, prediction_path: str, target_path: str) -> Pair:
+    return Pair(
+        prediction,
+        target,
+        prediction_path,
+        target_path,
+        _pair_problem(prediction_path, target_path),
+    )
+
+
 def scan_directory(root: str | os.PathLike) -> dict[str, str]:
     """``{relative path without extension: relative path}`` of the .sofa/.pt files under ``root``.
 
     The walk is recursive and sorted; hidden files and folders (name starting with ``.``) are
-    skipped. Paths use ``/`` on every platform.
+    skipped. Paths use ``/`` on every platform. A link to a folder is followed once, unless it
+    points to a folder that holds the link (a loop) or to a folder scanned already (the real
+    folders are scanned first, so files keep their real names): every real file is counted
+    once and the walk always ends. Nothing is opened: a FIFO named ``x.sofa`` is listed, and
+    the pair it belongs to is an error (see :class:`Pair`).
 
     Raises
     ------
     HrtfevalError
-        ``root`` is not a directory, or two files differ only by extension (``a.sofa``, ``a.pt``).
+        ``root`` is not a directory, a folder cannot be listed, or two files differ only by
+        extension (``a.sofa``, ``a.pt``).
     """
     base = Path(root)
     if not base.is_dir():
         raise HrtfevalError("is not a directory", str(root))
     found: dict[str, str] = {}
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder scanned
+    links: list[tuple[os.DirEntry, PurePosixPath]] = []  # links to folders, followed last
 
-    def walk_error(exc: OSError) -> None:
-        raise HrtfevalError(
-            f"cannot list the directory: {exc.strerror or exc}", exc.filename or str(root)
-        )
+    def listing(folder: str) -> list[os.DirEntry]:
+        try:
+            with os.scandir(folder) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise HrtfevalError(
+                f"cannot list the directory: {exc.strerror or exc}", exc.filename or str(folder)
+            ) from None
 
-    for folder, dirs, files in os.walk(base, onerror=walk_error, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel_folder = Path(folder).relative_to(base)
-        for name in sorted(files):
-            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+    def walk(folder: str, rel_folder: PurePosixPath) -> None:
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        subfolders = []
+        for entry in listing(folder):
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                (links if entry.is_symlink() else subfolders).append((entry, rel_folder / name))
+                continue
+            if Path(name).suffix.lower() not in SUFFIXES:
                 continue
             rel = (rel_folder / name).as_posix()
             key = rel[: -len(Path(name).suffix)]
@@ -148,6 +193,19 @@ def scan_directory(root: str | os.PathLike) -> dict[str, str]:
                     str(root),
                 )
             found[key] = rel
+        for entry, rel in subfolders:
+            walk(entry.path, rel)
+
+    # Real folders first, so that a file keeps its real name when a link also leads to it;
+    # then each linked folder not scanned yet and not holding the link (a loop).
+    walk(str(base), PurePosixPath())
+    while links:
+        entry, rel = links.pop(0)
+        target = os.path.realpath(entry.path)
+        holder = os.path.realpath(os.path.dirname(entry.path))
+        if holder == target or holder.startswith(target.rstrip(os.sep) + os.sep):
+            continue
+        walk(entry.path, rel)
     return found
 
 
@@ -156,7 +214,7 @@ def pair_directories(prediction_dir: str | os.PathLike, target_dir: str | os.Pat
     preds = scan_directory(prediction_dir)
     refs = scan_directory(target_dir)
     pairs = [
-        Pair(
+        _make_pair(
             preds[k],
             refs[k],
             os.path.join(prediction_dir, preds[k]),
@@ -180,6 +238,9 @@ def read_pairs_csv(path: str | os.PathLike) -> PairList:
     Blank rows are skipped; a row that names a pair twice is an error.
     """
     name = str(path)
+    kind = procs.special_file(path)
+    if kind is not None:  # opening a FIFO would block
+        raise HrtfevalError(f"is {kind}, not a regular file; expected a CSV file", name)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
@@ -212,7 +273,7 @@ def read_pairs_csv(path: str | os.PathLike) -> PairList:
         if (pred, ref) in seen:
             raise HrtfevalError(f"row {line} repeats the pair {pred}, {ref}", name)
         seen.add((pred, ref))
-        pairs.append(Pair(pred, ref, str(base / pred), str(base / ref)))
+        pairs.append(_make_pair(pred, ref, str(base / pred), str(base / ref)))
     pairs.sort(key=pair_key)
     return PairList(pairs, source={"pairs_file": name})
 
@@ -292,23 +353,30 @@ def error_text(exc: BaseException) -> str:
 
 
 def _score_job(job) -> tuple[str, Any]:
-    """Worker: read, align and score one pair -> ("ok", PairScore.as_dict()) or ("error", text)."""
-    prediction, target, options, device = job
-    try:
-        from .scoring import score_files
+    """Worker: read, align and score one pair -> ("ok", PairScore.as_dict()) or ("error", text).
 
-        return "ok", score_files(prediction, target, options, device).as_dict()
+    ``job`` is ``(prediction, target, options, device, read_timeout)``; ``read_timeout`` (s)
+    reads the files in a child process (in-process scoring); in a worker it is None, the pool
+    times the whole job.
+    """
+    prediction, target, options, device, read_timeout = job
+    try:
+        from .scoring import load_aligned, resolve_device, score_aligned
+
+        aligned = load_aligned(prediction, target, options, timeout=read_timeout)
+        dev = resolve_device(device) if isinstance(device, str) else device
+        return "ok", score_aligned(aligned, options, dev).as_dict()
     except Exception as exc:  # noqa: BLE001 - a pair's failure must not stop the run
         return "error", error_text(exc)
 
 
 def _load_job(job) -> tuple[str, Any]:
     """Worker: read and align one pair -> ("ok", AlignedPair) or ("error", text)."""
-    prediction, target, options, _device = job
+    prediction, target, options, _device, read_timeout = job
     try:
         from .scoring import load_aligned
 
-        return "ok", load_aligned(prediction, target, options)
+        return "ok", load_aligned(prediction, target, options, timeout=read_timeout)
     except Exception as exc:  # noqa: BLE001
         return "error", error_text(exc)
 
@@ -358,6 +426,21 @@ def keep_heap_memory() -> None:
     libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
 
 
+def check_workers(workers) -> int:
+    """``workers`` as a number of worker processes (0 = score in this process); else
+    HrtfevalError."""
+    try:
+        n = int(workers)
+        if n != workers or n < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise HrtfevalError(
+            "--workers takes 0 (score in this process) or a number of worker processes; "
+            f"got {workers!r}"
+        ) from None
+    return n
+
+
 def default_workers() -> int:
     """CPUs this process may use (``os.sched_getaffinity``), at most :data:`MAX_DEFAULT_WORKERS`."""
     try:
@@ -367,27 +450,17 @@ def default_workers() -> int:
     return max(1, min(n, MAX_DEFAULT_WORKERS))
 
 
-def _mp_context():
-    """``forkserver`` where available (torch is imported once in the server, workers fork from
-    it cheaply and never inherit the main process's threads), else ``spawn``."""
-    import multiprocessing as mp
-
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(
-            [
-                "hrtfeval.batch",
-                "hrtfeval.scoring",
-                "hrtfeval.io",
-                "hrtfeval.align",
-                "hrtfeval.represent",
-                "hrtfeval.cues",
-                "torch",
-                "netCDF4",
-            ]
-        )
-        return ctx
-    return mp.get_context("spawn")  # pragma: no cover - Windows
+#: Modules the forkserver imports once; workers fork from it with them loaded.
+_PRELOAD = [
+    "hrtfeval.batch",
+    "hrtfeval.scoring",
+    "hrtfeval.io",
+    "hrtfeval.align",
+    "hrtfeval.represent",
+    "hrtfeval.cues",
+    "torch",
+    "netCDF4",
+]
 
 
 def _resolve_job(device: str) -> tuple[str, str]:
@@ -400,77 +473,29 @@ def _resolve_job(device: str) -> tuple[str, str]:
         return "error", error_text(exc)
 
 
-_START_FAILED = (
-    "the worker processes could not start: use --workers 0 (workers=0) to score in "
-    "this process; a Python script that runs a batch must guard its code with "
-    "if __name__ == '__main__':"
-)
-
-
-class WorkerPool:
-    """Worker processes (forkserver/spawn), restarted after a worker dies.
+class WorkerPool(procs.WorkerPool):
+    """The batch's worker processes (see :class:`hrtfeval.procs.WorkerPool`): forkserver
+    workers with torch loaded, one torch thread each, stdout kept clean.
 
     Parameters
     ----------
     workers : int
         Number of processes (at least 1).
+    timeout : float or None
+        Seconds one pair may take in a worker (read, align, score); then the worker is killed
+        and replaced, and the pair is an error.
     """
 
-    def __init__(self, workers: int):
-        self.workers = workers
-        self._ex = None
+    def __init__(self, workers: int, timeout: float | None = None):
+        super().__init__(workers, timeout=timeout, preload=_PRELOAD, initializer=_init_worker)
 
     def start(self, device: str = "cpu") -> str:
         """Start the workers and return ``device`` resolved by one of them (``auto`` -> cpu or
         cuda). Raises HrtfevalError when they cannot start or the device is not available."""
-        self._ex = self._new(self.workers)
-        status, value = self._call(self._ex, _resolve_job, device)
+        status, value = next(self.map(_resolve_job, [device], 1))
         if status != "ok":
             raise HrtfevalError(value)
         return value
-
-    def _new(self, workers: int):
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker)
-
-    def _call(self, ex, fn, *args):
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return ex.submit(fn, *args).result()
-        except BrokenProcessPool:
-            ex.shutdown(wait=True, cancel_futures=True)
-            raise HrtfevalError(_START_FAILED) from None
-
-    def submit(self, fn, job):
-        return self._ex.submit(fn, job)
-
-    def restart(self) -> None:
-        self.close()
-        self._ex = self._new(self.workers)
-
-    def isolated(self, fn, job) -> tuple[str, Any]:
-        """Run one job alone in a fresh worker: after a worker died, this finds the pair that
-        kills it."""
-        from concurrent.futures.process import BrokenProcessPool
-
-        ex = self._new(1)
-        try:
-            self._call(ex, _resolve_job, "cpu")  # the worker starts at all
-            return ex.submit(fn, job).result()
-        except BrokenProcessPool:
-            return "error", (
-                "the worker process died while reading or scoring this pair (a "
-                "crash in a file reader?); the other pairs were scored"
-            )
-        finally:
-            ex.shutdown(wait=True, cancel_futures=True)
-
-    def close(self) -> None:
-        if self._ex is not None:
-            self._ex.shutdown(wait=True, cancel_futures=True)
-            self._ex = None
 
 
 def ordered_map(
@@ -482,43 +507,7 @@ def ordered_map(
         for job in jobs:
             yield fn(job)
         return
-    from concurrent.futures.process import BrokenProcessPool
-
-    pending: deque = deque()
-    nxt = 0
-    broken_while_idle = 0
-    try:
-        while nxt < len(jobs) or pending:
-            try:
-                while nxt < len(jobs) and len(pending) < window:
-                    pending.append((nxt, pool.submit(fn, jobs[nxt])))
-                    nxt += 1
-            except BrokenProcessPool:
-                # A worker died after the last result was collected: the jobs in flight fail
-                # below and are redone; with none in flight, start fresh workers (twice at most).
-                if not pending:
-                    broken_while_idle += 1
-                    if broken_while_idle > 2:
-                        raise HrtfevalError(_START_FAILED) from None
-                    pool.restart()
-                    continue
-            i, fut = pending.popleft()
-            try:
-                result = fut.result()
-            except BrokenProcessPool:
-                # A worker died (segfault in a native reader, out of memory): every job in flight
-                # is lost. Redo them one by one in fresh workers to tell which pair caused it.
-                redo = [(i, fut)] + list(pending)
-                pending.clear()
-                pool.restart()
-                for j, f in redo:
-                    done = f.done() and not f.cancelled() and f.exception() is None
-                    yield f.result() if done else pool.isolated(fn, jobs[j])
-                continue
-            yield result
-    finally:
-        for _, fut in pending:
-            fut.cancel()
+    yield from pool.map(fn, jobs, window)
 
 
 class _OneTorchThread:
@@ -559,6 +548,10 @@ class BatchScorer:
         Most pairs in one stacked batch.
     n_pairs : int or None
         Number of pairs to come, if known: no more workers than pairs, none for one pair.
+    timeout : float or None
+        Seconds one pair may take: to read, align and score it in a worker, or to read its
+        files (in a child process) when scoring in this process. A pair over the limit is an
+        error and the run goes on. None: no limit.
     """
 
     def __init__(
@@ -570,10 +563,12 @@ class BatchScorer:
         stack: bool | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         n_pairs: int | None = None,
+        timeout: float | None = procs.DEFAULT_TIMEOUT_S,
     ):
         self.options = options
         self.requested = device
-        n = default_workers() if workers is None else max(0, int(workers))
+        self.timeout = procs.check_timeout(timeout)
+        n = default_workers() if workers is None else check_workers(workers)
         if n_pairs is not None:
             n = 0 if n_pairs <= 1 else min(n, n_pairs)  # a pool costs more than one pair
         self.workers = n
@@ -588,7 +583,7 @@ class BatchScorer:
         try:
             requested = str(self.requested).strip().lower()
             if self.workers > 0:
-                self._pool = WorkerPool(self.workers)
+                self._pool = WorkerPool(self.workers, self.timeout)
                 # The main process imports torch only when it scores (stacked batches).
                 self.device = self._pool.start(requested)
             if self.workers == 0 or self.device.startswith("cuda"):
@@ -605,21 +600,33 @@ class BatchScorer:
             if self.workers == 0:
                 self._threads = _OneTorchThread()
                 self._threads.__enter__()
-        except BaseException:
-            self.__exit__(None, None, None)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, None)
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type=None, *exc) -> None:
         if self._threads is not None:
             self._threads.__exit__(None, None, None)
             self._threads = None
         if self._pool is not None:
-            self._pool.close()
+            # Leaving on an error or a stop signal: kill the workers, do not wait for them.
+            self._pool.close(kill=exc_type is not None)
             self._pool = None
 
     def score(self, pairs: list[Pair]) -> Iterator[PairResult]:
-        jobs = [(p.prediction_path, p.target_path, self.options, self.device) for p in pairs]
+        # A pair with a known problem (a FIFO, a device...) is an error; its files are never
+        # opened (opening a FIFO blocks until something writes to it).
+        scored = self._score([p for p in pairs if p.problem is None])
+        for p in pairs:
+            yield PairResult(p, error=p.problem) if p.problem is not None else next(scored)
+
+    def _score(self, pairs: list[Pair]) -> Iterator[PairResult]:
+        read_timeout = self.timeout if self._pool is None else None
+        jobs = [
+            (p.prediction_path, p.target_path, self.options, self.device, read_timeout)
+            for p in pairs
+        ]
         window = 2 * self.workers + 2
         if not self.stack:
             results = ordered_map(_score_job, jobs, self._pool, window)
@@ -656,11 +663,18 @@ def score_stream(
     *,
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    timeout: float | None = procs.DEFAULT_TIMEOUT_S,
 ) -> Iterator[PairResult]:
     """Score ``pairs`` one after another: a :class:`PairResult` per pair, in order (see
     :class:`BatchScorer` for the parameters)."""
     with BatchScorer(
-        options, device, workers, stack=stack, batch_size=batch_size, n_pairs=len(pairs)
+        options,
+        device,
+        workers,
+        stack=stack,
+        batch_size=batch_size,
+        n_pairs=len(pairs),
+        timeout=timeout,
     ) as scorer:
         yield from scorer.score(pairs)
 
@@ -792,8 +806,11 @@ def batch_spec(
     shard: str | None,
     pairs_total: int,
     ignore_unmatched: bool,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """The batch ``spec``: how every pair is scored (from the options alone) and the run."""
+    """The batch ``spec``: how every pair is scored (from the options alone) and the run.
+
+    ``timeout_s``: the time limit of one pair (s; None = none), after which it is an error."""
     from . import __version__
     from .scoring import definitions
 
@@ -831,6 +848,7 @@ def batch_spec(
         "device": str(device),
         "source": source,
         "ignore_unmatched": ignore_unmatched,
+        "timeout_s": timeout_s,
         "notes": [],
         **({"weighting": "area"} if options.weighting == "area" else {}),
         **({"bands": options.bands} if options.bands else {}),
@@ -962,6 +980,7 @@ def run_batch(
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     per_direction=None,
+    timeout: float | None = procs.DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Score every pair of ``pair_list`` (or of one shard of it) and build the batch document.
 
@@ -969,8 +988,8 @@ def run_batch(
     ----------
     pair_list : PairList
     options : hrtfeval.scoring.ScoreOptions
-    device, workers, stack, batch_size
-        See :func:`score_stream`.
+    device, workers, stack, batch_size, timeout
+        See :class:`BatchScorer`.
     shard : (K, N) or None
         Score only shard K of N (:func:`select_shard`).
     ignore_unmatched : bool
@@ -1016,7 +1035,13 @@ def run_batch(
         shard_text = f"{shard[0]}/{shard[1]}"
     entries: list[dict[str, Any]] = []
     with BatchScorer(
-        options, device, workers, stack=stack, batch_size=batch_size, n_pairs=len(pairs)
+        options,
+        device,
+        workers,
+        stack=stack,
+        batch_size=batch_size,
+        n_pairs=len(pairs),
+        timeout=timeout,
     ) as scorer:
         if progress is not None:
             progress.start(len(pairs))
@@ -1039,6 +1064,7 @@ def run_batch(
         shard=shard_text,
         pairs_total=len(pair_list.pairs),
         ignore_unmatched=ignore_unmatched,
+        timeout_s=scorer.timeout,
     )
     doc = {
         "spec": spec,

@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from ._version import __version__
 from .errors import HrtfevalError, warning_printer
+from .procs import DEFAULT_TIMEOUT_S
 
 
 class _OneLineErrors(TyperGroup):
@@ -139,6 +140,10 @@ def user_errors(fn):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            from .procs import stop_children
+
+            stop_children()  # a file reader started and not waited for (an earlier error)
 
     return wrapper
 
@@ -449,7 +454,6 @@ WorkersOpt = Annotated[
     typer.Option(
         "--workers",
         "-j",
-        min=0,
         metavar="N",
         help="Batch: worker processes that read and score "
         "pairs (default: the CPUs available, at most 8; 0 = all in this process).",
@@ -526,6 +530,15 @@ DtfOpt = Annotated[
         "use them as stored (sets that already are DTFs).",
     ),
 ]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Most seconds to read a file pair (in a batch: to read and score one pair); a "
+        "pair over the limit is an error (a damaged file can make the HDF5 library hang).",
+    ),
+]
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 PAIR_FORMATS = ("table", "json", "csv", "markdown")
 # Analyses (issue 15): weighting, bands, regions, per-direction export.
@@ -600,6 +613,12 @@ PerDirectionOpt = Annotated[
         "values of each metric; a batch adds the pair's names) to FILE: .csv or .jsonl.",
     ),
 ]
+
+
+def _describe_file(path):
+    from .io import describe
+
+    return describe(path)
 
 
 def build_options(
@@ -727,6 +746,7 @@ def score(
     per_direction: PerDirectionOpt = None,
     max_missing: MaxMissingOpt = 0.5,
     ignore_delay: IgnoreDelayOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Score PREDICTION against TARGET, per ear and overall.
 
@@ -739,6 +759,20 @@ def score(
     """
     batch = _is_batch(prediction, target, pairs)
     fmt = resolve_format(fmt, output, BATCH_FORMATS if batch else PAIR_FORMATS)
+    from .procs import ChildRead, check_timeout
+
+    timeout = check_timeout(timeout)
+    # One pair: the files are read in a child process (stopped after --timeout) started now,
+    # before this process imports numpy and torch, which it does meanwhile.
+    from .memory import PairReader, parse_size
+
+    reading = None if batch else ChildRead(
+        PairReader(
+            not ignore_delay, None if max_memory is None else parse_size(max_memory), n_fft
+        ),
+        [str(prediction), str(target)],
+        timeout,
+    )
     options = build_options(
         metric,
         preset,
@@ -817,6 +851,7 @@ def score(
                 progress=progress,
                 on_entry=None if writer is None else writer.write,
                 per_direction=export,
+                timeout=timeout,
             )
         finally:
             progress.close()
@@ -829,14 +864,14 @@ def score(
         )
     if shard is not None:
         raise HrtfevalError("--shard needs a batch: two directories or --pairs FILE.csv")
-    from .scoring import load_aligned, resolve_device, score_aligned
+    from .scoring import align_sets, resolve_device, score_aligned
 
     plan, out_t, junit_t, plot_f = plan_outputs(
         [prediction, target, baseline, exclude], output, junit, plot_dir
     )
     per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
     dev = resolve_device(device)
-    aligned = load_aligned(str(prediction), str(target), options)
+    aligned = align_sets(*reading.result(), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
     block = doc.pop("per_direction", None)
@@ -1133,12 +1168,13 @@ def info(
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")
     ] = "table",
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Show what is in an HRTF file: convention, dimensions, rate, grid, delays, cues."""
     fmt = check_format(fmt, ("table", "json"))
-    from .io import describe
+    from .procs import check_timeout, read_in_child
 
-    facts = describe(str(file))
+    (facts,) = read_in_child(_describe_file, [str(file)], check_timeout(timeout))
     if fmt == "json":
         from .render import to_json
 
@@ -1274,6 +1310,7 @@ def plot_command(
     lateral: LateralOpt = None,
     sensitivity: SensitivityOpt = 0.7,
     dtf: DtfOpt = True,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Draw where and at which frequencies a prediction goes wrong (PNG, SVG or PDF).
 
@@ -1284,7 +1321,10 @@ def plot_command(
     from .loss import check_option
     from .plot import VIEWS, image_format, view_bytes
 
+    from .procs import check_timeout
+
     image_format(output)  # a bad extension or view fails before any work
+    timeout = check_timeout(timeout)
     chosen = None if view is None else check_option("view", view, VIEWS)
     plan, target, _, _ = plan_outputs(files, output)
     if len(files) == 1:
@@ -1325,7 +1365,7 @@ def plot_command(
         from .scoring import load_aligned, resolve_device
 
         dev = resolve_device(device)
-        aligned = load_aligned(str(files[0]), str(files[1]), options)
+        aligned = load_aligned(str(files[0]), str(files[1]), options, timeout)
         drawn = pair_view(
             aligned,
             chosen or "direction",
@@ -1344,8 +1384,20 @@ def plot_command(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    SIGINT, SIGTERM and SIGHUP stop the command like an error does: worker and reader
+    processes are stopped, nothing is written (no output, no temporary file), and the exit
+    status is 128 + the signal number (130, 143, 129), after one line on stderr.
+    """
+    from .procs import Interrupted, signals_as_exceptions
+
+    with signals_as_exceptions():
+        try:
+            app()
+        except Interrupted as exc:
+            typer.echo(f"Interrupted ({exc.name}).", err=True)
+            sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

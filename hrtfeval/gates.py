@@ -80,6 +80,11 @@ def load_document(path: str | os.PathLike) -> dict[str, Any]:
         first field that is wrong.
     """
     name = str(path)
+    from .procs import special_file
+
+    kind = special_file(path)
+    if kind is not None:  # opening a FIFO would block
+        raise HrtfevalError(f"is {kind}, not a regular file; expected a JSON document", name)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()

@@ -140,3 +140,32 @@ def set_bytes(
         bins = n
         stored_total = stored + rows * n * 16  # the complex (or float64) data itself
     return int(stored_total + SPECTRA_PER_SET * rows * bins * 16)
+
+
+class PairReader:
+    """:func:`hrtfeval.io.read_hrtf` for the files of one pair, in turn: each file may use the
+    memory (``max_memory`` bytes, default :func:`default_limit`) that the files before it left.
+
+    Picklable and cheap to build (no numpy): the CLI makes one before it imports anything heavy
+    and hands it to the child process that reads (:class:`hrtfeval.procs.ChildRead`).
+    """
+
+    def __init__(
+        self, apply_delay: bool = True, max_memory: int | None = None, n_fft: int | None = None
+    ):
+        self.apply_delay, self.max_memory, self.n_fft = apply_delay, max_memory, n_fft
+        self.used = 0
+
+    def __call__(self, path):
+        from .io import read_hrtf
+
+        limit = default_limit() if self.max_memory is None else self.max_memory
+        hrtf = read_hrtf(
+            path,
+            apply_delay=self.apply_delay,
+            max_memory=limit,
+            n_fft=self.n_fft,
+            reserved=self.used,
+        )
+        self.used += set_bytes(hrtf.data.shape, hrtf.domain, self.n_fft)
+        return hrtf

@@ -596,6 +596,11 @@ def compare_view(
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
     """Read a results JSON of ``hrtfeval score`` (one pair or a batch)."""
+    from .procs import special_file
+
+    kind = special_file(path)
+    if kind is not None:  # opening a FIFO would block
+        raise HrtfevalError(f"is {kind}, not a regular file; expected a results JSON", str(path))
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)

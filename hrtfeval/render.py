@@ -30,8 +30,8 @@ def matched_fraction(spec: dict[str, Any]) -> float | None:
     d = spec.get("directions") or {}
     if d.get("matched_fraction") is not None:
         return float(d["matched_fraction"])
-    if d.get("reference"):
-        return d.get("matched", 0) / d["reference"]
+    if d.get("reference") and d.get("matched") is not None:  # None: each set on its own grid
+        return d["matched"] / d["reference"]
     return None
 
 

@@ -641,23 +641,24 @@ def spec_dict(
     padded = None
     if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:
         padded = {"from_samples": ref_t.n_samples, "to_n_fft": n_fft}
-    directions = {
-        "reference": aligned.n_reference,
-        "matched": aligned.n_matched,
-        "missing": int(len(aligned.missing)),
-        # Shown in a warning colour below render.LOW_MATCHED_FRACTION (--allow-missing).
-        "matched_fraction": aligned.n_matched / aligned.n_reference,
-        "max_angle_deg": float(aligned.max_angle_deg),
-        "tolerance_deg": options.tolerance_deg,
-        # Directions with an all-zero ear among those scored, and (--exclude-silent) those left
-        # out, per file.
-        "silent": {
-            "prediction": int(p.silent_mask().sum()),
-            "reference": int(r.silent_mask().sum()),
-        },
-        "silent_excluded": aligned.silent_excluded,
-    }
-    if not aligned.matched:  # localisation only: each set on its own grid
+    if aligned.matched:
+        directions = {
+            "reference": aligned.n_reference,
+            "matched": aligned.n_matched,
+            "missing": int(len(aligned.missing)),
+            # Shown in a warning colour below render.LOW_MATCHED_FRACTION (--allow-missing).
+            "matched_fraction": aligned.n_matched / aligned.n_reference,
+            "max_angle_deg": float(aligned.max_angle_deg),
+            "tolerance_deg": options.tolerance_deg,
+            # Directions with an all-zero ear among those scored, and (--exclude-silent) those
+            # left out, per file.
+            "silent": {
+                "prediction": int(p.silent_mask().sum()),
+                "reference": int(r.silent_mask().sum()),
+            },
+            "silent_excluded": aligned.silent_excluded,
+        }
+    else:  # localisation only: each set on its own grid
         directions = {
             "reference": aligned.n_reference,
             "prediction": p.n_directions,
@@ -831,26 +832,37 @@ def localisation_scores(aligned, options: ScoreOptions, notes=None) -> dict[str,
     return scores(aligned, options, notes)
 
 
-def load_aligned(prediction: str, target: str, options: ScoreOptions):
+def load_aligned(prediction: str, target: str, options: ScoreOptions, timeout: float | None = None):
     """Read both files and align them (directions, rate, length) as ``options`` say.
 
+    ``timeout`` (s): read the files in a child process that is stopped after that long
+    (:func:`hrtfeval.procs.read_in_child`), for callers that cannot afford a hanging reader;
+    None reads them here.
+
     The readers check each file's declared sizes against ``options.max_memory`` before
-    reading; then the aligned pair's working memory is checked (:func:`check_pair_memory`) and
-    the silent directions handled (:func:`apply_silent_policy`), so that a pair that cannot be
-    scored fails here, before any heavy computation.
+    reading (the second file within what the first left); then the aligned pair's working
+    memory is checked (:func:`check_pair_memory`) and the silent directions handled
+    (:func:`apply_silent_policy`), so that a pair that cannot be scored fails here, before any
+    heavy computation.
     """
-    from .align import align_pair
-    from .io import read_hrtf
-    from .memory import set_bytes
+    from .memory import PairReader
 
-    extra: dict[str, Any] = {"apply_delay": False} if options.ignore_delay else {}
-    limit = options.memory_limit
-    pred = read_hrtf(prediction, max_memory=limit, n_fft=options.n_fft, **extra)
-    used = set_bytes(pred.data.shape, pred.domain, options.n_fft)
-    ref = read_hrtf(target, max_memory=limit, n_fft=options.n_fft, reserved=used, **extra)
-    if options.localisation_only:  # each set on its own grid: nothing to match
-        from .align import AlignedPair
+    reader = PairReader(not options.ignore_delay, options.max_memory, options.n_fft)
+    if timeout is None:
+        sets = [reader(prediction), reader(target)]
+    else:
+        from .procs import read_in_child
 
+        sets = read_in_child(reader, [prediction, target], timeout)
+    return align_sets(*sets, options)
+
+
+def align_sets(pred, ref, options: ScoreOptions):
+    """Align two :class:`~hrtfeval.model.HRTFSet` as ``options`` say (nothing to match when
+    only the localisation metrics are asked for: each set keeps its own grid)."""
+    from .align import AlignedPair, align_pair
+
+    if options.localisation_only:
         return AlignedPair(
             pred,
             ref,
@@ -877,7 +889,7 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions):
                 f"{len(aligned.missing)} of the {aligned.n_reference} reference directions "
                 f"({fraction:.0%}) have no prediction, more than --max-missing "
                 f"{options.max_missing:g} ({options.max_missing:.0%}) allows with --allow-missing",
-                target,
+                ref.path,
             )
     if options.exclude is not None:
         from .regions import apply_exclude

@@ -269,7 +269,14 @@ def test_batch_merge_and_gates(tmp_path):
     assert res.exit_code == 1, res.stderr
     assert json.loads(res.stdout)["counts"]["failed"] == gated["counts"]["failed"]
     res = runner.invoke(
-        app, ["merge", str(tmp_path / "shard1.json"), "--fail-above", "median.lsd=1"]
+        app,
+        [
+            "merge",
+            str(tmp_path / "shard1.json"),
+            "--allow-missing-shards",
+            "--fail-above",
+            "median.lsd=1",
+        ],
     )
     assert res.exit_code == 2 and "median" in res.stderr
     # Stacked batches give the same regions as pair by pair.
