@@ -766,12 +766,16 @@ def score(
     # before this process imports numpy and torch, which it does meanwhile.
     from .memory import PairReader, parse_size
 
-    reading = None if batch else ChildRead(
-        PairReader(
-            not ignore_delay, None if max_memory is None else parse_size(max_memory), n_fft
-        ),
-        [str(prediction), str(target)],
-        timeout,
+    reading = (
+        None
+        if batch
+        else ChildRead(
+            PairReader(
+                not ignore_delay, None if max_memory is None else parse_size(max_memory), n_fft
+            ),
+            [str(prediction), str(target)],
+            timeout,
+        )
     )
     options = build_options(
         metric,

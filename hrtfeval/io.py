@@ -1278,7 +1278,10 @@ def _silent_facts(hrtf: HRTFSet) -> dict[str, Any]:
         first: list[Any] = [int(i) for i in rows]
     else:
         first = [
-            {"azimuth_deg": float(hrtf.positions[i, 0]), "elevation_deg": float(hrtf.positions[i, 1])}
+            {
+                "azimuth_deg": float(hrtf.positions[i, 0]),
+                "elevation_deg": float(hrtf.positions[i, 1]),
+            }
             for i in rows
         ]
     return {"count": int(hrtf.silent_mask().sum()), "first": first}

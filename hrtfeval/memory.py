@@ -52,12 +52,13 @@ def parse_size(text: str | int, option: str = "--max-memory") -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         value = float(text)
     else:
-        found = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+        found = re.fullmatch(
+            r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text)
+        )
         unit = found.group(2).lower() if found else ""
         if not found or unit not in _UNITS:
             raise HrtfevalError(
-                f"{option} takes a size such as 8GiB, 8G, 500MiB or a number of bytes; "
-                f"got {text!r}"
+                f"{option} takes a size such as 8GiB, 8G, 500MiB or a number of bytes; got {text!r}"
             )
         value = float(found.group(1)) * _UNITS[unit]
     if not math.isfinite(value) or value < 1:

@@ -116,9 +116,7 @@ def format_directions(positions: np.ndarray | None, rows: np.ndarray) -> str:
     if positions is None:
         text = ", ".join(f"row {int(i)}" for i in shown)
     else:
-        text = ", ".join(
-            f"(az {positions[i, 0]:.4g}, el {positions[i, 1]:.4g} deg)" for i in shown
-        )
+        text = ", ".join(f"(az {positions[i, 0]:.4g}, el {positions[i, 1]:.4g} deg)" for i in shown)
     return text + (", ..." if rows.size > SHOWN_DIRECTIONS else "")
 
 

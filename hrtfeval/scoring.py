@@ -935,8 +935,10 @@ def check_silent(aligned, options: ScoreOptions) -> None:
     for hrtf in (aligned.prediction, aligned.reference):
         mask = hrtf.silent_mask()
         if mask.any():
-            asked = f"--preset {options.preset}" if options.preset else "--metric " + "/".join(
-                interaural
+            asked = (
+                f"--preset {options.preset}"
+                if options.preset
+                else "--metric " + "/".join(interaural)
             )
             raise HrtfevalError(
                 f"{_silent_text(hrtf, mask)}; the ITD and ILD ({asked}) are undefined there: "
@@ -975,7 +977,9 @@ def apply_silent_policy(aligned, options: ScoreOptions):
         notes = list(aligned.notes)
         for hrtf, mask in ((p, sp), (r, sr)):
             if mask.any():
-                notes.append(f"{hrtf.path}: {_silent_text(hrtf, mask)}; left out (--exclude-silent)")
+                notes.append(
+                    f"{hrtf.path}: {_silent_text(hrtf, mask)}; left out (--exclude-silent)"
+                )
         return replace(
             aligned,
             prediction=_take(p, keep),

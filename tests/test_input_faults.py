@@ -213,7 +213,7 @@ def test_exclude_silent_scores_the_other_directions(tmp_path):
 
 
 def test_silent_directions_warn_once_for_spectral_metrics(tmp_path):
-    silent, ref, ir = _silent_pair(tmp_path)
+    silent, ref, _ = _silent_pair(tmp_path)
     result = _score(silent, ref, "-m", "lsd", "-f", "json")
     assert result.exit_code == 0, result.stderr
     warns = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
@@ -295,7 +295,9 @@ def _declared(path: Path, shape, chunks, write_chunk: bool = False) -> Path:
 @pytest.mark.usefixtures("both_sofa_readers")
 def test_memory_bomb_declared_shape_fails_before_reading(tmp_path):
     bomb = _declared(tmp_path / "bomb.sofa", (1_000_000, 2, 4096), (1, 2, 4096))
-    with pytest.raises(HrtfevalError, match=r"\(1000000, 2, 4096\).*above the memory limit of 1 GiB"):
+    with pytest.raises(
+        HrtfevalError, match=r"\(1000000, 2, 4096\).*above the memory limit of 1 GiB"
+    ):
         read_hrtf(bomb, max_memory=1024**3)
     ref = _write(tmp_path / "ref.sofa")
     _one_line_error(_score(ref, bomb, "--max-memory", "1GiB"), "bomb.sofa", "1 GiB")
@@ -309,8 +311,10 @@ def test_zero_chunk_bomb_fails_fast(tmp_path):
 
 def test_expanded_pt_tensor_fails_before_materialising(tmp_path):
     torch.save(
-        {"hrir": torch.zeros(1, 1, 1, dtype=torch.float64).expand(1_000_000, 2, 8192),
-         "sampling_rate": FS},
+        {
+            "hrir": torch.zeros(1, 1, 1, dtype=torch.float64).expand(1_000_000, 2, 8192),
+            "sampling_rate": FS,
+        },
         tmp_path / "big.pt",
     )
     assert (tmp_path / "big.pt").stat().st_size < 10_000
@@ -378,8 +382,15 @@ def test_pt_tensors_without_plain_values(tmp_path, kind):
     except Exception:  # noqa: BLE001 - this torch cannot save it: nothing to read
         pytest.skip(f"torch cannot save a {kind} tensor")
     _one_line_error(_score(path, path), f"{kind}.pt")
-    torch.save({"hrir": torch.from_numpy(IR), "sampling_rate": tensor.reshape(-1)[:1]
-                if kind == "meta" else torch.tensor([FS]).to_sparse()}, tmp_path / "rate.pt")
+    torch.save(
+        {
+            "hrir": torch.from_numpy(IR),
+            "sampling_rate": tensor.reshape(-1)[:1]
+            if kind == "meta"
+            else torch.tensor([FS]).to_sparse(),
+        },
+        tmp_path / "rate.pt",
+    )
     _one_line_error(_score(tmp_path / "rate.pt", tmp_path / "rate.pt"), "rate.pt")
 
 
@@ -387,7 +398,9 @@ def test_pt_quantized_tensor_is_dequantized(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # quantized tensors are deprecated in recent torch
         q = torch.quantize_per_tensor(torch.from_numpy(IR).float(), 0.01, 0, torch.qint32)
-    torch.save({"hrir": q, "sampling_rate": FS, "positions": torch.from_numpy(POS)}, tmp_path / "q.pt")
+    torch.save(
+        {"hrir": q, "sampling_rate": FS, "positions": torch.from_numpy(POS)}, tmp_path / "q.pt"
+    )
     hrtf = read_hrtf(tmp_path / "q.pt")
     np.testing.assert_allclose(hrtf.data, q.dequantize().double().numpy())
 
@@ -413,7 +426,11 @@ def test_compound_complex_dtype(tmp_path, name):
 def test_string_sampling_rate(tmp_path):
     path = tmp_path / "s.sofa"
     with netCDF4.Dataset(path, "w") as ds:
-        ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion = "SOFA", "SimpleFreeFieldHRIR", "1.0"
+        ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion = (
+            "SOFA",
+            "SimpleFreeFieldHRIR",
+            "1.0",
+        )
         for dim, size in (("I", 1), ("M", M), ("R", 2), ("N", N), ("C", 3)):
             ds.createDimension(dim, size)
         ds.createVariable("Data.IR", "f8", ("M", "R", "N"))[:] = IR
@@ -480,7 +497,11 @@ def test_unreadable_file_is_one_line(tmp_path):
 
 def test_empty_band_names_the_files(tmp_path):
     ref = _write(tmp_path / "ref.sofa")
-    _one_line_error(_score(ref, ref, "--freq-min", "30000", "--freq-max", "40000"), "ref.sofa", "no frequency bin")
+    _one_line_error(
+        _score(ref, ref, "--freq-min", "30000", "--freq-max", "40000"),
+        "ref.sofa",
+        "no frequency bin",
+    )
 
 
 def test_low_rate_itd_names_the_file(tmp_path):
@@ -548,13 +569,30 @@ def test_batch_worker_warnings_are_one_line_once(tmp_path):
     _write(ref_dir / "b.sofa")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(
-        [sys.executable, "-m", "hrtfeval", "score", str(pred_dir), str(ref_dir), "-j", "2",
-         "-f", "json", "-q"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "hrtfeval",
+            "score",
+            str(pred_dir),
+            str(ref_dir),
+            "-j",
+            "2",
+            "-f",
+            "json",
+            "-q",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("warning: ") and "a.sofa: Data.Delay" in lines[0], lines
+    assert (
+        len(lines) == 1 and lines[0].startswith("warning: ") and "a.sofa: Data.Delay" in lines[0]
+    ), lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,7 +603,19 @@ def _damaged(tmp_path: Path) -> list[Path]:
     src = _write(tmp_path / "good.sofa").read_bytes()
     rng = np.random.default_rng(2026)
     out = []
-    for cut in (0, 8, 100, 600, 2000, 5000, 12000, 30000, len(src) // 2, len(src) - 200, len(src) - 1):
+    for cut in (
+        0,
+        8,
+        100,
+        600,
+        2000,
+        5000,
+        12000,
+        30000,
+        len(src) // 2,
+        len(src) - 200,
+        len(src) - 1,
+    ):
         path = tmp_path / f"cut{cut}.sofa"
         path.write_bytes(src[:cut])
         out.append(path)
@@ -597,7 +647,11 @@ def test_damaged_file_prints_no_hdf5_diagnostics(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(
         [sys.executable, "-m", "hrtfeval", "info", str(tmp_path / "cut.sofa")],
-        capture_output=True, text=True, env=env, timeout=60,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: "), done.stderr
@@ -650,5 +704,7 @@ def test_never_written_data_is_an_error_not_a_score(tmp_path):
         for key, value in keep.items():
             if key != "DIMENSION_LIST":
                 new.attrs[key] = value
-    with pytest.raises(HrtfevalError, match=r"Data.IR has 384 element\(s\) equal to its fill value"):
+    with pytest.raises(
+        HrtfevalError, match=r"Data.IR has 384 element\(s\) equal to its fill value"
+    ):
         read_hrtf(path)
