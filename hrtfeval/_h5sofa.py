@@ -7,7 +7,7 @@ so that open was a quarter of the time of a batch. h5py opens the same file in ~
 reads only what is asked for (through h5py's low-level API: the high-level objects cost more
 than the reads here). :func:`open_dataset` returns an object with the attributes and
 methods :mod:`hrtfeval.io` calls on a ``netCDF4.Dataset`` (``variables``, ``getncattr``,
-``set_auto_mask``) and on its variables (``shape``, ``dimensions``, ``ncattrs``,
+``set_auto_mask``) and on its variables (``shape``, ``dtype``, ``dimensions``, ``ncattrs``,
 ``getncattr``, ``[...]``), with the same values.
 
 It handles the layout the netCDF-C library writes -- every variable an HDF5 dataset whose
@@ -121,6 +121,19 @@ class Variable:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self._id.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._id.dtype
+
+    def get_fill_value(self) -> Any:
+        """The value HDF5 returns for never-written elements (netCDF4's ``get_fill_value``)."""
+        try:
+            value = np.zeros((1,), dtype=self._id.dtype)
+            self._id.get_create_plist().get_fill_value(value)
+            return value[0]
+        except Exception as exc:  # noqa: BLE001
+            raise Unhandled(f"{self.name}: fill value unreadable ({exc})") from None
 
     @property
     def dimensions(self) -> tuple[str, ...]:

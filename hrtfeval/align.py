@@ -62,6 +62,10 @@ class AlignedPair:
         the localisation model's, are scored).
     originals : tuple of HRTFSet or None
         The two sets as read, before matching (kept for the localisation model).
+    silent_excluded : dict or None
+        ``{"prediction": k, "reference": k}``: silent directions left out of each file
+        (``--exclude-silent``, see :func:`hrtfeval.scoring.apply_silent_policy`); None when
+        they were not left out.
     """
 
     prediction: HRTFSet
@@ -72,6 +76,7 @@ class AlignedPair:
     notes: list[str] = field(default_factory=list)
     matched: bool = True
     originals: tuple[HRTFSet, HRTFSet] | None = None
+    silent_excluded: dict[str, int] | None = None
 
     @property
     def n_matched(self) -> int:
@@ -558,6 +563,7 @@ def _take(hrtf: HRTFSet, rows: np.ndarray) -> HRTFSet:
         hrtf,
         data=hrtf.data[rows],
         positions=None if hrtf.positions is None else hrtf.positions[rows],
+        silent=None if hrtf.silent is None else hrtf.silent[rows],
     )
 
 
@@ -649,6 +655,7 @@ def _match_lengths(pred: HRTFSet, ref: HRTFSet, policy: str, notes: list[str]) -
             n = min(n_p, n_r)
             longer = pred if n_p > n_r else ref
             longer.data = longer.data[:, :, :n]
+            longer.silent = None  # the cut may leave a response all zeros: recomputed on use
             notes.append(
                 f"{longer.path}: impulse responses truncated from {max(n_p, n_r)} to {n} samples"
             )

@@ -74,6 +74,7 @@ RUN_SPEC_KEYS = (
     "ignore_unmatched",
     "timeout_s",
     "notes",
+    "max_memory_bytes",
 )
 #: Optional blocks of a pair's score kept in its batch entry (``--bands``, ``--region``).
 EXTRA_KEYS = ("bands", "regions")
@@ -393,6 +394,12 @@ def _init_worker() -> None:
     except OSError:  # pragma: no cover - no usable descriptors
         pass
     sys.stdout = sys.stderr
+    # Warnings as one line "warning: <file>: ..." each, as in the main process (the CLI's).
+    import warnings
+
+    from .errors import warning_printer
+
+    warnings.showwarning = warning_printer()
     keep_heap_memory()
     import torch
 
@@ -740,7 +747,14 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
                     if metric in ("rmse", "mae")
                     else "",
                 )
-                scores[metric] = reduce_pair(values[metric][b], metric, unit, options, w)
+                scores[metric] = reduce_pair(
+                    values[metric][b],
+                    metric,
+                    unit,
+                    options,
+                    w,
+                    files=f"{aligned.prediction.path}, {aligned.reference.path}",
+                )
             spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
             spec["notes"] += notes
             single_t = tensors_for(aligned, options, device) if options.bands else (pred_t, ref_t)
@@ -825,6 +839,8 @@ def batch_spec(
         "tolerance_deg": options.tolerance_deg,
         "allow_missing": options.allow_missing,
         "length_policy": options.length_policy,
+        "exclude_silent": options.exclude_silent,
+        "max_memory_bytes": options.memory_limit,
         "thresholds": thresholds,
         "definitions": defs,
         "pairs_total": pairs_total,

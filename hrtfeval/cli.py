@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,7 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from ._version import __version__
-from .errors import HrtfevalError
+from .errors import HrtfevalError, warning_printer
 from .procs import DEFAULT_TIMEOUT_S
 
 
@@ -111,7 +112,7 @@ def user_errors(fn):
     """Turn user errors (bad files, bad options) into one stderr line and exit code 2.
 
     Anything a library prints to stdout while the command runs goes to stderr instead, so
-    stdout carries only the document.
+    stdout carries only the document; every warning is one line ``warning: ...`` on stderr.
     """
 
     @functools.wraps(fn)
@@ -119,7 +120,8 @@ def user_errors(fn):
         global _document_stream
         _document_stream = sys.stdout
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+                warnings.showwarning = warning_printer()
                 try:
                     return fn(*args, **kwargs)
                 finally:
@@ -411,6 +413,24 @@ OutputOpt = Annotated[
         "outputs, after the run; never over an input or a .sofa/.pt file).",
     ),
 ]
+# Input limits (single pairs and batches).
+ExcludeSilentOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exclude-silent",
+        help="Leave out the directions where a file has an all-zero (silent) ear, "
+        "instead of failing for itd/ild (counts in the spec).",
+    ),
+]
+MaxMemoryOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Most memory one pair may take (e.g. 8GiB, 8G, or bytes), checked "
+        "before reading and scoring. Default: half the machine's memory.",
+    ),
+]
 # Batch runs and CI gates (score with two directories or --pairs, and merge).
 PairsOpt = Annotated[
     Optional[Path],
@@ -595,13 +615,6 @@ PerDirectionOpt = Annotated[
 ]
 
 
-def _read_file(path, apply_delay: bool = True):
-    """``io.read_hrtf``, imported in the process that reads (a child: see procs.ChildRead)."""
-    from .io import read_hrtf
-
-    return read_hrtf(path, apply_delay=apply_delay)
-
-
 def _describe_file(path):
     from .io import describe
 
@@ -632,7 +645,10 @@ def build_options(
     exclude=None,
     max_missing=0.5,
     ignore_delay=False,
+    exclude_silent=False,
+    max_memory=None,
 ):
+    from .memory import parse_size
     from .scoring import ScoreOptions
 
     return ScoreOptions.build(
@@ -659,6 +675,8 @@ def build_options(
         exclude=None if exclude is None else str(exclude),
         max_missing=max_missing,
         ignore_delay=ignore_delay,
+        exclude_silent=exclude_silent,
+        max_memory=None if max_memory is None else parse_size(max_memory),
     )
 
 
@@ -701,6 +719,8 @@ def score(
     position_tolerance: ToleranceOpt = 0.1,
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
+    exclude_silent: ExcludeSilentOpt = False,
+    max_memory: MaxMemoryOpt = None,
     device: DeviceOpt = "auto",
     fail_above: FailAboveOpt = None,
     lateral: LateralOpt = None,
@@ -748,10 +768,18 @@ def score(
     timeout = check_timeout(timeout)
     # One pair: the files are read in a child process (stopped after --timeout) started now,
     # before this process imports numpy and torch, which it does meanwhile.
-    reading = None if batch else ChildRead(
-        functools.partial(_read_file, apply_delay=not ignore_delay),
-        [str(prediction), str(target)],
-        timeout,
+    from .memory import PairReader, parse_size
+
+    reading = (
+        None
+        if batch
+        else ChildRead(
+            PairReader(
+                not ignore_delay, None if max_memory is None else parse_size(max_memory), n_fft
+            ),
+            [str(prediction), str(target)],
+            timeout,
+        )
     )
     options = build_options(
         metric,
@@ -777,6 +805,8 @@ def score(
         exclude,
         max_missing,
         ignore_delay,
+        exclude_silent=exclude_silent,
+        max_memory=max_memory,
     )
     from .batch import batch_spec
     from .gates import Baseline, check_regression_options
@@ -1282,6 +1312,8 @@ def plot_command(
     position_tolerance: ToleranceOpt = 0.1,
     allow_missing: AllowMissingOpt = False,
     length_policy: LengthPolicyOpt = "error",
+    exclude_silent: ExcludeSilentOpt = False,
+    max_memory: MaxMemoryOpt = None,
     device: DeviceOpt = "auto",
     lateral: LateralOpt = None,
     sensitivity: SensitivityOpt = 0.7,
@@ -1334,6 +1366,8 @@ def plot_command(
             lateral,
             sensitivity,
             dtf,
+            exclude_silent=exclude_silent,
+            max_memory=max_memory,
         )
         from .plot import pair_view
         from .scoring import load_aligned, resolve_device

@@ -583,13 +583,21 @@ def cue_ranges(hrtf) -> dict | None:
     """ITD (µs, MaxIACCe) and ILD (dB) ranges over the directions of one set, for ``info``.
 
     Returns ``None`` when the set cannot give them: magnitude-only data has no ITD (the ILD
-    range is still given), and impulse responses need a sampling rate.
+    range is still given), and impulse responses need a sampling rate. Silent directions (an
+    ear all zeros), where both cues are undefined, are left out of the ranges.
     """
+    from dataclasses import replace
+
     import torch
 
     from .errors import HrtfevalError
     from .represent import SetTensors
 
+    silent = hrtf.silent_mask()
+    if silent.all():
+        return {}
+    if silent.any():
+        hrtf = replace(hrtf, data=hrtf.data[~silent], silent=None)
     s = SetTensors.from_set(hrtf, torch.device("cpu"))
     out: dict = {}
     if s.domain == "ir":

@@ -1,6 +1,11 @@
-"""The one exception type that carries a user-facing message (turned into ``Error: ...``, exit 2)."""
+"""The one exception type that carries a user-facing message (turned into ``Error: ...``, exit 2),
+and the one warning type (shown as ``warning: <file>: ...``, one line each)."""
 
 from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
 
 
 class HrtfevalError(Exception):
@@ -16,3 +21,68 @@ class HrtfevalError(Exception):
 
     def __str__(self) -> str:
         return f"{self.file}: {self.message}" if self.file else self.message
+
+
+class HrtfevalWarning(UserWarning):
+    """A warning about an input, shown as one line ``warning: <file>: <message>``.
+
+    ``str(w)`` is ``"<file>: <message>"`` when a file is known, else the message alone.
+    """
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = None if file is None else str(file)
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}" if self.file else self.message
+
+
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) collapsed to one space."""
+    return " ".join(str(text).split())
+
+
+@contextlib.contextmanager
+def warnings_about(file: str):
+    """Record every warning raised inside (from sofar, netCDF4, h5py, numpy, torch or hrtfeval)
+    and re-raise each distinct one once, as an :class:`HrtfevalWarning` naming ``file``.
+
+    A library's warning then reads ``warning: <file>: <its message>`` (one line, no source
+    line) wherever it is shown, and its text is no longer tied to the library's own filter.
+    """
+    # The filters in force decide what is recorded (DeprecationWarnings stay hidden by default).
+    with warnings.catch_warnings(record=True) as caught:
+        yield
+    seen: set[str] = set()
+    for record in caught:
+        message = record.message
+        if isinstance(message, HrtfevalWarning) and message.file:
+            out = HrtfevalWarning(one_line(message.message), message.file)
+        else:
+            out = HrtfevalWarning(one_line(message), file)
+        key = str(out)
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(out, stacklevel=3)
+
+
+def warning_printer(stream=None):
+    """A ``warnings.showwarning`` that prints each distinct warning once, as one line
+    ``warning: <message>`` on ``stream`` (default: the current stderr) -- no source file, line
+    number or code line. A file read twice (both sides of a pair) warns once."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = f"warning: {one_line(message)}"
+        if text in shown:
+            return
+        shown.add(text)
+        out = file or stream or sys.stderr
+        try:
+            out.write(text + "\n")
+            out.flush()
+        except (OSError, ValueError):  # stderr closed: nowhere to warn
+            pass
+
+    return show

@@ -19,14 +19,16 @@ import math
 import os
 import pickle
 import re
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import HrtfevalError
-from .model import DB, IR, MAGNITUDE, TF, HRTFSet, cartesian_to_spherical
+from .errors import HrtfevalError, HrtfevalWarning, warnings_about
+from .memory import check_size, default_limit, set_bytes
+from .model import DB, IR, MAGNITUDE, TF, HRTFSet, cartesian_to_spherical, silent_rows
 
 __all__ = [
     "SOFA_CONVENTIONS",
@@ -86,13 +88,22 @@ _SECOND_UNITS = {"second", "seconds", "s", "sec"}
 # Characters an attribute may be padded with (fixed-length HDF5 strings are NUL- or space-padded).
 _ATTR_PADDING = " \t\r\n\x00"
 _MRN = ("M", "R", "N")  # the AES69 order of Data.IR, Data.Real and Data.Imag
+# Fill values at least this large (netCDF's default 9.97e36) are found through per-ear sums.
+_HUGE_FILL = 1e30
 
 
 # --------------------------------------------------------------------------------------------
 # Dispatch
 
 
-def read_hrtf(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
+def read_hrtf(
+    path: str | os.PathLike,
+    *,
+    apply_delay: bool = True,
+    max_memory: int | None = None,
+    n_fft: int | None = None,
+    reserved: int = 0,
+) -> HRTFSet:
     """Read a SOFA or ``.pt`` file into an :class:`HRTFSet`.
 
     Parameters
@@ -101,30 +112,120 @@ def read_hrtf(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
         A ``.sofa`` file (SimpleFreeFieldHRIR, GeneralFIR, SimpleFreeFieldHRTF or GeneralTF with
         two receivers) or a ``.pt`` file (see :func:`read_pt`). The format is recognised from
         the file's first bytes, then from its extension.
+    max_memory : int, optional
+        Bytes. Every array's declared size is checked before it is allocated: the data with
+        the working memory of scoring it (spectra at ``n_fft``, see
+        :func:`hrtfeval.memory.set_bytes`) plus ``reserved`` must stay within it. Default:
+        :func:`hrtfeval.memory.default_limit` (half the machine's memory).
+    n_fft : int, optional
+        The FFT length the set will be scored at (default its length), for that estimate.
+    reserved : int
+        Bytes already taken (the other set of a pair).
 
     Returns
     -------
     HRTFSet
+        With :attr:`HRTFSet.silent` set (directions with an all-zero ear).
 
     Raises
     ------
     HrtfevalError
-        The file is missing, unreadable, of an unsupported format or convention, or its content
-        does not describe a binaural HRTF set.
+        The file is missing, not a regular file, unreadable, of an unsupported format or
+        convention, too large for ``max_memory``, or its content does not describe a binaural
+        HRTF set. Always one line naming the file.
+
+    Warns
+    -----
+    HrtfevalWarning
+        Every warning raised while reading (by hrtfeval or the libraries it calls), once,
+        naming the file.
 
     ``apply_delay=False`` (``--ignore-delay``) leaves a SOFA file's ``Data.Delay`` unapplied,
     as tools that ignore it do (``meta["delay_ignored"]`` says whether a non-zero one was).
     """
+    name = str(path)
     kind = _detect_format(path)
-    return read_sofa(path, apply_delay=apply_delay) if kind == "sofa" else read_pt(path)
+    limits = {"max_memory": max_memory, "n_fft": n_fft, "reserved": reserved}
+    with warnings_about(name):
+        try:
+            if kind == "sofa":
+                return read_sofa(path, apply_delay=apply_delay, **limits)
+            return read_pt(path, **limits)
+        except HrtfevalError:
+            raise
+        except MemoryError:
+            raise HrtfevalError(
+                "not enough memory to read the file; lower --max-memory so that the declared "
+                "sizes are checked before reading",
+                file=name,
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a library failing on a malformed file
+            what = "SOFA/netCDF" if kind == "sofa" else "PyTorch"
+            raise HrtfevalError(
+                f"not a readable {what} file: {_exception_line(exc)}", file=name
+            ) from None
+
+
+def _exception_line(exc: BaseException) -> str:
+    """``"<Type>: <first line of the message>"`` of a library's exception."""
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+class _Budget:
+    """The memory a reader may allocate: the data's declared size with its working memory
+    (spectra at ``n_fft``) plus what is ``reserved`` must stay within ``limit`` bytes."""
+
+    def __init__(self, limit: int | None, n_fft: int | None = None, reserved: int = 0):
+        self.limit = default_limit() if limit is None else int(limit)
+        self.n_fft, self.reserved = n_fft, int(reserved)
+        self.used = 0
+
+    def take(self, n_bytes: int, what: str, file: str) -> None:
+        self.used += int(n_bytes)
+        total = self.used + self.reserved
+        if total > self.limit:
+            with_other = " (with the pair's other set)" if self.reserved else ""
+            check_size(total, self.limit, f"{what}{with_other}", file)
+
+    def take_data(self, shape: tuple[int, ...], domain: str, itemsize: int, name: str, file: str):
+        need = set_bytes(shape, domain, self.n_fft, itemsize)
+        self.take(need, f"{name} of shape {tuple(shape)} with the spectra to score it", file)
+
+
+def _check_regular(path: str | os.PathLike) -> os.stat_result:
+    """Missing, a directory, a FIFO, a device or a socket -> HrtfevalError (before ``open``
+    blocks on a FIFO or reads a device forever)."""
+    name = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise HrtfevalError("file not found", file=name) from None
+    except OSError as exc:
+        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=name)
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise HrtfevalError(f"is {kind}; expected a regular {_FORMATS} file", file=name)
+    return info
 
 
 def _detect_format(path: str | os.PathLike) -> str:
     """``"sofa"`` or ``"pt"``: by content first (robust to odd names), then by extension."""
     name = str(path)
     p = Path(path)
-    if p.is_dir():
-        raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=name)
+    _check_regular(path)
     try:
         with open(p, "rb") as fh:
             head = fh.read(_HDF5_OFFSETS[-1] + len(_HDF5_MAGIC))
@@ -150,13 +251,9 @@ def _detect_format(path: str | os.PathLike) -> str:
 
 
 def _check_file(path: str | os.PathLike, what: str) -> None:
-    """Missing / directory / empty -> HrtfevalError (before a library gives a murkier message)."""
-    p = Path(path)
-    if p.is_dir():
-        raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=str(path))
-    if not p.exists():
-        raise HrtfevalError("file not found", file=str(path))
-    if p.stat().st_size == 0:
+    """Missing / not a regular file / empty -> HrtfevalError (before a library gives a murkier
+    message, or blocks reading a FIFO)."""
+    if _check_regular(path).st_size == 0:
         raise HrtfevalError(f"not a readable {what} file: the file is empty", file=str(path))
 
 
@@ -164,7 +261,14 @@ def _check_file(path: str | os.PathLike, what: str) -> None:
 # SOFA
 
 
-def read_sofa(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
+def read_sofa(
+    path: str | os.PathLike,
+    *,
+    apply_delay: bool = True,
+    max_memory: int | None = None,
+    n_fft: int | None = None,
+    reserved: int = 0,
+) -> HRTFSet:
     """Read a SOFA file (read-only, only the variables needed) into an :class:`HRTFSet`.
 
     ``Data.IR`` (SimpleFreeFieldHRIR, GeneralFIR) gives domain ``"ir"``; ``Data.Real`` +
@@ -178,6 +282,10 @@ def read_sofa(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
 
     Source positions become azimuth in [0, 360) degree, elevation in degree and distance in
     metre whatever the file's ``Type`` (spherical or cartesian) and ``Units`` spelling.
+    ``SourcePosition`` is mandatory (AES69): a file without a readable one is an error, never
+    matched by row order. ``Data.Delay`` must be finite and >= 0.
+
+    ``max_memory``, ``n_fft`` and ``reserved`` bound the memory as in :func:`read_hrtf`.
 
     Raises
     ------
@@ -186,6 +294,7 @@ def read_sofa(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
     """
     name = str(path)
     _check_file(path, "SOFA/netCDF")
+    budget = _Budget(max_memory, n_fft, reserved)
     from ._h5sofa import Unhandled, open_dataset
 
     # netCDF-4 files through h5py (~20x cheaper to open); anything else, or anything that path
@@ -196,9 +305,10 @@ def read_sofa(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
             warnings.simplefilter("always")
             try:
                 with h5:
-                    hrtf = _read_sofa_dataset(h5, name, apply_delay)
+                    hrtf = _read_sofa_dataset(h5, name, apply_delay, budget)
             except Unhandled:
                 hrtf = None
+                budget.used = 0
         if hrtf is not None:
             for w in caught:  # only now: a fallback would warn again
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -207,15 +317,24 @@ def read_sofa(path: str | os.PathLike, *, apply_delay: bool = True) -> HRTFSet:
 
     try:
         ds = netCDF4.Dataset(name, "r")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if exc.errno == -101:  # NC_EHDFERR: the HDF5 layer failed, typically a cut-off file
+    except (OSError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if getattr(exc, "errno", None) == -101 or "HDF error" in reason:
+            # NC_EHDFERR: the HDF5 layer failed, typically a cut-off or damaged file
             reason += " (truncated or corrupt HDF5 file?)"
         raise HrtfevalError(f"not a readable SOFA/netCDF file: {reason}", file=name) from None
     with ds:
-        # Plain ndarrays: masked arrays are slower and a fill value is not a missing sample here.
-        ds.set_auto_mask(False)
-        return _read_sofa_dataset(ds, name, apply_delay)
+        try:
+            # Plain ndarrays: masked arrays are slower and a fill value is not a missing sample.
+            ds.set_auto_mask(False)
+            return _read_sofa_dataset(ds, name, apply_delay, budget)
+        except HrtfevalError:
+            raise
+        except (OSError, RuntimeError) as exc:  # "NetCDF: HDF error" on damaged metadata
+            raise HrtfevalError(
+                f"not a readable SOFA/netCDF file: {_exception_line(exc)} (corrupt HDF5 file?)",
+                file=name,
+            ) from None
 
 
 def _attr(obj: Any, key: str) -> str | None:
@@ -238,17 +357,39 @@ def _attr_text(value: Any) -> str:
 
 
 def _read_var(
-    ds: Any, name: str, file: str, *orders: tuple[str, ...]
+    ds: Any,
+    name: str,
+    file: str,
+    *orders: tuple[str, ...],
+    budget: _Budget | None = None,
+    data_domain: str | None = None,
+    fill: list | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]] | None:
     """(values, dimension names) of a variable, or None when the file has no such variable.
 
     ``orders`` are the AES69 dimension orders of the variable (e.g. ``("M", "R", "N")``): a
     variable whose dimensions carry those names in another order (a writer that kept MATLAB's
     column-major order) is transposed to it.
+
+    The declared size is charged to ``budget`` before anything is read: for the data variable
+    (``data_domain`` given) with the working memory of scoring it, else the values and their
+    float64 copy. Values that are not real numbers (strings, compound types) are an error.
+    ``fill``, a list, receives a function returning the variable's fill value (what never-written
+    elements read as), or None: it is only asked for when the data look like holding one.
     """
     var = ds.variables.get(name)
     if var is None:
         return None
+    shape = tuple(int(d) for d in var.shape)
+    try:
+        itemsize = int(np.dtype(var.dtype).itemsize) or 8
+    except TypeError:  # a variable-length string type
+        itemsize = 8
+    if budget is not None:
+        if data_domain is not None:
+            budget.take_data(shape, data_domain, itemsize, name, file)
+        else:
+            budget.take(math.prod(shape) * (itemsize + 8), f"{name} of shape {shape}", file)
     values = None
     if name in _BULK_VARIABLES and not (set(var.ncattrs()) & _PACKING_ATTRS):
         # Raw chunks inflated by libdeflate (_h5fast): about half the CPU time of HDF5's own read.
@@ -268,6 +409,13 @@ def _read_var(
             raise HrtfevalError(
                 f"not a readable SOFA/netCDF file: reading {name} failed ({exc})", file=file
             ) from None
+    if values.dtype.kind not in "iuf":  # also no bools (an HDF5 enum, not a netCDF type)
+        raise HrtfevalError(
+            f"{name} has values of type {_dtype_text(values.dtype)}; expected real numbers",
+            file=file,
+        )
+    if fill is not None:
+        fill.append(getattr(var, "get_fill_value", None))
     if not orders:
         return values, ()  # no order to check: the dimension names are not needed
     dims = tuple(var.dimensions)
@@ -278,7 +426,15 @@ def _read_var(
     return values, dims
 
 
-def _read_sofa_dataset(ds: Any, file: str, apply_delay: bool = True) -> HRTFSet:
+def _dtype_text(dtype: np.dtype) -> str:
+    if dtype.names:
+        return "compound (" + ", ".join(dtype.names) + ")"
+    return {"O": "object (strings?)", "S": "bytes (text)", "U": "text"}.get(dtype.kind, str(dtype))
+
+
+def _read_sofa_dataset(
+    ds: Any, file: str, apply_delay: bool = True, budget: _Budget | None = None
+) -> HRTFSet:
     convention = _attr(ds, "SOFAConventions")
     if convention is None:
         raise HrtfevalError(
@@ -298,14 +454,14 @@ def _read_sofa_dataset(ds: Any, file: str, apply_delay: bool = True) -> HRTFSet:
         )
 
     if domain == IR:
-        data, frequencies = _sofa_ir(ds, file), None
+        (data, silent), frequencies = _sofa_ir(ds, file, budget), None
     else:
-        data, frequencies = _sofa_tf(ds, file)
+        data, frequencies, silent = _sofa_tf(ds, file, budget)
     m_count = data.shape[0]
 
-    sampling_rate = _sofa_sampling_rate(ds, m_count, file, required=domain == IR)
-    positions, pos_meta = _sofa_positions(ds, m_count, file)
-    delay = _sofa_delay(ds, m_count, sampling_rate, file)
+    sampling_rate = _sofa_sampling_rate(ds, m_count, file, budget, required=domain == IR)
+    positions, pos_meta = _sofa_positions(ds, m_count, file, budget)
+    delay = _sofa_delay(ds, m_count, sampling_rate, file, budget)
 
     meta: dict[str, Any] = {"format": "SOFA", "sofa_version": _attr(ds, "Version") or ""}
     for key, attr in (
@@ -329,6 +485,8 @@ def _read_sofa_dataset(ds: Any, file: str, apply_delay: bool = True) -> HRTFSet:
             data, delay_applied = _apply_sofa_delay(
                 data, delay, domain, sampling_rate, frequencies, file
             )
+            if delay_applied and domain == IR:
+                silent = silent_rows(data)  # a delay can push a whole response past N
     meta["delay_applied"] = delay_applied
 
     return HRTFSet(
@@ -342,6 +500,7 @@ def _read_sofa_dataset(ds: Any, file: str, apply_delay: bool = True) -> HRTFSet:
         version=version,
         delay_applied=delay_applied,
         meta=meta,
+        silent=silent,
     )
 
 
@@ -357,8 +516,16 @@ def _convention_domain(convention: str) -> str | None:
     return folded.get(convention.lower())
 
 
-def _check_data(values: np.ndarray, name: str, file: str) -> np.ndarray:
-    """Shape (M, 2, N) with M, N > 0 and all finite, else HrtfevalError."""
+def _check_data(values: np.ndarray, name: str, file: str, fill: Any = None) -> np.ndarray:
+    """Shape (M, 2, N) with M, N > 0, all finite and no never-written elements, else
+    HrtfevalError.
+
+    Returns the (M,) mask of silent directions (an ear all zeros), found from the same per-ear
+    sums that check finiteness: only ears summing to exactly 0 are looked at again. ``fill``
+    returns the variable's fill value (asked only when needed): elements equal to it were never
+    written (or a damaged chunk index lost them). Only the netCDF-sized fills (|fill| >= 1e30) are checked, through the
+    same sums: an ear holding one has a sum of that size.
+    """
     if values.ndim != 3:
         raise HrtfevalError(
             f"{name} has shape {tuple(values.shape)}; expected (M, 2, N)", file=file
@@ -376,15 +543,41 @@ def _check_data(values: np.ndarray, name: str, file: str) -> np.ndarray:
             "one sample",
             file=file,
         )
-    _check_finite(values, name, file)
-    return values
+    with np.errstate(all="ignore"):
+        ear_sums = values.sum(axis=-1)
+    _check_finite(values, name, file, ear_sums.sum())
+    _check_unwritten(values, ear_sums, fill, name, file)
+    return silent_rows(values, ear_sums)
 
 
-def _check_finite(values: np.ndarray, name: str, file: str | None) -> None:
+def _check_unwritten(
+    values: np.ndarray, ear_sums: np.ndarray, fill: Any, name: str, file: str
+) -> None:
+    if fill is None or not np.any(np.abs(ear_sums) >= 0.5 * _HUGE_FILL):
+        return  # no ear sums anywhere near a netCDF-sized fill value: none is there
+    try:
+        fill = float(np.asarray(fill()).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        return
+    if not math.isfinite(fill) or abs(fill) < _HUGE_FILL:
+        return
+    unwritten = values == fill
+    count = int(np.count_nonzero(unwritten))
+    if count:
+        first = [int(i) for i in np.argwhere(unwritten)[0]]
+        raise HrtfevalError(
+            f"{name} has {count} element(s) equal to its fill value {fill:g}, first at {first}: "
+            "never written, or the file is damaged",
+            file=file,
+        )
+
+
+def _check_finite(values: np.ndarray, name: str, file: str | None, total: Any = None) -> None:
     # One sum is cheaper than a full isfinite mask and is finite whenever every value is (an
     # overflow to inf only costs the full check below, which then finds nothing).
-    with np.errstate(all="ignore"):
-        total = values.sum()
+    if total is None:
+        with np.errstate(all="ignore"):
+            total = values.sum()
     if np.isfinite(total):
         return
     bad = ~np.isfinite(values)
@@ -394,25 +587,31 @@ def _check_finite(values: np.ndarray, name: str, file: str | None) -> None:
         raise HrtfevalError(f"{name} has {count} non-finite value(s), first at {first}", file=file)
 
 
-def _sofa_ir(ds: Any, file: str) -> np.ndarray:
-    got = _read_var(ds, "Data.IR", file, _MRN)
+def _sofa_ir(ds: Any, file: str, budget: _Budget | None) -> tuple[np.ndarray, np.ndarray]:
+    fill: list = []
+    got = _read_var(ds, "Data.IR", file, _MRN, budget=budget, data_domain=IR, fill=fill)
     if got is None:
         raise HrtfevalError("SOFA file has no variable Data.IR", file=file)
     values = got[0]
     if values.dtype != np.float64:
         values = values.astype(np.float64)
-    return _check_data(values, "Data.IR", file)
+    return values, _check_data(values, "Data.IR", file, fill[0])
 
 
-def _sofa_tf(ds: Any, file: str) -> tuple[np.ndarray, np.ndarray]:
-    real = _read_var(ds, "Data.Real", file, _MRN)
-    imag = _read_var(ds, "Data.Imag", file, _MRN)
+def _sofa_tf(
+    ds: Any, file: str, budget: _Budget | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fills: list = []
+    real = _read_var(ds, "Data.Real", file, _MRN, budget=budget, data_domain=TF, fill=fills)
+    imag = _read_var(ds, "Data.Imag", file, _MRN, budget=budget, fill=fills)
     if real is None or imag is None:
         pairs = (("Data.Real", real), ("Data.Imag", imag))
         missing = " and ".join(n for n, v in pairs if v is None)
         raise HrtfevalError(f"SOFA file has no variable {missing}", file=file)
-    re_part = _check_data(real[0].astype(np.float64, copy=False), "Data.Real", file)
-    im_part = _check_data(imag[0].astype(np.float64, copy=False), "Data.Imag", file)
+    re_part = real[0].astype(np.float64, copy=False)
+    im_part = imag[0].astype(np.float64, copy=False)
+    silent_re = _check_data(re_part, "Data.Real", file, fills[0])
+    silent_im = _check_data(im_part, "Data.Imag", file, fills[1])
     if re_part.shape != im_part.shape:
         raise HrtfevalError(
             f"Data.Real has shape {re_part.shape} but Data.Imag has shape {im_part.shape}; "
@@ -420,8 +619,14 @@ def _sofa_tf(ds: Any, file: str) -> tuple[np.ndarray, np.ndarray]:
             file=file,
         )
     data = re_part + 1j * im_part
+    # An ear is silent when both parts are zero; silent_rows of the complex data decides for
+    # the few directions where each part has a silent ear (not necessarily the same one).
+    maybe = np.flatnonzero(silent_re & silent_im)
+    silent = np.zeros(data.shape[0], dtype=bool)
+    if maybe.size:
+        silent[maybe] = silent_rows(data[maybe])
 
-    freq = _read_var(ds, "N", file)
+    freq = _read_var(ds, "N", file, budget=budget)
     if freq is None:
         raise HrtfevalError(
             "SOFA file has no variable N (the frequencies of Data.Real/Data.Imag)", file=file
@@ -439,7 +644,7 @@ def _sofa_tf(ds: Any, file: str) -> tuple[np.ndarray, np.ndarray]:
         raise HrtfevalError(
             f"variable N has units {units!r}; expected 'hertz' (or 'Hz')", file=file
         )
-    return data, frequencies
+    return data, frequencies, silent
 
 
 def _per_measurement(
@@ -460,8 +665,10 @@ def _per_measurement(
     )
 
 
-def _sofa_sampling_rate(ds: Any, m_count: int, file: str, *, required: bool) -> float | None:
-    got = _read_var(ds, "Data.SamplingRate", file)
+def _sofa_sampling_rate(
+    ds: Any, m_count: int, file: str, budget: _Budget | None = None, *, required: bool
+) -> float | None:
+    got = _read_var(ds, "Data.SamplingRate", file, budget=budget)
     if got is None:
         if required:
             raise HrtfevalError("SOFA file has no variable Data.SamplingRate", file=file)
@@ -495,10 +702,19 @@ def _fmt_values(values: np.ndarray) -> str:
     return f"[{shown}{', ...' if values.size > 3 else ''}]"
 
 
-def _sofa_positions(ds: Any, m_count: int, file: str) -> tuple[np.ndarray | None, dict[str, Any]]:
-    got = _read_var(ds, "SourcePosition", file, ("M", "C"), ("I", "C"))
+def _sofa_positions(
+    ds: Any, m_count: int, file: str, budget: _Budget | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    got = _read_var(ds, "SourcePosition", file, ("M", "C"), ("I", "C"), budget=budget)
     if got is None:
-        return None, {"position_type": "", "position_units": ""}
+        # Mandatory in AES69: without it the rows cannot be matched by direction, and taking
+        # them to be in the other file's order would score a misread.
+        raise HrtfevalError(
+            "SOFA file has no readable variable SourcePosition (missing or damaged; it is "
+            "mandatory in AES69), so its directions "
+            "are unknown",
+            file=file,
+        )
     values, dims = got
     values = np.asarray(values, dtype=np.float64)
     # Some old files carry a trailing singleton (e.g. (M, C, 1)).
@@ -634,13 +850,15 @@ def _fold_elevation(azimuth: np.ndarray, elevation: np.ndarray) -> tuple[np.ndar
     return azimuth, elevation
 
 
-def _sofa_delay(ds: Any, m_count: int, sampling_rate: float | None, file: str) -> np.ndarray | None:
+def _sofa_delay(
+    ds: Any, m_count: int, sampling_rate: float | None, file: str, budget: _Budget | None = None
+) -> np.ndarray | None:
     """``Data.Delay`` as (M, 2) samples, or None when the file has none.
 
     AES69 gives the delay in samples and defines no Units for it; a file whose ``Units``
     attribute says seconds is converted with the sampling rate.
     """
-    got = _read_var(ds, "Data.Delay", file, ("M", "R"), ("I", "R"))
+    got = _read_var(ds, "Data.Delay", file, ("M", "R"), ("I", "R"), budget=budget)
     if got is None:
         return None
     values, dims = got
@@ -661,14 +879,25 @@ def _sofa_delay(ds: Any, m_count: int, sampling_rate: float | None, file: str) -
         )
     values = _per_measurement(values, dims, m_count, "Data.Delay", file)
     _check_finite(values, "Data.Delay", file)
+    negative = np.flatnonzero(np.any(values < 0, axis=1))
+    if negative.size:
+        raise HrtfevalError(
+            f"Data.Delay has {negative.size} row(s) with a negative delay (min "
+            f"{float(values.min()):g}, first at row {int(negative[0])}); expected delays >= 0 "
+            "(samples the response is late by)",
+            file=file,
+        )
     units = _attr(ds.variables["Data.Delay"], "Units")
     unit = (units or "").lower()
     if unit in _SECOND_UNITS:
         if sampling_rate is None:
             if np.any(values != 0):
                 warnings.warn(
-                    f"{file}: Data.Delay is in seconds but the file has no sampling rate to "
-                    "convert it to samples; it is ignored",
+                    HrtfevalWarning(
+                        "Data.Delay is in seconds but the file has no sampling rate to "
+                        "convert it to samples; it is ignored",
+                        file,
+                    ),
                     stacklevel=4,
                 )
             return None
@@ -693,15 +922,22 @@ def _apply_sofa_delay(
         delayed, lost = apply_delay(data, delay)
         if lost > DELAY_LOSS_WARN_FRACTION:
             warnings.warn(
-                f"{file}: Data.Delay (up to {delay.max():g} samples) pushes {100 * lost:.2g} % "
-                f"of the set's energy past the {data.shape[2]} samples kept; that part is lost",
+                HrtfevalWarning(
+                    f"Data.Delay (up to {delay.max():g} samples) pushes {100 * lost:.2g} % "
+                    f"of the set's energy past the {data.shape[2]} samples kept; that part is "
+                    "lost",
+                    file,
+                ),
                 stacklevel=4,
             )
         return delayed, True
     if sampling_rate is None:
         warnings.warn(
-            f"{file}: Data.Delay is non-zero but the file has no sampling rate, so the delay "
-            "(in samples) cannot be applied to the spectra; it is ignored",
+            HrtfevalWarning(
+                "Data.Delay is non-zero but the file has no sampling rate, so the delay "
+                "(in samples) cannot be applied to the spectra; it is ignored",
+                file,
+            ),
             stacklevel=4,
         )
         return data, False
@@ -776,7 +1012,13 @@ def apply_delay(ir: np.ndarray, delay: np.ndarray) -> tuple[np.ndarray, float]:
 # PyTorch
 
 
-def read_pt(path: str | os.PathLike) -> HRTFSet:
+def read_pt(
+    path: str | os.PathLike,
+    *,
+    max_memory: int | None = None,
+    n_fft: int | None = None,
+    reserved: int = 0,
+) -> HRTFSet:
     """Read a ``torch.save`` file into an :class:`HRTFSet` (``weights_only=True``: no code runs).
 
     Accepted content:
@@ -790,7 +1032,10 @@ def read_pt(path: str | os.PathLike) -> HRTFSet:
       ``meta["ignored_keys"]``).
 
     Missing rate, positions or frequencies stay ``None``; :func:`hrtfeval.align.align_pair` fills
-    them from the other file. Data become float64 (complex128 when complex).
+    them from the other file. Data become float64 (complex128 when complex); quantized tensors
+    are dequantized; meta, sparse and nested tensors are refused. Each tensor's size is checked
+    against ``max_memory`` (see :func:`read_hrtf`) before it is converted, so an expanded
+    (stride-0) tensor cannot blow up.
 
     Raises
     ------
@@ -800,6 +1045,7 @@ def read_pt(path: str | os.PathLike) -> HRTFSet:
     """
     name = str(path)
     _check_file(path, "PyTorch")
+    budget = _Budget(max_memory, n_fft, reserved)
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -853,20 +1099,20 @@ def read_pt(path: str | os.PathLike) -> HRTFSet:
         )
     meta["data_key"] = key
 
-    data = _pt_array(raw, key, name)
+    data = _pt_array(raw, key, name, budget, data=True)
     domain = _pt_domain(data, key, name)
-    _check_data(data, key, name)
+    silent = _check_data(data, key, name)
 
     sampling_rate = _pt_sampling_rate(extras.get("sampling_rate"), name)
     positions = None
     if extras.get("positions") is not None:
-        positions = _pt_positions(extras["positions"], data.shape[0], name)
+        positions = _pt_positions(extras["positions"], data.shape[0], name, budget)
     frequencies = None
     if extras.get("frequencies") is not None:
         if domain == IR:
             meta.setdefault("ignored_keys", []).append("frequencies")
         else:
-            frequencies = _pt_frequencies(extras["frequencies"], data.shape[2], name)
+            frequencies = _pt_frequencies(extras["frequencies"], data.shape[2], name, budget)
 
     return HRTFSet(
         path=name,
@@ -879,15 +1125,44 @@ def read_pt(path: str | os.PathLike) -> HRTFSet:
         version="",
         delay_applied=False,
         meta=meta,
+        silent=silent,
     )
 
 
-def _pt_array(value: Any, key: str, file: str) -> np.ndarray:
-    """A tensor / ndarray / number list -> float64 or complex128 ndarray."""
+def _pt_array(
+    value: Any, key: str, file: str, budget: _Budget | None = None, *, data: bool = False
+) -> np.ndarray:
+    """A tensor / ndarray / number list -> float64 or complex128 ndarray.
+
+    Its size is charged to ``budget`` first (as the data set when ``data``); tensors that hold
+    no plain values (meta, sparse, nested) are an error; quantized ones are dequantized.
+    """
     import torch
 
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu()
+        if value.is_meta:
+            raise HrtfevalError(
+                f"{key} is a meta tensor (a shape without values); expected a tensor of numbers",
+                file=file,
+            )
+        if value.is_nested or value.layout != torch.strided:
+            layout = "nested" if value.is_nested else str(value.layout).replace("torch.", "")
+            raise HrtfevalError(
+                f"{key} is a {layout} tensor; expected a dense tensor (save tensor.to_dense())",
+                file=file,
+            )
+        if budget is not None:
+            shape = tuple(value.shape)
+            complex_ = value.is_complex()
+            if data:
+                domain = TF if complex_ else IR
+                budget.take_data(shape, domain, 16 if complex_ else 8, key, file)
+            else:
+                budget.take(value.numel() * 16, f"{key} of shape {shape}", file)
+        value = value.detach()
+        if value.is_quantized:
+            value = value.dequantize()
+        value = value.cpu()
         if value.is_complex():
             return value.to(torch.complex128).numpy()
         if value.dtype == torch.bool:
@@ -901,6 +1176,8 @@ def _pt_array(value: Any, key: str, file: str) -> np.ndarray:
         raise HrtfevalError(
             f"{key} is a {type(value).__name__}; expected a tensor of numbers", file=file
         )
+    if budget is not None:
+        budget.take(array.size * 16, f"{key} of shape {tuple(array.shape)}", file)
     return array.astype(np.complex128 if array.dtype.kind == "c" else np.float64)
 
 
@@ -944,7 +1221,10 @@ def _pt_sampling_rate(value: Any, file: str) -> float | None:
     rate: float | None = None
     if isinstance(value, torch.Tensor):
         if value.numel() == 1 and not value.is_complex():
-            rate = float(value.reshape(-1)[0])
+            try:
+                rate = float(value.reshape(-1)[0])
+            except (RuntimeError, NotImplementedError, TypeError, ValueError):
+                rate = None  # a meta, sparse or other tensor without a plain value
     elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         rate = float(value)
     if rate is None or not math.isfinite(rate) or rate <= 0:
@@ -957,8 +1237,8 @@ def _pt_sampling_rate(value: Any, file: str) -> float | None:
     return rate
 
 
-def _pt_positions(value: Any, m_count: int, file: str) -> np.ndarray:
-    positions = _pt_array(value, "positions", file)
+def _pt_positions(value: Any, m_count: int, file: str, budget: _Budget | None = None) -> np.ndarray:
+    positions = _pt_array(value, "positions", file, budget)
     if np.iscomplexobj(positions) or positions.shape != (m_count, 3):
         raise HrtfevalError(
             f"positions has shape {tuple(positions.shape)}; expected real ({m_count}, 3) "
@@ -970,8 +1250,10 @@ def _pt_positions(value: Any, m_count: int, file: str) -> np.ndarray:
     )
 
 
-def _pt_frequencies(value: Any, n_count: int, file: str) -> np.ndarray:
-    freqs = _pt_array(value, "frequencies", file)
+def _pt_frequencies(
+    value: Any, n_count: int, file: str, budget: _Budget | None = None
+) -> np.ndarray:
+    freqs = _pt_array(value, "frequencies", file, budget)
     if np.iscomplexobj(freqs) or freqs.reshape(-1).shape != (n_count,):
         raise HrtfevalError(
             f"frequencies has shape {tuple(freqs.shape)}; expected ({n_count},) hertz, one per bin",
@@ -986,6 +1268,25 @@ def _pt_frequencies(value: Any, n_count: int, file: str) -> np.ndarray:
 # info
 
 
+def _silent_facts(hrtf: HRTFSet) -> dict[str, Any]:
+    """``{"count": k, "first": [{"azimuth_deg", "elevation_deg"}, ...] or [row, ...]}`` of the
+    silent directions."""
+    from .model import SHOWN_DIRECTIONS
+
+    rows = np.flatnonzero(hrtf.silent_mask())[:SHOWN_DIRECTIONS]
+    if hrtf.positions is None:
+        first: list[Any] = [int(i) for i in rows]
+    else:
+        first = [
+            {
+                "azimuth_deg": float(hrtf.positions[i, 0]),
+                "elevation_deg": float(hrtf.positions[i, 1]),
+            }
+            for i in rows
+        ]
+    return {"count": int(hrtf.silent_mask().sum()), "first": first}
+
+
 def describe(path: str | os.PathLike) -> dict[str, Any]:
     """What ``hrtfeval info`` shows about a file, as a JSON-serialisable dict.
 
@@ -993,8 +1294,10 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     ``file_size_bytes``, ``domain``, ``M``, ``R``, ``N``, ``sampling_rate`` (Hz or None),
     ``frequencies`` (count/min/max Hz, or None), ``directions`` (count, azimuth/elevation range
     in degree, distance range in metre, or None without positions), ``position_type``,
-    ``position_units``, ``delay`` (min/max samples, nonzero, applied), ``cues`` (ITD range in
-    µs and ILD range in dB over the directions; see :func:`hrtfeval.cues.cue_ranges`), and ``title``,
+    ``position_units``, ``delay`` (min/max samples, nonzero, applied), ``silent_directions``
+    (``count`` and the ``first`` few azimuths/elevations in degree, or row indices without
+    positions, of the directions with an all-zero ear), ``cues`` (ITD range in µs and ILD
+    range in dB over the other directions; see :func:`hrtfeval.cues.cue_ranges`), and ``title``,
     ``database``, ``listener`` (str or None).
 
     Raises
@@ -1052,6 +1355,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             "nonzero": bool((d_min or 0.0) != 0.0 or (d_max or 0.0) != 0.0),
             "applied": bool(hrtf.delay_applied),
         },
+        "silent_directions": _silent_facts(hrtf),
         "cues": cues,
         "title": meta.get("title"),
         "database": meta.get("database"),

@@ -45,6 +45,10 @@ class HRTFSet:
         True when a non-zero ``Data.Delay`` was applied to the impulse responses.
     meta : dict
         Extra facts for ``info`` (title, database, original position type and units, ...).
+    silent : numpy.ndarray or None, shape (M,), bool
+        True for the directions where an ear's data is all zeros (a silent direction: its ITD
+        and ILD are undefined). Set by the readers; ``None`` means not computed yet (see
+        :meth:`silent_mask`).
     """
 
     path: str
@@ -57,6 +61,13 @@ class HRTFSet:
     version: str = ""
     delay_applied: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    silent: np.ndarray | None = None
+
+    def silent_mask(self) -> np.ndarray:
+        """:attr:`silent`, computed from the data (and kept) when the reader did not set it."""
+        if self.silent is None or self.silent.shape != (self.n_directions,):
+            self.silent = silent_rows(self.data)
+        return self.silent
 
     @property
     def n_directions(self) -> int:
@@ -74,6 +85,39 @@ class HRTFSet:
     @property
     def has_ir(self) -> bool:
         return self.domain == IR
+
+
+def silent_rows(data: np.ndarray, ear_sums: np.ndarray | None = None) -> np.ndarray:
+    """(M,) bool: directions of ``data`` (M, R, N) where some ear is all zeros.
+
+    ``ear_sums`` (M, R), the sums over the last axis when already computed, makes it cheap: only
+    the ears that sum to exactly zero are looked at again.
+    """
+    data = np.asarray(data)
+    if ear_sums is None:
+        with np.errstate(all="ignore"):
+            ear_sums = data.sum(axis=-1)
+    silent = np.zeros(ear_sums.shape, dtype=bool)
+    candidates = ear_sums == 0
+    if candidates.any():
+        silent[candidates] = ~np.any(data[candidates] != 0, axis=-1)
+    return silent.any(axis=-1) if silent.ndim > 1 else silent
+
+
+#: Directions named in a message about many (the rest are counted).
+SHOWN_DIRECTIONS = 3
+
+
+def format_directions(positions: np.ndarray | None, rows: np.ndarray) -> str:
+    """``"(az 0, el 30 deg), (az 90, el 0 deg), ..."``: the first :data:`SHOWN_DIRECTIONS` of
+    ``rows``; row indices when there are no positions."""
+    rows = np.asarray(rows)
+    shown = rows[:SHOWN_DIRECTIONS]
+    if positions is None:
+        text = ", ".join(f"row {int(i)}" for i in shown)
+    else:
+        text = ", ".join(f"(az {positions[i, 0]:.4g}, el {positions[i, 1]:.4g} deg)" for i in shown)
+    return text + (", ..." if rows.size > SHOWN_DIRECTIONS else "")
 
 
 def spherical_to_unit(positions: np.ndarray) -> np.ndarray:

@@ -24,12 +24,13 @@ def band_bins(
     freq_min: float,
     freq_max: float,
     sampling_rate: float | None,
+    file: str | None = None,
 ) -> np.ndarray:
     """Indices of the bins scored by spectral metrics.
 
     A bin is scored when ``freq_min <= f <= freq_max`` and ``f < fs / 2``: the Nyquist bin is not
     used (the LAP challenge definition: bins ``k < N/2`` of an N-point FFT). Without a sampling
-    rate, only the band limits apply.
+    rate, only the band limits apply. ``file`` names the file(s) in the error.
 
     Raises
     ------
@@ -45,7 +46,8 @@ def band_bins(
         nyq = "" if sampling_rate is None else f", Nyquist {float(sampling_rate) / 2:g} Hz"
         raise HrtfevalError(
             f"no frequency bin lies in the band {freq_min:g}-{freq_max:g} Hz "
-            f"(bins span {f.min():g}-{f.max():g} Hz{nyq}); check --freq-min/--freq-max"
+            f"(bins span {f.min():g}-{f.max():g} Hz{nyq}); check --freq-min/--freq-max",
+            file,
         )
     return idx
 
@@ -152,7 +154,15 @@ class SetTensors:
         Impulse responses (``irfft``) and the energy by Parseval need the whole grid; spectra on
         another grid (e.g. Mesh2HRTF output without a 0 Hz bin) still give spectral metrics.
         """
-        if self.domain == IR or self.frequencies_hz is None or not self.sampling_rate:
+        if self.domain == IR:
+            return
+        if self.n_samples < 2:
+            raise HrtfevalError(
+                f"holds {self.n_samples} frequency bin; {what} needs the bins of a real FFT "
+                "(0 Hz up to fs/2, at least 2); spectral metrics (lsd, rmse, mae) still work",
+                self.path,
+            )
+        if self.frequencies_hz is None or not self.sampling_rate:
             return
         expected = rfft_frequencies(self.fft_length, self.sampling_rate)
         f = np.asarray(self.frequencies_hz, dtype=np.float64)
@@ -197,8 +207,9 @@ def check_same_bins(pred: SetTensors, ref: SetTensors) -> np.ndarray:
     fp, fr = pred.frequencies(), ref.frequencies()
     if fp.shape != fr.shape or not np.allclose(fp, fr, rtol=1e-6, atol=1e-9):
         raise HrtfevalError(
-            f"the spectra have different frequency bins: prediction {fp.size} bins "
-            f"({fp.min():g}-{fp.max():g} Hz), reference {fr.size} bins ({fr.min():g}-{fr.max():g} Hz); "
-            "use --n-fft to put impulse responses on the other set's grid"
+            f"the spectra have different frequency bins: prediction {pred.path} {fp.size} bins "
+            f"({fp.min():g}-{fp.max():g} Hz), reference {ref.path} {fr.size} bins "
+            f"({fr.min():g}-{fr.max():g} Hz); use --n-fft to put impulse responses on the other "
+            "set's grid"
         )
     return fr

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HrtfevalError
+from .errors import HrtfevalError, HrtfevalWarning, warnings_about
 from .loss import check_epsilon, check_option, metric_values, reduce_values
-from .model import IR
+from .model import IR, format_directions
 
 METRICS = ("lsd", "rmse", "mae", "itd", "ild", "qe", "pe", "eb")
 INTERAURAL = ("itd", "ild")
@@ -109,6 +109,8 @@ class ScoreOptions:
     per_direction: bool = False  # keep the per-direction values (extras["per_direction"])
     ignore_delay: bool = False  # --ignore-delay: leave SOFA Data.Delay unapplied
     max_missing: float = 0.5  # with allow_missing: largest missing fraction of the reference
+    exclude_silent: bool = False  # score without the directions where a file has a silent ear
+    max_memory: int | None = None  # bytes one pair may use; None = memory.default_limit()
 
     @classmethod
     def build(
@@ -239,11 +241,26 @@ class ScoreOptions:
         object.__setattr__(self, "laterals", check_laterals(self.laterals))
         object.__setattr__(self, "sensitivity", check_sensitivity(self.sensitivity))
         object.__setattr__(self, "dtf", bool(self.dtf))
+        if self.max_memory is not None and (
+            isinstance(self.max_memory, bool)
+            or not isinstance(self.max_memory, int)
+            or self.max_memory < 1
+        ):
+            raise ValueError(
+                f"--max-memory must be a positive number of bytes; got {self.max_memory!r}"
+            )
 
     @property
     def localisation_only(self) -> bool:
         """Only metrics that use each set's own grid: no direction matching is needed."""
         return all(m in LOCALISATION for m in self.metrics)
+
+    @property
+    def memory_limit(self) -> int:
+        """Bytes one pair may use: ``max_memory`` or :func:`hrtfeval.memory.default_limit`."""
+        from .memory import default_limit
+
+        return default_limit() if self.max_memory is None else int(self.max_memory)
 
     @property
     def threshold_map(self) -> dict[str, Threshold]:
@@ -385,7 +402,11 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
         freqs = check_same_bins(pred, ref)
         bins = _bins_index(
             band_bins(
-                freqs, options.freq_min, options.freq_max, ref.sampling_rate or pred.sampling_rate
+                freqs,
+                options.freq_min,
+                options.freq_max,
+                ref.sampling_rate or pred.sampling_rate,
+                file=_pair_label(pred, ref),
             ),
             pred,
         )
@@ -406,13 +427,26 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
         from .cues import itd_seconds_many
 
         fs = _rate_for_itd(pred, ref)
-        # The readers rejected non-finite data already; skip the second scan.
-        itd_p, itd_r = itd_seconds_many(
-            [pred.impulse_responses(), ref.impulse_responses()],
-            fs,
-            options.itd_method,
-            check_finite=False,
-        )
+        irs = [pred.impulse_responses(), ref.impulse_responses()]
+        for s, ir in zip((pred, ref), irs):
+            if ir.shape[-1] < 2:
+                raise HrtfevalError(
+                    f"has impulse responses of {ir.shape[-1]} sample; the ITD needs at least 2",
+                    s.path,
+                )
+        if irs[0].shape[-1] != irs[1].shape[-1]:
+            raise HrtfevalError(
+                f"the ITD compares impulse responses of one length, but {pred.path} gives "
+                f"{irs[0].shape[-1]} samples and {ref.path} {irs[1].shape[-1]} (from "
+                f"{pred.domain} and {ref.domain} data)"
+            )
+        try:
+            # The readers rejected non-finite data already; skip the second scan.
+            itd_p, itd_r = itd_seconds_many(irs, fs, options.itd_method, check_finite=False)
+        except ValueError as exc:  # e.g. a rate too low for the 3 kHz low-pass
+            raise HrtfevalError(
+                f"the ITD cannot be computed: {exc}", _rate_file(pred, ref)
+            ) from None
         return (itd_p - itd_r).abs() * 1e6
     if metric == "ild":
         return (_ild(pred) - _ild(ref)).abs()
@@ -431,26 +465,47 @@ def _bins_index(idx: np.ndarray, like):
 def _rate_for_itd(pred, ref) -> float:
     fs = ref.sampling_rate or pred.sampling_rate
     if not fs:
-        raise HrtfevalError("the ITD needs a sampling rate, and neither file has one")
+        raise HrtfevalError(
+            f"the ITD needs a sampling rate, and neither {pred.path} nor {ref.path} has one"
+        )
     return float(fs)
+
+
+def _rate_file(pred, ref) -> str:
+    """The file whose sampling rate the pair is scored at."""
+    return ref.path if ref.sampling_rate else pred.path
+
+
+def _pair_label(pred, ref) -> str:
+    """``"pred.sofa, ref.sofa"``: the names a message about the pair starts with."""
+    return f"{pred.path}, {ref.path}" if pred.path != ref.path else pred.path
 
 
 def _ild(s):
     from .cues import ild_db, ild_db_from_spectrum
 
-    if s.domain == IR:
-        return ild_db(s.ir, check_finite=False)
-    s.check_rfft_grid("the ILD (energy by Parseval)")
-    return ild_db_from_spectrum(s.spectrum, s.fft_length)
+    try:
+        if s.domain == IR:
+            return ild_db(s.ir, check_finite=False)
+        s.check_rfft_grid("the ILD (energy by Parseval)")
+        return ild_db_from_spectrum(s.spectrum, s.fft_length)
+    except ValueError as exc:
+        raise HrtfevalError(f"the ILD cannot be computed: {exc}", s.path) from None
 
 
 def reduce_pair(
-    values, metric: str, unit: str, options: ScoreOptions, weights=None
+    values,
+    metric: str,
+    unit: str,
+    options: ScoreOptions,
+    weights=None,
+    files: str | None = None,
 ) -> MetricScore:
     """Per-ear and overall reductions of one pair's per-direction values (M, 2) or (M,).
 
     ``weights`` (M,) makes every reduction a weighted one (:func:`hrtfeval.weights.weighted_reduce`,
     e.g. the solid-angle weights of ``--weighting area``); None is the plain mean/rms.
+    ``files`` names the pair in the error about a non-finite result.
     """
     red, eps = options.reduction, options.epsilon
     if weights is None:
@@ -463,11 +518,11 @@ def reduce_pair(
 
     if metric in INTERAURAL:
         left = right = None
-        overall = _finite(reduce(values, red, eps), metric)
+        overall = _finite(reduce(values, red, eps), metric, files)
     else:
-        left = _finite(reduce(values[..., 0], red, eps), metric)
-        right = _finite(reduce(values[..., 1], red, eps), metric)
-        overall = _finite(reduce(values, red, eps), metric)
+        left = _finite(reduce(values[..., 0], red, eps), metric, files)
+        right = _finite(reduce(values[..., 1], red, eps), metric, files)
+        overall = _finite(reduce(values, red, eps), metric, files)
     score = MetricScore(metric, unit, left, right, overall)
     check = options.threshold_map.get(metric)
     if check is not None:
@@ -476,10 +531,12 @@ def reduce_pair(
     return score
 
 
-def _finite(t, metric: str) -> float:
+def _finite(t, metric: str, files: str | None = None) -> float:
     value = float(t)
     if not math.isfinite(value):
-        raise HrtfevalError(f"the {metric} came out non-finite ({value}); check the input data")
+        raise HrtfevalError(
+            f"the {metric} came out non-finite ({value}); check the input data", files
+        )
     return value
 
 
@@ -495,7 +552,9 @@ def score_tensors(pred, ref, options: ScoreOptions, weights=None) -> dict[str, M
             metric,
             effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
         )
-        out[metric] = reduce_pair(values, metric, unit, options, weights)
+        out[metric] = reduce_pair(
+            values, metric, unit, options, weights, files=_pair_label(pred, ref)
+        )
     return out
 
 
@@ -591,6 +650,13 @@ def spec_dict(
             "matched_fraction": aligned.n_matched / aligned.n_reference,
             "max_angle_deg": float(aligned.max_angle_deg),
             "tolerance_deg": options.tolerance_deg,
+            # Directions with an all-zero ear among those scored, and (--exclude-silent) those
+            # left out, per file.
+            "silent": {
+                "prediction": int(p.silent_mask().sum()),
+                "reference": int(r.silent_mask().sum()),
+            },
+            "silent_excluded": aligned.silent_excluded,
         }
     else:  # localisation only: each set on its own grid
         directions = {
@@ -631,6 +697,8 @@ def spec_dict(
         "epsilon": options.epsilon,
         "itd_method": options.itd_method if "itd" in options.metrics else None,
         "length_policy": options.length_policy,
+        "exclude_silent": options.exclude_silent,
+        "max_memory_bytes": options.memory_limit,
         "device": str(device),
         "thresholds": thresholds,
         "definitions": definitions(options, domain or "time", n_bins),
@@ -673,7 +741,20 @@ def tensors_for(aligned, options: ScoreOptions, device):
 
 
 def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
-    """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``."""
+    """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``.
+
+    Checks first (before any heavy computation) that the pair fits ``options.max_memory``
+    and that no silent direction is left for the ITD or ILD (see :func:`apply_silent_policy`).
+    Warnings raised while scoring are re-raised once, naming the two files.
+    """
+    if aligned.matched:
+        check_silent(aligned, options)
+    check_pair_memory(aligned, options)
+    with warnings_about(_pair_label(aligned.prediction, aligned.reference)):
+        return _score_aligned(aligned, options, device)
+
+
+def _score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     pred_t = ref_t = weights = None
     scores: dict[str, MetricScore] = {}
     extras: dict[str, Any] = {}
@@ -757,14 +838,16 @@ def load_aligned(prediction: str, target: str, options: ScoreOptions, timeout: f
     ``timeout`` (s): read the files in a child process that is stopped after that long
     (:func:`hrtfeval.procs.read_in_child`), for callers that cannot afford a hanging reader;
     None reads them here.
+
+    The readers check each file's declared sizes against ``options.max_memory`` before
+    reading (the second file within what the first left); then the aligned pair's working
+    memory is checked (:func:`check_pair_memory`) and the silent directions handled
+    (:func:`apply_silent_policy`), so that a pair that cannot be scored fails here, before any
+    heavy computation.
     """
-    from .io import read_hrtf
+    from .memory import PairReader
 
-    reader = read_hrtf
-    if options.ignore_delay:
-        import functools
-
-        reader = functools.partial(read_hrtf, apply_delay=False)
+    reader = PairReader(not options.ignore_delay, options.max_memory, options.n_fft)
     if timeout is None:
         sets = [reader(prediction), reader(target)]
     else:
@@ -812,6 +895,109 @@ def align_sets(pred, ref, options: ScoreOptions):
         from .regions import apply_exclude
 
         aligned = apply_exclude(aligned, options.exclude, options.tolerance_deg)
+    check_pair_memory(aligned, options)
+    aligned = apply_silent_policy(aligned, options)
+    return aligned
+
+
+def check_pair_memory(aligned, options: ScoreOptions) -> None:
+    """Raise HrtfevalError when the aligned pair's working-memory estimate (data and spectra at
+    the scored FFT length, :func:`hrtfeval.memory.set_bytes`) exceeds ``options.max_memory``."""
+    from .memory import check_size, set_bytes
+
+    p, r = aligned.prediction, aligned.reference
+    need = sum(set_bytes(s.data.shape, s.domain, options.n_fft) for s in (p, r))
+    n_fft = f" at n_fft {options.n_fft}" if options.n_fft else ""
+    check_size(
+        need,
+        options.memory_limit,
+        f"scoring {p.n_directions} x 2 x {p.n_samples} against {r.n_directions} x 2 x "
+        f"{r.n_samples}{n_fft}",
+        _pair_label(p, r),
+    )
+
+
+def _silent_text(hrtf, mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask)
+    verb = "has" if rows.size == 1 else "have"
+    return (
+        f"{rows.size} of its {mask.size} scored directions {verb} a silent ear (all zeros): "
+        + format_directions(hrtf.positions, rows)
+    )
+
+
+def check_silent(aligned, options: ScoreOptions) -> None:
+    """Raise HrtfevalError when the ITD or ILD is asked for and a file of the pair has silent
+    directions among the scored ones: the cues are undefined there."""
+    interaural = [m for m in options.metrics if m in INTERAURAL]
+    if not interaural:
+        return
+    for hrtf in (aligned.prediction, aligned.reference):
+        mask = hrtf.silent_mask()
+        if mask.any():
+            asked = (
+                f"--preset {options.preset}"
+                if options.preset
+                else "--metric " + "/".join(interaural)
+            )
+            raise HrtfevalError(
+                f"{_silent_text(hrtf, mask)}; the ITD and ILD ({asked}) are undefined there: "
+                "pass --exclude-silent to score the other directions",
+                hrtf.path,
+            )
+
+
+def apply_silent_policy(aligned, options: ScoreOptions):
+    """The pair with its silent directions handled as ``options`` say.
+
+    A silent direction has an ear whose data are all zeros (:attr:`HRTFSet.silent`). With
+    ``exclude_silent`` the directions silent in either file are left out (counts per file in
+    ``silent_excluded`` and a note); at least one must remain. Otherwise the ITD and ILD are
+    an error (:func:`check_silent`) and spectral metrics score them, with one
+    :class:`~hrtfeval.errors.HrtfevalWarning` per file naming them.
+    """
+    import warnings
+    from dataclasses import replace
+
+    from .align import _take
+
+    p, r = aligned.prediction, aligned.reference
+    sp, sr = p.silent_mask(), r.silent_mask()
+    if options.exclude_silent:
+        counts = {"prediction": int(sp.sum()), "reference": int(sr.sum())}
+        drop = sp | sr
+        if not drop.any():
+            return replace(aligned, silent_excluded=counts)
+        keep = np.flatnonzero(~drop)
+        if keep.size == 0:
+            raise HrtfevalError(
+                f"every one of the {drop.size} matched directions has a silent ear (all zeros) in "
+                f"{p.path} or {r.path}: nothing is left to score with --exclude-silent"
+            )
+        notes = list(aligned.notes)
+        for hrtf, mask in ((p, sp), (r, sr)):
+            if mask.any():
+                notes.append(
+                    f"{hrtf.path}: {_silent_text(hrtf, mask)}; left out (--exclude-silent)"
+                )
+        return replace(
+            aligned,
+            prediction=_take(p, keep),
+            reference=_take(r, keep),
+            notes=notes,
+            silent_excluded=counts,
+        )
+    check_silent(aligned, options)
+    for hrtf, mask in ((p, sp), (r, sr)):
+        if mask.any():
+            warnings.warn(
+                HrtfevalWarning(
+                    f"{_silent_text(hrtf, mask)}; spectral metrics score them as they are "
+                    "(pass --exclude-silent to leave them out)",
+                    hrtf.path,
+                ),
+                stacklevel=2,
+            )
     return aligned
 
 

@@ -78,6 +78,8 @@ def test_sample_data_lsd_json_and_table_agree():
         "matched_fraction": 1.0,
         "max_angle_deg": pytest.approx(0, abs=1e-5),
         "tolerance_deg": 0.1,
+        "silent": {"prediction": 0, "reference": 0},
+        "silent_excluded": None,
     }
     table = invoke("score", pred, ref, "--metric", "lsd", "--device", "cpu")
     assert table.exit_code == 0
@@ -270,9 +272,9 @@ def test_stdout_stays_json_when_a_library_prints(monkeypatch):
 
     real = hio.read_hrtf
 
-    def noisy(path, **kw):
+    def noisy(path, **kwargs):
         print("sofar: some notice about this file")
-        return real(path, **kw)
+        return real(path, **kwargs)
 
     monkeypatch.setattr(hio, "read_hrtf", noisy)
     result = invoke("score", SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa", "-f", "json")

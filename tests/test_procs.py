@@ -357,11 +357,11 @@ def stalling_reader(monkeypatch):
 
     real = hio.read_hrtf
 
-    def read_hrtf(path, **kw):
+    def read_hrtf(path, **kwargs):
         if "stall" in os.path.basename(str(path)):
             while True:
                 time.sleep(0.05)
-        return real(path, **kw)
+        return real(path, **kwargs)
 
     monkeypatch.setattr(hio, "read_hrtf", read_hrtf)
 
