@@ -23,7 +23,6 @@ which writes the case's files under ``--out`` and prints the command to run.
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import os
@@ -31,8 +30,9 @@ import shlex
 import shutil
 import stat
 import sys
+import warnings
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +168,7 @@ def sofa_spec(ir, positions, fs=SAMPLING_RATE):
 def tf_spec(ir, positions, fs=SAMPLING_RATE):
     """A SimpleFreeFieldHRTF spec: Data.Real/Data.Imag at the rfft frequencies in N."""
     spectrum = np.fft.rfft(ir, axis=-1)
-    m, r, k = spectrum.shape
+    k = spectrum.shape[-1]
     spec = sofa_spec(ir, positions, fs)
     spec["dims"]["N"] = k
     spec["globals"].update(SOFAConventions="SimpleFreeFieldHRTF", DataType="TF")
@@ -389,7 +389,9 @@ def _pos_cols(k):
     def mutate(spec):
         pos = spec["vars"]["SourcePosition"]["data"]
         spec["dims"][f"C{k}"] = k
-        spec["vars"]["SourcePosition"].update(data=np.resize(pos, (pos.shape[0], k)), dims=("M", f"C{k}"))
+        spec["vars"]["SourcePosition"].update(
+            data=np.resize(pos, (pos.shape[0], k)), dims=("M", f"C{k}")
+        )
 
     return mutate
 
@@ -471,7 +473,10 @@ SOFA_MUTATIONS = {
     "ok_transposed_positions": (_dims("SourcePosition", ("C", "M"), (1, 0)), 0),
     "ok_rate_int32": (_rate(np.array([SAMPLING_RATE], dtype=np.int32)), 0),
     "ok_convention_lowercase": (_glob(SOFAConventions="simplefreefieldhrir"), 0),
-    "ok_delay_per_direction": (_delay(lambda m: np.linspace(0, 3.5, 2 * m).reshape(m, 2), ("M", "R")), 0),
+    "ok_delay_per_direction": (
+        _delay(lambda m: np.linspace(0, 3.5, 2 * m).reshape(m, 2), ("M", "R")),
+        0,
+    ),
     "ok_delay_seconds": (_delay([[1e-4, 1e-4]], attrs={"Units": "second"}), 0),
     "ok_title_huge_nonascii": (_glob(Title="é\x01" * 50000), 0),
     "ok_tf": (_tf(), 0),
@@ -498,8 +503,14 @@ SOFA_MUTATIONS = {
     "ir_rank2": (_reshape_ir(lambda a: a[:, 0], ("M", "N")), 2),
     "ir_rank4": (_reshape_ir(lambda a: a[..., None], ("M", "R", "N", "I")), 2),
     "ir_scalar": (_reshape_ir(lambda a: np.asarray(a[0, 0, 0]), ()), 2),
-    "ir_dims_renamed": (_dims("Data.IR", ("X", "Y", "Z"), new_dims={"X": N_DIRECTIONS, "Y": 2, "Z": N_TAPS}), None),
-    "ir_stored_NRM_unnamed": (_dims("Data.IR", ("Z", "Y", "X"), (2, 1, 0), {"X": N_DIRECTIONS, "Y": 2, "Z": N_TAPS}), 2),
+    "ir_dims_renamed": (
+        _dims("Data.IR", ("X", "Y", "Z"), new_dims={"X": N_DIRECTIONS, "Y": 2, "Z": N_TAPS}),
+        None,
+    ),
+    "ir_stored_NRM_unnamed": (
+        _dims("Data.IR", ("Z", "Y", "X"), (2, 1, 0), {"X": N_DIRECTIONS, "Y": 2, "Z": N_TAPS}),
+        2,
+    ),
     "ir_missing": (_drop("Data.IR"), 2),
     "ir_int16": (_scaled_int16, None),
     "ir_packed_int16": (_packed(1e-3), None),
@@ -523,7 +534,14 @@ SOFA_MUTATIONS = {
     "pos_units_number": (_attr("SourcePosition", "Units", 3.0), 2),
     "pos_type_misspelled": (_attr("SourcePosition", "Type", "spherial"), 2),
     "pos_type_cartesian_degree_units": (_attr("SourcePosition", "Type", "cartesian"), 2),
-    "pos_cartesian_origin_row": (_seq(_attr("SourcePosition", "Type", "cartesian"), _attr("SourcePosition", "Units", "metre"), _pos(lambda p: _at(p, 4, 0.0))), 2),
+    "pos_cartesian_origin_row": (
+        _seq(
+            _attr("SourcePosition", "Type", "cartesian"),
+            _attr("SourcePosition", "Units", "metre"),
+            _pos(lambda p: _at(p, 4, 0.0)),
+        ),
+        2,
+    ),
     "pos_duplicate_directions": (_pos(_duplicate_rows), None),
     "pos_all_same_direction": (_pos(lambda p: np.broadcast_to(p[:1], p.shape).copy()), None),
     # Data.SamplingRate
@@ -535,7 +553,13 @@ SOFA_MUTATIONS = {
     "rate_huge": (_rate([1e300]), None),
     "rate_100hz": (_rate([100.0]), None),
     "rate_string": (_rate(np.array(["48000"], dtype=object), dtype=str), 2),
-    "rate_char": (_seq(lambda s: s["dims"].update(S5=5), _rate(np.array([b"4", b"8", b"0", b"0", b"0"]), dims=("S5",), dtype="S1")), 2),
+    "rate_char": (
+        _seq(
+            lambda s: s["dims"].update(S5=5),
+            _rate(np.array([b"4", b"8", b"0", b"0", b"0"]), dims=("S5",), dtype="S1"),
+        ),
+        2,
+    ),
     "rate_missing": (_drop("Data.SamplingRate"), 2),
     "rate_varying": (_rate(np.linspace(44100, 48000, N_DIRECTIONS), dims=("M",)), 2),
     "rate_two_values": (_rate([48000.0, 48000.0], dims=("R",)), None),
@@ -547,7 +571,10 @@ SOFA_MUTATIONS = {
     "delay_inf": (_delay([[0.0, np.inf]]), 2),
     "delay_huge": (_delay([[1e12, 1e12]]), None),
     "delay_huge_fraction": (_delay([[1e6 + 0.5, 0.25]]), None),
-    "delay_shape_3": (_seq(lambda s: s["dims"].update(X3=3), _delay([[1.0, 2.0, 3.0]], ("I", "X3"))), 2),
+    "delay_shape_3": (
+        _seq(lambda s: s["dims"].update(X3=3), _delay([[1.0, 2.0, 3.0]], ("I", "X3"))),
+        2,
+    ),
     "delay_units_ms": (_delay([[1.0, 1.0]], attrs={"Units": "ms"}), 2),
     # global attributes
     "conventions_missing": (_glob(SOFAConventions=None), 2),
@@ -555,7 +582,15 @@ SOFA_MUTATIONS = {
     "conventions_empty": (_glob(SOFAConventions=""), 2),
     "conventions_number": (_glob(SOFAConventions=3), 2),
     # transfer functions
-    "tf_freq_count_mismatch": (_tf(lambda s: s["vars"]["N"].update(data=s["vars"]["N"]["data"][:-1], dims=("K",)) or s["dims"].update(K=s["dims"]["N"] - 1)), 2),
+    "tf_freq_count_mismatch": (
+        _tf(
+            lambda s: (
+                s["vars"]["N"].update(data=s["vars"]["N"]["data"][:-1], dims=("K",))
+                or s["dims"].update(K=s["dims"]["N"] - 1)
+            )
+        ),
+        2,
+    ),
     "tf_freq_nan": (_tf(_tf_freq(lambda f: _at(f, 3, np.nan))), 2),
     "tf_freq_units_khz": (_tf(_attr("N", "Units", "kHz")), 2),
     "tf_freq_all_zero": (_tf(_tf_freq(np.zeros_like)), None),
@@ -566,7 +601,10 @@ SOFA_MUTATIONS = {
     # netCDF-3 (read by the netCDF4 library, not h5py)
     "nc3_rate_nan": (_seq(_fmt("NETCDF3_CLASSIC"), _rate([np.nan])), 2),
     "nc3_ir_1tap": (_seq(_fmt("NETCDF3_CLASSIC"), _resized(n=1)), 2),
-    "nc3_m0_record_dim": (_seq(_fmt("NETCDF3_CLASSIC"), _resized(m=0), lambda s: s["dims"].update(M=None)), 2),
+    "nc3_m0_record_dim": (
+        _seq(_fmt("NETCDF3_CLASSIC"), _resized(m=0), lambda s: s["dims"].update(M=None)),
+        2,
+    ),
     "nc3_pos_rows_fewer": (_seq(_fmt("NETCDF3_CLASSIC"), _pos_rows(-1)), 2),
     # a netCDF-3 file has no checksums: a cut-off file must be caught by its size
     "nc3_truncated_ir_written_last": (_seq(_fmt("NETCDF3_CLASSIC"), _ir_last), 2),
@@ -597,7 +635,11 @@ POST_WRITE = {
 
 def _h5_replace(f, name, make):
     """Replace dataset ``name`` by ``make(f, attrs)`` (attributes other than dimension ones kept)."""
-    attrs = {k: v for k, v in f[name].attrs.items() if k not in ("DIMENSION_LIST", "REFERENCE_LIST", "_Netcdf4Dimid", "_Netcdf4Coordinates")}
+    attrs = {
+        k: v
+        for k, v in f[name].attrs.items()
+        if k not in ("DIMENSION_LIST", "REFERENCE_LIST", "_Netcdf4Dimid", "_Netcdf4Coordinates")
+    }
     del f[name]
     obj = make(f)
     if obj is not None and hasattr(obj, "attrs"):
@@ -616,12 +658,22 @@ def h5_mutation(name):
 
     def ir_shape_mismatch(f):
         data = f["Data.IR"][...]
-        ds = _h5_replace(f, "Data.IR", lambda f: f.create_dataset("Data.IR", data=data[:-1], chunks=True, compression="gzip"))
+        ds = _h5_replace(
+            f,
+            "Data.IR",
+            lambda f: f.create_dataset("Data.IR", data=data[:-1], chunks=True, compression="gzip"),
+        )
         _attach(ds, f, ["M", "R", "N"])  # DIMENSION_LIST says M (40) but the data has 39 rows
 
     def pos_shape_mismatch(f):
         data = f["SourcePosition"][...]
-        ds = _h5_replace(f, "SourcePosition", lambda f: f.create_dataset("SourcePosition", data=np.resize(data, (data.shape[0] + 7, 3))))
+        ds = _h5_replace(
+            f,
+            "SourcePosition",
+            lambda f: f.create_dataset(
+                "SourcePosition", data=np.resize(data, (data.shape[0] + 7, 3))
+            ),
+        )
         _attach(ds, f, ["M", "C"])
 
     def ir_group(f):
@@ -629,7 +681,9 @@ def h5_mutation(name):
 
     def ir_complex(f):
         data = f["Data.IR"][...]
-        ds = _h5_replace(f, "Data.IR", lambda f: f.create_dataset("Data.IR", data=data.astype(np.complex128)))
+        ds = _h5_replace(
+            f, "Data.IR", lambda f: f.create_dataset("Data.IR", data=data.astype(np.complex128))
+        )
         _attach(ds, f, ["M", "R", "N"])
 
     def ir_scalar(f):
@@ -637,40 +691,66 @@ def h5_mutation(name):
 
     def ir_vlen(f):
         dt = h5py.vlen_dtype(np.float64)
+
         def make(f):
             ds = f.create_dataset("Data.IR", (N_DIRECTIONS, 2), dtype=dt)
             for i in range(N_DIRECTIONS):
                 for j in range(2):
                     ds[i, j] = np.arange(i % 5 + 1, dtype=np.float64)
             return ds
+
         ds = _h5_replace(f, "Data.IR", make)
         _attach(ds, f, ["M", "R"])
 
     def ir_declared(taps, fill=0.0):
         def mutate(f):
             def make(f):
-                return f.create_dataset("Data.IR", (N_DIRECTIONS, 2, taps), dtype="f8", chunks=(1, 1, min(taps, 2**20)), compression="gzip", fillvalue=fill)
+                return f.create_dataset(
+                    "Data.IR",
+                    (N_DIRECTIONS, 2, taps),
+                    dtype="f8",
+                    chunks=(1, 1, min(taps, 2**20)),
+                    compression="gzip",
+                    fillvalue=fill,
+                )
+
             _h5_replace(f, "Data.IR", make)
+
         return mutate
 
     def ir_unwritten_same_shape(fill):
         def mutate(f):
             def make(f):
-                return f.create_dataset("Data.IR", (N_DIRECTIONS, 2, N_TAPS), dtype="f8", chunks=(1, 2, N_TAPS), compression="gzip", fillvalue=fill)
+                return f.create_dataset(
+                    "Data.IR",
+                    (N_DIRECTIONS, 2, N_TAPS),
+                    dtype="f8",
+                    chunks=(1, 2, N_TAPS),
+                    compression="gzip",
+                    fillvalue=fill,
+                )
+
             ds = _h5_replace(f, "Data.IR", make)
             _attach(ds, f, ["M", "R", "N"])
             ds[0] = 1e-3  # one chunk written, the others are fill values
+
         return mutate
 
     def rate_fixed_string(f):
-        ds = _h5_replace(f, "Data.SamplingRate", lambda f: f.create_dataset("Data.SamplingRate", data=np.array([b"48000"], dtype="S8")))
+        ds = _h5_replace(
+            f,
+            "Data.SamplingRate",
+            lambda f: f.create_dataset("Data.SamplingRate", data=np.array([b"48000"], dtype="S8")),
+        )
         _attach(ds, f, ["I"])
 
     def conventions_int(f):
         f.attrs["SOFAConventions"] = np.array([1, 2, 3])
 
     def conventions_list(f):
-        f.attrs.create("SOFAConventions", ["SimpleFreeFieldHRIR", "GeneralFIR"], dtype=h5py.string_dtype())
+        f.attrs.create(
+            "SOFAConventions", ["SimpleFreeFieldHRIR", "GeneralFIR"], dtype=h5py.string_dtype()
+        )
 
     def conventions_bytes(f):
         f.attrs["SOFAConventions"] = np.void(b"\xff\xfe\x00junk")
@@ -685,7 +765,11 @@ def h5_mutation(name):
 
     def rate_compound(f):
         dt = np.dtype([("a", "f8"), ("b", "i4")])
-        ds = _h5_replace(f, "Data.SamplingRate", lambda f: f.create_dataset("Data.SamplingRate", data=np.zeros(1, dtype=dt)))
+        ds = _h5_replace(
+            f,
+            "Data.SamplingRate",
+            lambda f: f.create_dataset("Data.SamplingRate", data=np.zeros(1, dtype=dt)),
+        )
         _attach(ds, f, ["I"])
 
     table = {
@@ -777,7 +861,10 @@ def pt_mutations(pred, positions):
     return {
         "ok": (lambda: base, 0),
         "ok_legacy_format": (lambda: base, 0),  # written with the old (non-zip) serialization
-        "ok_noncontiguous": (with_(hrir=lambda: hrir.permute(2, 1, 0).contiguous().permute(2, 1, 0)), 0),
+        "ok_noncontiguous": (
+            with_(hrir=lambda: hrir.permute(2, 1, 0).contiguous().permute(2, 1, 0)),
+            0,
+        ),
         "ok_requires_grad": (with_(hrir=lambda: hrir.clone().requires_grad_(True)), 0),
         "ok_rate_int_tensor": (with_(sampling_rate=lambda: torch.tensor(SAMPLING_RATE)), 0),
         "ok_tf": (lambda: tf, None),
@@ -798,7 +885,10 @@ def pt_mutations(pred, positions):
         "hrir_sparse_coo": (with_(hrir=sparse_coo), None),
         "hrir_sparse_csr_2d": (with_(hrir=sparse_csr), 2),
         "hrir_quantized": (with_(hrir=quantized), None),
-        "hrir_meta_device": (with_(hrir=lambda: torch.empty(N_DIRECTIONS, 2, N_TAPS, device="meta")), 2),
+        "hrir_meta_device": (
+            with_(hrir=lambda: torch.empty(N_DIRECTIONS, 2, N_TAPS, device="meta")),
+            2,
+        ),
         "hrir_nan": (with_(hrir=lambda: nan_at(hrir, (1, 0, 5))), 2),
         "hrir_inf": (with_(hrir=lambda: nan_at(hrir, (2, 1, 0), float("inf"))), 2),
         "hrir_rank1": (with_(hrir=lambda: hrir[0, 0]), 2),
@@ -834,7 +924,10 @@ def pt_mutations(pred, positions):
         "positions_string": (with_(positions="front"), 2),
         "positions_complex": (with_(positions=lambda: pos.to(torch.complex128)), 2),
         "positions_lists": (with_(positions=lambda: pos.tolist()), None),
-        "positions_duplicates": (with_(positions=lambda: pos[torch.arange(N_DIRECTIONS) // 2 * 2]), None),
+        "positions_duplicates": (
+            with_(positions=lambda: pos[torch.arange(N_DIRECTIONS) // 2 * 2]),
+            None,
+        ),
         "positions_huge": (with_(positions=lambda: nan_at(pos, (0, 0), 1e308)), None),
         "tf_freq_count_mismatch": (tf_with(frequencies=lambda: freqs[:-1]), 2),
         "tf_freq_nan": (tf_with(frequencies=lambda: nan_at(freqs, 2)), 2),
@@ -864,7 +957,9 @@ def _raw_pt_files(root: Path, pred, positions):
     import pickle
 
     def plain_pickle(path):
-        path.write_bytes(pickle.dumps({"hrir": pred, "sampling_rate": 48000.0, "positions": positions}))
+        path.write_bytes(
+            pickle.dumps({"hrir": pred, "sampling_rate": 48000.0, "positions": positions})
+        )
 
     def npy(path):
         with open(path, "wb") as fh:
@@ -892,7 +987,11 @@ def _raw_pt_files(root: Path, pred, positions):
 def _regions(path: Path, kind: str) -> dict[str, tuple[int, int]]:
     """Byte ranges worth hitting: metadata head, data chunk, zip directory / tail, anywhere."""
     size = path.stat().st_size
-    regions = {"head16k": (0, min(size, 16384)), "anywhere": (0, size), "tail4k": (max(0, size - 4096), size)}
+    regions = {
+        "head16k": (0, min(size, 16384)),
+        "anywhere": (0, size),
+        "tail4k": (max(0, size - 4096), size),
+    }
     if kind == "sofa":
         import h5py
 
@@ -906,7 +1005,10 @@ def _regions(path: Path, kind: str) -> dict[str, tuple[int, int]]:
             for item in z.infolist():
                 if item.filename.endswith("data.pkl"):
                     start = item.header_offset
-                    regions["pickle"] = (start, start + 30 + len(item.filename) + item.compress_size + 64)
+                    regions["pickle"] = (
+                        start,
+                        start + 30 + len(item.filename) + item.compress_size + 64,
+                    )
                 elif "/data/0" in item.filename:
                     start = item.header_offset + 30 + len(item.filename)
                     regions["tensor_data"] = (start, start + item.compress_size)
@@ -918,10 +1020,22 @@ def _regions(path: Path, kind: str) -> dict[str, tuple[int, int]]:
 #: format have none: damaged values there can look like data.
 CHECKSUMMED_KINDS = ("sofa", "pt_zip")
 
-BYTE_OPS = ("truncate", "flip_bits", "flip_byte", "random_range", "zero_range", "ff_range", "insert", "delete", "append")
+BYTE_OPS = (
+    "truncate",
+    "flip_bits",
+    "flip_byte",
+    "random_range",
+    "zero_range",
+    "ff_range",
+    "insert",
+    "delete",
+    "append",
+)
 
 
-def mutate_bytes(data: bytes, op: str, lo: int, hi: int, rng: np.random.Generator) -> tuple[bytes, str]:
+def mutate_bytes(
+    data: bytes, op: str, lo: int, hi: int, rng: np.random.Generator
+) -> tuple[bytes, str]:
     """Apply one byte mutation inside [lo, hi); returns the new bytes and a description."""
     b = bytearray(data)
     at = int(rng.integers(lo, hi))
@@ -979,9 +1093,15 @@ def build_base(root: Path) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     positions, ref, pred = sample_arrays()
     base = {
-        "ref.sofa": synth.write_sofa(root / "ref.sofa", ref, positions, SAMPLING_RATE, date="2025-01-01 00:00:00"),
-        "pred.sofa": synth.write_sofa(root / "pred.sofa", pred, positions, SAMPLING_RATE, date="2025-01-01 00:00:00"),
-        "pred.pt": synth.write_pt(root / "pred.pt", pred, positions=positions, sampling_rate=SAMPLING_RATE),
+        "ref.sofa": synth.write_sofa(
+            root / "ref.sofa", ref, positions, SAMPLING_RATE, date="2025-01-01 00:00:00"
+        ),
+        "pred.sofa": synth.write_sofa(
+            root / "pred.sofa", pred, positions, SAMPLING_RATE, date="2025-01-01 00:00:00"
+        ),
+        "pred.pt": synth.write_pt(
+            root / "pred.pt", pred, positions=positions, sampling_rate=SAMPLING_RATE
+        ),
     }
     spec = sofa_spec(pred, positions)
     spec["format"] = "NETCDF3_CLASSIC"
@@ -1000,7 +1120,12 @@ def _score_argv(pred, ref, output=None, metrics=ALL_METRICS, extra=()):
     return argv
 
 
-def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAULT_BYTE_CASES, only: set[str] | None = None) -> tuple[list[Case], dict[str, Path]]:
+def build_cases(
+    root: Path,
+    seed: int = DEFAULT_SEED,
+    n_byte_cases: int = DEFAULT_BYTE_CASES,
+    only: set[str] | None = None,
+) -> tuple[list[Case], dict[str, Path]]:
     """Write every case's files under ``root`` and return the cases and the base files."""
     root = Path(root)
     base = build_base(root / "base")
@@ -1046,7 +1171,9 @@ def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAUL
         if not want(case_id):
             continue
         d = case_dir(case_id)
-        data, how = mutate_bytes(base[name].read_bytes(), op, lo, hi, np.random.default_rng(sub_seed))
+        data, how = mutate_bytes(
+            base[name].read_bytes(), op, lo, hi, np.random.default_rng(sub_seed)
+        )
         mutant = d / name
         mutant.write_bytes(data)
         output, out_dir = out_of(d, use_output and command == "score")
@@ -1064,9 +1191,29 @@ def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAUL
             del intact[intact.index("-o") : intact.index("-o") + 2]
         key = json.dumps(intact)
         if key not in baselines:
-            baselines[key] = Case(f"baseline-{len(baselines):02d}", "baseline", f"the intact files, as {case_id}", intact, [p for p in intact if p.startswith(str(root))], expect=0)
+            baselines[key] = Case(
+                f"baseline-{len(baselines):02d}",
+                "baseline",
+                f"the intact files, as {case_id}",
+                intact,
+                [p for p in intact if p.startswith(str(root))],
+                expect=0,
+            )
         checked = kind in CHECKSUMMED_KINDS
-        cases.append(Case(case_id, "bytes", f"{name}: {how} (region {region_name} [{lo}, {hi}))", argv, inputs, output, out_dir, 2 if op == "truncate" else None, str(mutant), baseline=baselines[key].id if checked else None))
+        cases.append(
+            Case(
+                case_id,
+                "bytes",
+                f"{name}: {how} (region {region_name} [{lo}, {hi}))",
+                argv,
+                inputs,
+                output,
+                out_dir,
+                2 if op == "truncate" else None,
+                str(mutant),
+                baseline=baselines[key].id if checked else None,
+            )
+        )
     cases.extend(baselines.values())
 
     # --- SOFA structure (netCDF4 writer) -------------------------------------------------
@@ -1084,9 +1231,33 @@ def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAUL
                 POST_WRITE[name](paths[-1])
         output, out_dir = out_of(d, index % 2 == 1)
         metrics = TF_METRICS if "tf" in name.split("_") else ALL_METRICS
-        cases.append(Case(case_id, "sofa", f"netCDF4-written SOFA pair, both files: {name}", _score_argv(paths[0], paths[1], output, metrics), [str(p) for p in paths], output, out_dir, expect, str(paths[0])))
+        cases.append(
+            Case(
+                case_id,
+                "sofa",
+                f"netCDF4-written SOFA pair, both files: {name}",
+                _score_argv(paths[0], paths[1], output, metrics),
+                [str(p) for p in paths],
+                output,
+                out_dir,
+                expect,
+                str(paths[0]),
+            )
+        )
         if index % 3 == 0:
-            cases.append(Case(case_id + "-info", "sofa", f"info of a netCDF4-written SOFA: {name}", ["info", str(paths[1]), "-f", "json"], [str(paths[1])], None, None, expect, str(paths[1])))
+            cases.append(
+                Case(
+                    case_id + "-info",
+                    "sofa",
+                    f"info of a netCDF4-written SOFA: {name}",
+                    ["info", str(paths[1]), "-f", "json"],
+                    [str(paths[1])],
+                    None,
+                    None,
+                    expect,
+                    str(paths[1]),
+                )
+            )
 
     # --- HDF5-level structure (h5py on the sofar file) -----------------------------------
     for index, (name, (_, expect)) in enumerate(h5_mutation(None).items()):
@@ -1096,7 +1267,19 @@ def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAUL
         d = case_dir(case_id)
         mutant = write_h5_mutant(base["ref.sofa"], d / "ref.sofa", name)
         output, out_dir = out_of(d, index % 2 == 0)
-        cases.append(Case(case_id, "h5", f"sofar-written reference edited with h5py: {name}", _score_argv(base["pred.sofa"], mutant, output), [str(mutant), str(base["pred.sofa"])], output, out_dir, expect, str(mutant)))
+        cases.append(
+            Case(
+                case_id,
+                "h5",
+                f"sofar-written reference edited with h5py: {name}",
+                _score_argv(base["pred.sofa"], mutant, output),
+                [str(mutant), str(base["pred.sofa"])],
+                output,
+                out_dir,
+                expect,
+                str(mutant),
+            )
+        )
 
     # --- .pt structure -------------------------------------------------------------------
     for index, (name, (make, expect)) in enumerate(pt_mutations(pred_arrays, positions).items()):
@@ -1104,9 +1287,23 @@ def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAUL
         if not want(case_id):
             continue
         d = case_dir(case_id)
-        mutant = _torch_save(make(), d / "pred.pt", legacy=name == "ok_legacy_format")
+        with warnings.catch_warnings():  # torch's notes on beta/deprecated tensor kinds
+            warnings.simplefilter("ignore")
+            mutant = _torch_save(make(), d / "pred.pt", legacy=name == "ok_legacy_format")
         output, out_dir = out_of(d, index % 2 == 0)
-        cases.append(Case(case_id, "pt", f"torch.save'd prediction: {name}", _score_argv(mutant, base["ref.sofa"], output), [str(mutant), str(base["ref.sofa"])], output, out_dir, expect, str(mutant)))
+        cases.append(
+            Case(
+                case_id,
+                "pt",
+                f"torch.save'd prediction: {name}",
+                _score_argv(mutant, base["ref.sofa"], output),
+                [str(mutant), str(base["ref.sofa"])],
+                output,
+                out_dir,
+                expect,
+                str(mutant),
+            )
+        )
     for name, (write, expect) in _raw_pt_files(root, pred_arrays, positions).items():
         case_id = f"pt-{name}"
         if not want(case_id):
@@ -1114,7 +1311,19 @@ def build_cases(root: Path, seed: int = DEFAULT_SEED, n_byte_cases: int = DEFAUL
         d = case_dir(case_id)
         mutant = d / "pred.pt"
         write(mutant)
-        cases.append(Case(case_id, "pt", f"a .pt file not written by torch.save: {name}", _score_argv(mutant, base["ref.sofa"]), [str(mutant), str(base["ref.sofa"])], None, None, expect, str(mutant)))
+        cases.append(
+            Case(
+                case_id,
+                "pt",
+                f"a .pt file not written by torch.save: {name}",
+                _score_argv(mutant, base["ref.sofa"]),
+                [str(mutant), str(base["ref.sofa"])],
+                None,
+                None,
+                expect,
+                str(mutant),
+            )
+        )
 
     # --- batches: one bad pair must not take the others down ------------------------------
     cases.extend(_batch_cases(base, want, case_dir, pred_arrays, positions))
@@ -1138,27 +1347,38 @@ def _batch_cases(base, want, case_dir, pred_arrays, positions):
         return write
 
     def pt_file(name):
-        return lambda path: _torch_save(pt[name][0](), path)
+        def write(path):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _torch_save(pt[name][0](), path)
+
+        return write
 
     def truncated(path):
         path.write_bytes(base["pred.sofa"].read_bytes()[:5000])
 
     layouts = {
         # in this process (-j 0): every reader error class in one run
-        "batch-broken_files_in_process": (["-j", "0"], {
-            "a_intact.sofa": lambda path: shutil.copyfile(base["pred.sofa"], path),
-            "b_truncated.sofa": truncated,
-            "c_rate_10e400.pt": pt_file("rate_int_10e400"),
-            "d_sparse.pt": pt_file("hrir_sparse_coo"),
-            "e_expanded_2p28.pt": pt_file("hrir_expanded_2p28_taps"),
-            "f_rate_string.sofa": sofa("rate_string"),
-            "g_rate_nan.sofa": sofa("rate_nan"),
-        }),
+        "batch-broken_files_in_process": (
+            ["-j", "0"],
+            {
+                "a_intact.sofa": lambda path: shutil.copyfile(base["pred.sofa"], path),
+                "b_truncated.sofa": truncated,
+                "c_rate_10e400.pt": pt_file("rate_int_10e400"),
+                "d_sparse.pt": pt_file("hrir_sparse_coo"),
+                "e_expanded_2p28.pt": pt_file("hrir_expanded_2p28_taps"),
+                "f_rate_string.sofa": sofa("rate_string"),
+                "g_rate_nan.sofa": sofa("rate_nan"),
+            },
+        ),
         # in a worker process (-j 1): a file that blocks its reader
-        "batch-fifo_in_worker": (["-j", "1"], {
-            "a_intact.sofa": lambda path: shutil.copyfile(base["pred.sofa"], path),
-            "z_fifo.sofa": os.mkfifo,
-        }),
+        "batch-fifo_in_worker": (
+            ["-j", "1"],
+            {
+                "a_intact.sofa": lambda path: shutil.copyfile(base["pred.sofa"], path),
+                "z_fifo.sofa": os.mkfifo,
+            },
+        ),
     }
     cases = []
     for case_id, (options, files) in layouts.items():
@@ -1175,9 +1395,23 @@ def _batch_cases(base, want, case_dir, pred_arrays, positions):
             shutil.copyfile(base["ref.sofa"], ref)
             inputs += [str(d / "pred" / name), str(ref)]
         output = d / "out" / "out.json"
-        argv = _score_argv(d / "pred", d / "ref", output, metrics=["--preset", "lap"], extra=options)
+        argv = _score_argv(
+            d / "pred", d / "ref", output, metrics=["--preset", "lap"], extra=options
+        )
         note = f"batch ({' '.join(options)}) over predictions: {', '.join(files)}"
-        cases.append(Case(case_id, "batch", note, argv, inputs, str(output), str(d / "out"), 2, str(d / "pred" / "x")))
+        cases.append(
+            Case(
+                case_id,
+                "batch",
+                note,
+                argv,
+                inputs,
+                str(output),
+                str(d / "out"),
+                2,
+                str(d / "pred" / "x"),
+            )
+        )
     return cases
 
 
@@ -1242,7 +1476,19 @@ def _special_cases(root, base, want, case_dir, out_of):
         p = d / filename
         make(p)
         output, out_dir = out_of(d, index % 2 == 0)
-        cases.append(Case(case_id, "special", f"prediction is {name.replace('_', ' ')}", _score_argv(p, ref, output, metrics=[]), [str(ref)], output, out_dir, expect, str(p)))
+        cases.append(
+            Case(
+                case_id,
+                "special",
+                f"prediction is {name.replace('_', ' ')}",
+                _score_argv(p, ref, output, metrics=[]),
+                [str(ref)],
+                output,
+                out_dir,
+                expect,
+                str(p),
+            )
+        )
     # both arguments directories named like files: a batch over two empty folders
     case_id = "special-two_directories_named_sofa"
     if want(case_id):
@@ -1250,7 +1496,19 @@ def _special_cases(root, base, want, case_dir, out_of):
         (d / "a.sofa").mkdir()
         (d / "b.sofa").mkdir()
         output, out_dir = out_of(d, True)
-        cases.append(Case(case_id, "special", "both arguments are (empty) directories named .sofa", _score_argv(d / "a.sofa", d / "b.sofa", output, metrics=[], extra=["-j", "0"]), [], output, out_dir, None, None))
+        cases.append(
+            Case(
+                case_id,
+                "special",
+                "both arguments are (empty) directories named .sofa",
+                _score_argv(d / "a.sofa", d / "b.sofa", output, metrics=[], extra=["-j", "0"]),
+                [],
+                output,
+                out_dir,
+                None,
+                None,
+            )
+        )
     return cases
 
 
@@ -1261,8 +1519,16 @@ def _output_cases(root, base, want, case_dir):
         ("output_is_the_prediction", lambda d, p, r: p, 2),
         ("output_is_the_target", lambda d, p, r: r, 2),
         # an atomic rename replaces the link itself, so these may succeed: the hashes decide
-        ("output_is_a_symlink_to_the_target", lambda d, p, r: _link(d / "out" / "link.json", r, os.symlink), None),
-        ("output_is_a_hardlink_of_the_target", lambda d, p, r: _link(d / "out" / "hard.json", r, os.link), None),
+        (
+            "output_is_a_symlink_to_the_target",
+            lambda d, p, r: _link(d / "out" / "link.json", r, os.symlink),
+            None,
+        ),
+        (
+            "output_is_a_hardlink_of_the_target",
+            lambda d, p, r: _link(d / "out" / "hard.json", r, os.link),
+            None,
+        ),
         ("output_is_a_directory", lambda d, p, r: _mkdir(d / "out" / "dir.json"), 2),
         ("output_in_missing_directory", lambda d, p, r: d / "out" / "nope" / "out.json", None),
         ("junit_is_the_target", None, 2),
@@ -1286,7 +1552,19 @@ def _output_cases(root, base, want, case_dir):
         inputs = [str(pred), str(ref)]
         # the folder checked for left-over files: where the output goes
         out_dir = str(Path(output).parent) if output is not None else None
-        cases.append(Case(case_id, "output", name.replace("_", " "), argv, inputs, None if output is None else str(output), out_dir, expect, None))
+        cases.append(
+            Case(
+                case_id,
+                "output",
+                name.replace("_", " "),
+                argv,
+                inputs,
+                None if output is None else str(output),
+                out_dir,
+                expect,
+                None,
+            )
+        )
     return cases
 
 
@@ -1305,17 +1583,39 @@ def subprocess_cases(root: Path, base: dict[str, Path]) -> list[Case]:
     root = Path(root) / "subprocess"
     cases = []
     pred, ref = base["pred.sofa"], base["ref.sofa"]
-    positions, _, pred_arrays = sample_arrays()
 
     def add(case_id, note, make_pred, expect):
         d = root / case_id
         (d / "out").mkdir(parents=True)
         mutant = make_pred(d)
         output = d / "out" / "out.json"
-        cases.append(Case(case_id, "subprocess", note, _score_argv(mutant, ref, output, metrics=["--preset", "lap"]), [str(mutant), str(ref)], str(output), str(d / "out"), expect, str(mutant), subprocess=True))
+        cases.append(
+            Case(
+                case_id,
+                "subprocess",
+                note,
+                _score_argv(mutant, ref, output, metrics=["--preset", "lap"]),
+                [str(mutant), str(ref)],
+                str(output),
+                str(d / "out"),
+                expect,
+                str(mutant),
+                subprocess=True,
+            )
+        )
 
-    add("subprocess-ok", "the intact pair", lambda d: Path(shutil.copyfile(pred, d / "pred.sofa")), 0)
-    add("subprocess-truncated_sofa", "prediction SOFA cut in half", lambda d: _write(d / "pred.sofa", pred.read_bytes()[: pred.stat().st_size // 2]), 2)
+    add(
+        "subprocess-ok",
+        "the intact pair",
+        lambda d: Path(shutil.copyfile(pred, d / "pred.sofa")),
+        0,
+    )
+    add(
+        "subprocess-truncated_sofa",
+        "prediction SOFA cut in half",
+        lambda d: _write(d / "pred.sofa", pred.read_bytes()[: pred.stat().st_size // 2]),
+        2,
+    )
 
     def pt_string_rate(d):
         import torch
@@ -1336,13 +1636,19 @@ def _write(path: Path, data: bytes) -> Path:
 def main(argv=None):
     parser = argparse.ArgumentParser(description="write fuzz cases and print their commands")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=int(os.environ.get("HRTFEVAL_FUZZ_SEED", DEFAULT_SEED)))
-    parser.add_argument("--cases", type=int, default=int(os.environ.get("HRTFEVAL_FUZZ_CASES", DEFAULT_BYTE_CASES)))
+    parser.add_argument(
+        "--seed", type=int, default=int(os.environ.get("HRTFEVAL_FUZZ_SEED", DEFAULT_SEED))
+    )
+    parser.add_argument(
+        "--cases", type=int, default=int(os.environ.get("HRTFEVAL_FUZZ_CASES", DEFAULT_BYTE_CASES))
+    )
     parser.add_argument("--only", action="append", help="case id (repeatable); default all")
     args = parser.parse_args(argv)
     cases, _ = build_cases(args.out, args.seed, args.cases, set(args.only) if args.only else None)
     for case in cases:
-        print(json.dumps({"id": case.id, "note": case.note, "expect": case.expect}), file=sys.stderr)
+        print(
+            json.dumps({"id": case.id, "note": case.note, "expect": case.expect}), file=sys.stderr
+        )
         print(case.command())
     return cases
 

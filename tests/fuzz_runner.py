@@ -51,11 +51,11 @@ def main() -> None:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     libc = ctypes.CDLL(None)
 
+    # torch before the memory limit: importing it maps a lot of address space
+    import torch  # noqa: F401
     from typer.testing import CliRunner
 
     from hrtfeval.cli import app
-
-    import torch  # noqa: F401 - imported before the memory limit (it maps a lot of address space)
 
     limit = int(os.environ.get("HRTFEVAL_FUZZ_MEMORY_LIMIT", str(4 << 30)))
     if limit > 0:
