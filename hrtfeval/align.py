@@ -134,7 +134,13 @@ def align_pair(
         index = np.arange(n_reference)
         angles = np.zeros(n_reference)
     else:
-        index, angles = match_directions(pred.positions, ref.positions, tolerance)
+        index, angles = match_directions(
+            pred.positions,
+            ref.positions,
+            tolerance,
+            prediction_name=pred.path,
+            reference_name=ref.path,
+        )
     matched = index >= 0
     missing = np.flatnonzero(~matched)
     if missing.size:
@@ -180,6 +186,9 @@ def match_directions(
     prediction_positions: np.ndarray,
     reference_positions: np.ndarray,
     tolerance_deg: float,
+    *,
+    prediction_name: str = "the prediction",
+    reference_name: str = "the reference",
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each reference direction, the nearest predicted direction within ``tolerance_deg``.
 
@@ -190,7 +199,8 @@ def match_directions(
 
     When the prediction holds the same direction several times (a pole measured at several
     azimuths, or one direction at several distances), the angle cannot choose between those
-    rows; the one with the reference row's distance, then its azimuth label, is taken (see
+    rows; the one with the reference row's distance, then its azimuth label, is taken, and rows
+    stored twice with the same labels are paired in file order (see
     :func:`_prefer_same_labels`).
 
     Parameters
@@ -198,6 +208,8 @@ def match_directions(
     prediction_positions, reference_positions : numpy.ndarray, shape (M, 3)
         Azimuth degree, elevation degree, distance (ignored).
     tolerance_deg : float
+    prediction_name, reference_name : str
+        How the two sets are named in an error.
 
     Returns
     -------
@@ -206,6 +218,7 @@ def match_directions(
     angle_deg : numpy.ndarray, shape (M_ref,)
         Angle to the matched prediction direction (degree), NaN where unmatched.
     """
+    names = (prediction_name, reference_name)
     u_ref = spherical_to_unit(reference_positions)
     u_pred = spherical_to_unit(prediction_positions)
     limit = tolerance_deg + _ANGLE_SLACK_DEG
@@ -216,7 +229,7 @@ def match_directions(
         if np.all(angles <= limit):
             index = np.arange(u_ref.shape[0], dtype=np.int64)
             return _prefer_same_labels(
-                index, u_pred, prediction_positions, reference_positions
+                index, u_pred, prediction_positions, reference_positions, *names
             ), angles
 
     if u_ref.shape[0] * u_pred.shape[0] <= _BRUTE_FORCE_PAIRS:
@@ -234,8 +247,22 @@ def match_directions(
         angles = _chord_to_deg(np.where(np.isfinite(dist), dist, 2.0))
         found = np.isfinite(dist) & (angles <= limit)
         index = np.where(found, idx, -1).astype(np.int64)
-    index = _prefer_same_labels(index, u_pred, prediction_positions, reference_positions)
+    index = _prefer_same_labels(index, u_pred, prediction_positions, reference_positions, *names)
     return index, np.where(found, angles, np.nan)
+
+
+# Labels compared as integers: micrometres and micro-degrees, so that float noise cannot decide.
+_LABEL_SCALE = 1e6
+_FULL_TURN = 360_000_000  # 360 degrees in micro-degrees
+
+
+def _distance_labels(positions: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(positions[:, 2], dtype=np.float64) * _LABEL_SCALE).astype(np.int64)
+
+
+def _azimuth_labels(positions: np.ndarray) -> np.ndarray:
+    az = np.round(np.mod(np.asarray(positions[:, 0], dtype=np.float64), 360.0) * _LABEL_SCALE)
+    return np.mod(az.astype(np.int64), _FULL_TURN)
 
 
 def _prefer_same_labels(
@@ -243,15 +270,29 @@ def _prefer_same_labels(
     u_pred: np.ndarray,
     prediction_positions: np.ndarray,
     reference_positions: np.ndarray,
+    prediction_name: str = "the prediction",
+    reference_name: str = "the reference",
 ) -> np.ndarray:
-    """Among prediction rows of one direction, take the reference row's distance and azimuth.
+    """Among prediction rows of one direction, take the reference row's distance and azimuth,
+    and pair repeated rows one to one.
 
     Measured grids repeat directions: the zenith at every azimuth of a ring (the great-circle
     angle between them is 0), or every direction once per distance (near-field sets such as
     SCUT's). Any of those rows is an equally good match by angle, so the nearest search picks
     one arbitrarily; this re-picks, within each group of identical prediction directions, the
-    row with the closest distance, then the closest azimuth label, keeping the current choice
-    on ties. ``index`` (-1 = unmatched) is returned unchanged when no direction repeats.
+    rows with the closest distance label, then the closest azimuth label (a *label class*),
+    keeping the current choice on ties. A class of several rows (the same direction, distance
+    and azimuth stored more than once) is paired with the reference rows that choose it in file
+    order when both sets hold it equally often; otherwise which row is meant cannot be told and
+    it is an error. A class of one row may be shared (a reference that repeats a direction the
+    prediction holds once). ``index`` (-1 = unmatched) is returned unchanged when no direction
+    repeats. Time O(M log M), memory O(M).
+
+    Raises
+    ------
+    HrtfevalError
+        A repeated prediction row cannot be paired: its direction is held a different number of
+        times by the two sets.
     """
     if u_pred.shape[0] < 2:
         return index
@@ -265,29 +306,81 @@ def _prefer_same_labels(
     if rows.size == 0:
         return index
     out = index.copy()
-    pred_az = np.asarray(prediction_positions[:, 0], dtype=np.float64)
-    pred_dist = np.asarray(prediction_positions[:, 2], dtype=np.float64)
-    # Prediction rows and the reference rows to resolve, both sorted by group: one slice each.
-    by_group = np.argsort(group, kind="stable")
-    first = np.concatenate([[0], np.cumsum(counts)])
-    rows = rows[np.argsort(group[index[rows]], kind="stable")]
-    row_groups = group[index[rows]]
-    cuts = np.flatnonzero(np.diff(row_groups)) + 1
-    for refs in np.split(rows, cuts):
-        g = group[index[refs[0]]]
-        candidates = by_group[first[g] : first[g + 1]]  # ascending: argsort is stable
-        ref_az = np.asarray(reference_positions[refs, 0], dtype=np.float64)
-        ref_dist = np.asarray(reference_positions[refs, 2], dtype=np.float64)
-        d_dist = np.abs(ref_dist[:, None] - pred_dist[None, candidates])
-        d_az = np.abs(np.mod(ref_az[:, None] - pred_az[None, candidates] + 180.0, 360.0) - 180.0)
-        # Distance first, then azimuth (a micrometre outweighs 180 deg); both rounded so that
-        # float noise cannot decide.
-        cost = np.round(d_dist, 6) * 1e9 + np.round(d_az, 6)
-        lowest = cost.min(axis=1)
-        current = out[refs]
-        current_cost = cost[np.arange(refs.size), np.searchsorted(candidates, current)]
-        best = candidates[np.argmin(cost, axis=1)]
-        out[refs] = np.where(current_cost <= lowest, current, best)
+    p_dist, p_az = _distance_labels(prediction_positions), _azimuth_labels(prediction_positions)
+    r_dist = _distance_labels(reference_positions[rows])
+    r_az = _azimuth_labels(reference_positions[rows])
+    r_group = group[index[rows]]
+
+    # Label classes: prediction rows of a repeated direction sorted by (group, distance,
+    # azimuth, row); equal labels in one group form a class.
+    cand = np.flatnonzero(counts[group] > 1)
+    cand = cand[np.lexsort((cand, p_az[cand], p_dist[cand], group[cand]))]
+    g_c, d_c, a_c = group[cand], p_dist[cand], p_az[cand]
+    starts = np.r_[True, (g_c[1:] != g_c[:-1]) | (d_c[1:] != d_c[:-1]) | (a_c[1:] != a_c[:-1])]
+    class_of = np.empty(u_pred.shape[0], dtype=np.int64)
+    class_of[cand] = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)  # position in cand of each class's first row
+    size = np.diff(np.r_[first, cand.size])
+    cls_g, cls_d, cls_a = g_c[first], d_c[first], a_c[first]
+
+    # 1. The closest distance label within the group: (group, distance) pairs, searched by a
+    # composite rank key.
+    gd_starts = np.r_[True, (cls_g[1:] != cls_g[:-1]) | (cls_d[1:] != cls_d[:-1])]
+    gd_first = np.flatnonzero(gd_starts)  # first class of each (group, distance)
+    gd_end = np.r_[gd_first[1:], cls_g.size]
+    gd_g, gd_d = cls_g[gd_first], cls_d[gd_first]
+    values = np.unique(np.r_[gd_d, r_dist])
+    width = np.int64(values.size)
+    gd_key = gd_g * width + np.searchsorted(values, gd_d)
+    r_key = r_group * width + np.searchsorted(values, r_dist)
+    pos = np.searchsorted(gd_key, r_key)
+    lo, hi = np.clip(pos - 1, 0, gd_g.size - 1), np.clip(pos, 0, gd_g.size - 1)
+    big = np.iinfo(np.int64).max
+    d_lo = np.where(gd_g[lo] == r_group, np.abs(gd_d[lo] - r_dist), big)
+    d_hi = np.where(gd_g[hi] == r_group, np.abs(gd_d[hi] - r_dist), big)
+    gd = np.where(d_hi < d_lo, hi, lo)
+    best_dist = np.minimum(d_lo, d_hi)
+
+    # 2. The closest azimuth label (on the circle) among that distance's classes, sorted by
+    # azimuth: the neighbours of the insertion point and, for the wrap, the first and last.
+    cls_gd = np.repeat(np.arange(gd_first.size), gd_end - gd_first)
+    cls_key = cls_gd * _FULL_TURN + cls_a
+    pos = np.searchsorted(cls_key, gd * _FULL_TURN + r_az)
+    s, e = gd_first[gd], gd_end[gd] - 1
+    options = np.stack([np.clip(pos - 1, s, e), np.clip(pos, s, e), s, e])
+    diff = np.abs(cls_a[options] - r_az)
+    az_cost = np.minimum(diff, _FULL_TURN - diff)
+    # Ties: the class whose first row comes first in the file.
+    pick = np.argmin(az_cost * np.int64(u_pred.shape[0] + 1) + cand[first[options]], axis=0)
+    chosen = options[pick, np.arange(rows.size)]
+    best_az = az_cost[pick, np.arange(rows.size)]
+
+    # Keep the current choice when it is as good (the fast path's row-by-row identity).
+    current = class_of[index[rows]]
+    cur_dist = np.abs(cls_d[current] - r_dist)
+    cur_diff = np.abs(cls_a[current] - r_az)
+    cur_az = np.minimum(cur_diff, _FULL_TURN - cur_diff)
+    keep = (cur_dist <= best_dist) & ((cur_dist < best_dist) | (cur_az <= best_az))
+    chosen = np.where(keep, current, chosen)
+
+    # 3. Rows of one class: shared when the class has one row, else paired in file order.
+    k = np.bincount(chosen, minlength=size.size)
+    order = np.lexsort((rows, chosen))
+    rank = np.empty(rows.size, dtype=np.int64)
+    first_ref = np.r_[0, np.cumsum(k)[:-1]]
+    rank[order] = np.arange(rows.size) - first_ref[chosen[order]]
+    single = size[chosen] == 1
+    bad = np.flatnonzero(~single & (k[chosen] != size[chosen]))
+    if bad.size:
+        c = chosen[bad[0]]
+        where = prediction_positions[cand[first[c]]]
+        raise HrtfevalError(
+            f"the direction {_fmt_direction(where)} at {where[2]:.6g} m is stored {size[c]} "
+            f"times in {prediction_name}, but {k[c]} rows of {reference_name} match it: repeated "
+            "rows are paired in file order only when both files hold them equally often; "
+            "remove the extra rows"
+        )
+    out[rows] = cand[first[chosen] + np.where(single, 0, rank)]
     return out
 
 
