@@ -43,6 +43,12 @@ from .errors import HrtfevalError
 
 #: File types paired in directories (matched case-insensitively).
 SUFFIXES = (".sofa", ".pt")
+#: A text file in a prediction folder naming the reference files the predictions are meant to
+#: cover (one relative path a line, extension optional; ``#`` starts a comment), e.g. the test
+#: split of a database (``hrtfeval.datasets`` writes it next to the predictions it saves).
+#: Reference files it does not name are then out of scope rather than unmatched; a named one
+#: without a prediction is still unmatched (exit code 2).
+EXPECTED_TARGETS_FILE = "hrtfeval-targets.txt"
 #: Pairs stacked into one batch on the GPU (only pairs of identical shape, domain and rate).
 DEFAULT_BATCH_SIZE = 32
 #: At most this many worker processes by default (more rarely helps: the disk becomes the limit).
@@ -213,6 +219,23 @@ def pair_directories(prediction_dir: str | os.PathLike, target_dir: str | os.Pat
     """Pair the files of two directories by relative path without extension (recursive)."""
     preds = scan_directory(prediction_dir)
     refs = scan_directory(target_dir)
+    source: dict[str, Any] = {"prediction_dir": str(prediction_dir), "target_dir": str(target_dir)}
+    in_scope = refs.keys()
+    expected = read_expected_targets(prediction_dir)
+    if expected is not None:
+        manifest = os.path.join(prediction_dir, EXPECTED_TARGETS_FILE)
+        unknown = sorted(expected - refs.keys())
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (
+                f" … and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            )
+            raise HrtfevalError(
+                f"names {len(unknown)} reference file(s) that are not in {target_dir}: {shown}",
+                manifest,
+            )
+        in_scope = expected
+        source["expected_targets"] = manifest
+        source["targets_out_of_scope"] = len(refs.keys() - expected - preds.keys())
     pairs = [
         _make_pair(
             preds[k],
@@ -226,9 +249,42 @@ def pair_directories(prediction_dir: str | os.PathLike, target_dir: str | os.Pat
     return PairList(
         pairs,
         sorted(preds[k] for k in preds.keys() - refs.keys()),
-        sorted(refs[k] for k in refs.keys() - preds.keys()),
-        {"prediction_dir": str(prediction_dir), "target_dir": str(target_dir)},
+        sorted(refs[k] for k in in_scope - preds.keys()),
+        source,
     )
+
+
+def read_expected_targets(prediction_dir: str | os.PathLike) -> set[str] | None:
+    """The reference keys (relative paths without extension) named by
+    :data:`EXPECTED_TARGETS_FILE` in ``prediction_dir``, or None when there is no such file.
+
+    Raises
+    ------
+    HrtfevalError
+        The file is not a regular file, cannot be read, or names nothing.
+    """
+    path = os.path.join(prediction_dir, EXPECTED_TARGETS_FILE)
+    if not os.path.lexists(path):
+        return None
+    kind = procs.special_file(path)
+    if kind is not None:  # opening a FIFO would block
+        raise HrtfevalError(f"is {kind}, not a regular file", path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HrtfevalError(f"cannot read the list of expected references: {exc}", path) from None
+    keys = set()
+    for line in lines:
+        entry = line.split("#", 1)[0].strip().replace("\\", "/")
+        if not entry:
+            continue
+        if PurePosixPath(entry).suffix.lower() in SUFFIXES:
+            entry = entry[: -len(PurePosixPath(entry).suffix)]
+        keys.add(PurePosixPath(entry).as_posix())
+    if not keys:
+        raise HrtfevalError("names no reference file (one relative path a line)", path)
+    return keys
 
 
 def read_pairs_csv(path: str | os.PathLike) -> PairList:

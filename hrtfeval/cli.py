@@ -837,6 +837,12 @@ def score(
         )
         per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
         _list_unmatched(pair_list.unmatched_prediction, pair_list.unmatched_target, quiet)
+        out_of_scope = pair_list.source.get("targets_out_of_scope")
+        if out_of_scope and not quiet:
+            say(
+                f"note: {out_of_scope} reference file(s) not named in "
+                f"{pair_list.source['expected_targets']} are out of scope (not scored, not unmatched)"
+            )
         # JSON lines stream to stdout; a file gets the whole document at the end, with the
         # other outputs (all or nothing).
         writer = JsonlWriter(document_stream()) if fmt == "jsonl" and output is None else None

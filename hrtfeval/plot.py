@@ -790,24 +790,18 @@ def image_format(path: str | os.PathLike) -> str:
 
 
 def save_view(view: View, path: str | os.PathLike, dpi: float | None = None) -> Path:
-    """Save ``view`` to ``path`` atomically (a temporary file in the same folder, then a rename).
+    """Save ``view`` to ``path`` (written as :mod:`hrtfeval.outputs` writes every output: a
+    temporary file in the same folder, then a rename; never over a ``.sofa``/``.pt`` file).
 
     The format comes from the extension (png, svg, pdf). Returns the path written.
     """
-    target = Path(path)
-    fmt = image_format(target)
-    # No dates in SVG/PDF: the same data always gives the same file.
-    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
-    from .render import atomic_target
+    from .outputs import OutputPlan
 
-    try:
-        with atomic_target(target, suffix=f".{fmt}") as tmp:
-            view.figure.savefig(
-                tmp, format=fmt, dpi=dpi or view.figure.get_dpi(), metadata=metadata
-            )
-    except OSError as exc:
-        raise HrtfevalError(f"cannot write the image: {exc.strerror or exc}", str(target)) from None
-    return target
+    fmt = image_format(path)
+    plan = OutputPlan()
+    plan.put(plan.file(path, "the image"), view_bytes(view, dpi, fmt))
+    plan.commit()
+    return Path(path)
 
 
 def view_bytes(view: View, dpi: float | None = None, fmt: str = "png") -> bytes:

@@ -7,15 +7,11 @@ digits; JSON keeps full float precision).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -320,43 +316,3 @@ def table_to_text(draw, width: int = 120) -> str:
     )
     draw(console)
     return buf.getvalue()
-
-
-@contextlib.contextmanager
-def atomic_target(path: str | os.PathLike, suffix: str = ".tmp"):
-    """Yield a temporary path next to ``path``; on success it is renamed over ``path``.
-
-    Readers never see a half-written file, and a failure leaves neither the target nor the
-    temporary file behind. The file gets the mode a plain ``open(path, "w")`` would give.
-    """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, _new_file_mode(target))
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (see :func:`atomic_target`)."""
-    with atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-
-
-def _new_file_mode(target: Path) -> int:
-    """The mode a plain ``open(target, "w")`` would give: the existing file's, else 0o666 - umask
-    (mkstemp's temporary files are private, 0o600)."""
-    try:
-        return target.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 from hrtfeval import synth
 from hrtfeval.batch import (
+    EXPECTED_TARGETS_FILE,
     Pair,
     merge_documents,
     pair_directories,
@@ -115,6 +117,40 @@ def test_unmatched_files_are_listed(messy):
     assert pl.unmatched_prediction == ["orphan.sofa"]
     assert pl.unmatched_target == []
     assert len(pl.pairs) == len(GOOD) + 1
+
+
+def _tree(root: Path, names: list[str]) -> Path:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    return root
+
+
+def test_a_list_of_expected_references_scopes_the_unmatched_check(tmp_path):
+    """predictions/hrtfeval-targets.txt (e.g. one split of a database) names the references
+    the predictions cover: others are out of scope, a named one without a prediction is
+    still unmatched."""
+    refs = _tree(tmp_path / "ref", ["a.sofa", "b.sofa", "c.sofa", "sub/d.sofa"])
+    preds = _tree(tmp_path / "pred", ["a.pt", "sub/d.pt"])
+    pl = pair_directories(preds, refs)
+    assert pl.unmatched_target == ["b.sofa", "c.sofa"]  # no list: every reference is in scope
+    (preds / EXPECTED_TARGETS_FILE).write_text(
+        "# the test split\na\nb.sofa  # extension optional\n\nsub/d\n"
+    )
+    pl = pair_directories(preds, refs)
+    assert [p.target for p in pl.pairs] == ["a.sofa", "sub/d.sofa"]
+    assert pl.unmatched_target == ["b.sofa"]  # named, no prediction: still an error
+    assert pl.source["targets_out_of_scope"] == 1  # c.sofa
+    (preds / EXPECTED_TARGETS_FILE).write_text("a\nzzz\n")
+    with pytest.raises(HrtfevalError, match="1 reference file.*zzz"):
+        pair_directories(preds, refs)
+    (preds / EXPECTED_TARGETS_FILE).write_text("# nothing\n\n")
+    with pytest.raises(HrtfevalError, match="names no reference"):
+        pair_directories(preds, refs)
+    (preds / EXPECTED_TARGETS_FILE).unlink()
+    os.mkfifo(preds / EXPECTED_TARGETS_FILE)
+    with pytest.raises(HrtfevalError, match="FIFO"):
+        pair_directories(preds, refs)
 
 
 def test_same_name_with_two_extensions_is_an_error(tmp_path):

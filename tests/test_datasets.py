@@ -812,16 +812,35 @@ def test_train_save_predictions_and_score_them_with_the_cli(source, tmp_path):
             np.testing.assert_allclose(back.positions, test.subject_positions(sid), atol=1e-9)
     runner = CliRunner()
     args = ["--preset", "lap", "--format", "json", "--workers", "0", "--device", "cpu"]
-    result = runner.invoke(app, ["score", str(out), str(source), *args, "--ignore-unmatched"])
+    # The issue's command as written: save_prediction named the test split's references in
+    # predictions/hrtfeval-targets.txt, so the other subjects' files are out of scope.
+    assert (out / "hrtfeval-targets.txt").read_text().splitlines()[1:] == ["pp2_HRIRs_measured"]
+    result = runner.invoke(app, ["score", str(out), str(source), *args])
     assert result.exit_code in (0, 1), result.stderr
     doc = json.loads(result.stdout)
     assert [(p["prediction"], p["target"]) for p in doc["pairs"]] == [
         ("pp2_HRIRs_measured.pt", "pp2_HRIRs_measured.sofa")
     ]
     assert set(doc["pairs"][0]["scores"]) >= {"itd", "ild", "lsd"}
-    assert len(doc["unmatched"]["target"]) == 9
-    # without --ignore-unmatched the references of the other splits make it exit 2 ...
-    assert runner.invoke(app, ["score", str(out), str(source), *args]).exit_code == 2
+    assert doc["counts"]["unmatched"] == 0
+    assert doc["spec"]["source"]["targets_out_of_scope"] == 9
+    assert "9 reference file(s) not named in" in result.stderr
+    # A test subject whose prediction is missing is still unmatched: exit 2.
+    moved = out / "pp2_HRIRs_measured.pt"
+    moved.rename(tmp_path / "aside.pt")
+    (out / "other.pt").write_bytes((tmp_path / "aside.pt").read_bytes())
+    result = runner.invoke(app, ["score", str(out), str(source), *args])
+    assert result.exit_code == 2
+    assert "pp2_HRIRs_measured.sofa" in result.stderr, result.stderr
+    (out / "other.pt").unlink()
+    (tmp_path / "aside.pt").rename(moved)
+    # Without the list, the references of the other splits are unmatched (exit 2) ...
+    (out / "hrtfeval-targets.txt").rename(tmp_path / "targets.txt")
+    result = runner.invoke(app, ["score", str(out), str(source), *args])
+    assert result.exit_code == 2 and len(json.loads(result.stdout)["unmatched"]["target"]) == 9
+    result = runner.invoke(app, ["score", str(out), str(source), *args, "--ignore-unmatched"])
+    assert result.exit_code in (0, 1), result.stderr
+    (tmp_path / "targets.txt").rename(out / "hrtfeval-targets.txt")
     # ... and a pairs file lists exactly the test subjects
     pairs = test.write_pairs_csv(out)
     result = runner.invoke(app, ["score", "--pairs", str(pairs), *args])

@@ -353,7 +353,7 @@ class HRTFDataset:
             from .spec import bin_frequencies
 
             frequencies = bin_frequencies(self.hrtf(subject_id), spec)
-        return save_prediction(
+        written = save_prediction(
             path,
             prediction,
             spec=spec,
@@ -361,6 +361,30 @@ class HRTFDataset:
             positions=self.subject_positions(subject_id, spec),
             frequencies=frequencies,
         )
+        self._write_expected_targets(Path(out_dir))
+        return written
+
+    def _write_expected_targets(self, out_dir: Path) -> None:
+        """Name this split's references in ``out_dir``'s list of expected references
+        (:data:`hrtfeval.batch.EXPECTED_TARGETS_FILE`, merged with what it already names), so
+        that ``hrtfeval score out_dir root`` scores these subjects and treats the other
+        subjects' references as out of scope — while a subject of the split without a
+        prediction is still unmatched (exit code 2)."""
+        from ..batch import EXPECTED_TARGETS_FILE, read_expected_targets
+        from ..outputs import OutputPlan
+
+        keys = read_expected_targets(out_dir) or set()
+        keys |= {
+            Path(self.relative_reference(s)).with_suffix("").as_posix() for s in self.subject_ids
+        }
+        text = "# references these predictions cover (written by hrtfeval.datasets)\n" + "".join(
+            f"{k}\n" for k in sorted(keys)
+        )
+        plan = OutputPlan()
+        plan.put(
+            plan.file(out_dir / EXPECTED_TARGETS_FILE, "the list of expected references"), text
+        )
+        plan.commit()
 
     def write_pairs_csv(
         self, prediction_dir: str | os.PathLike, path: str | os.PathLike | None = None
