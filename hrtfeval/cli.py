@@ -615,10 +615,10 @@ PerDirectionOpt = Annotated[
 ]
 
 
-def _describe_file(path):
+def _describe_file(path, cues: bool = False):
     from .io import describe
 
-    return describe(path)
+    return describe(path, cues=cues)
 
 
 def build_options(
@@ -1176,13 +1176,22 @@ def info(
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")
     ] = "table",
+    cues: Annotated[
+        bool,
+        typer.Option(
+            "--cues",
+            help="Also compute the ITD (µs) and ILD (dB) ranges over the directions "
+            "(imports torch: seconds more).",
+        ),
+    ] = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Show what is in an HRTF file: convention, dimensions, rate, grid, delays, cues."""
+    """Show what is in an HRTF file: convention, dimensions, rate, grid, delays (cues: --cues)."""
     fmt = check_format(fmt, ("table", "json"))
     from .procs import check_timeout, read_in_child
 
-    (facts,) = read_in_child(_describe_file, [str(file)], check_timeout(timeout))
+    reader = functools.partial(_describe_file, cues=cues)
+    (facts,) = read_in_child(reader, [str(file)], check_timeout(timeout))
     if fmt == "json":
         from .render import to_json
 

@@ -1,0 +1,81 @@
+"""Start-up cost of one pair (issue 15): what `info` and `score` import, `info --cues`,
+and the help screens (panels, metavariables, full command summaries)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hrtfeval import synth
+from hrtfeval.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+runner = CliRunner()
+
+
+def _imported(args: list[str]) -> set[str]:
+    """Every module a fresh ``python -m hrtfeval ARGS`` imports (the reading child included:
+    it is forked, and ``-X importtime`` reports its imports on the same stderr)."""
+    env = dict(os.environ, NO_COLOR="1")
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hrtfeval", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    names = {
+        line.split("|")[-1].strip()
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "typer" in names  # the log is really there
+    return names
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    root = tmp_path_factory.mktemp("startup")
+    positions = synth.sphere_grid(40)
+    ref = synth.spherical_head_hrirs(positions, 48000, 128)
+    pred = synth.degrade(ref, seed=5)
+    return (
+        synth.write_sofa(root / "pred.sofa", pred, positions, 48000),
+        synth.write_sofa(root / "ref.sofa", ref, positions, 48000),
+    )
+
+
+def test_info_imports_no_torch_or_scipy_without_cues(pair):
+    names = _imported(["info", str(pair[1]), "--format", "json"])
+    for heavy in ("torch", "scipy", "matplotlib", "netCDF4", "sofar"):
+        assert heavy not in names, f"info imported {heavy}"
+
+
+def test_score_lap_imports_no_scipy_signal(pair):
+    names = _imported(["score", str(pair[0]), str(pair[1]), "--preset", "lap", "-f", "json"])
+    assert "torch" in names  # it did score
+    for heavy in ("scipy.signal", "scipy.interpolate", "scipy.stats", "matplotlib", "netCDF4"):
+        assert heavy not in names, f"score --preset lap imported {heavy}"
+
+
+def test_info_cue_ranges_only_with_cues(pair):
+    plain = runner.invoke(app, ["info", str(pair[1]), "--format", "json"])
+    with_cues = runner.invoke(app, ["info", str(pair[1]), "--format", "json", "--cues"])
+    assert plain.exit_code == 0 and with_cues.exit_code == 0, plain.stderr + with_cues.stderr
+    facts, facts_cues = json.loads(plain.stdout), json.loads(with_cues.stdout)
+    assert "cues" not in facts
+    ranges = facts_cues.pop("cues")
+    assert set(ranges) == {"ild_min_db", "ild_max_db", "itd_min_us", "itd_max_us"}
+    assert ranges["itd_min_us"] < 0 < ranges["itd_max_us"]  # sources on both sides
+    assert list(facts_cues) == list(facts) and facts_cues == facts  # the rest is unchanged
+    table = runner.invoke(app, ["info", str(pair[1])])
+    table_cues = runner.invoke(app, ["info", str(pair[1]), "--cues"])
+    assert "itd_min_us" not in table.stdout and "itd_min_us" in table_cues.stdout
