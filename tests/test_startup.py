@@ -26,6 +26,7 @@ def _imported(args: list[str]) -> set[str]:
     env = dict(os.environ, NO_COLOR="1")
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "hrtfeval", *args],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -79,3 +80,30 @@ def test_info_cue_ranges_only_with_cues(pair):
     table = runner.invoke(app, ["info", str(pair[1])])
     table_cues = runner.invoke(app, ["info", str(pair[1]), "--cues"])
     assert "itd_min_us" not in table.stdout and "itd_min_us" in table_cues.stdout
+
+
+def test_a_pair_is_scored_on_one_cpu_thread_and_the_setting_restored(pair, monkeypatch):
+    # torch's pool of threads waits for itself on a busy machine (seconds for one pair).
+    import torch
+
+    from hrtfeval import scoring
+    from hrtfeval.io import read_hrtf
+
+    seen = []
+    real = scoring._score_aligned
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "_score_aligned", spy)
+    options = scoring.ScoreOptions(metrics=("lsd", "itd"))
+    aligned = scoring.align_sets(read_hrtf(pair[0]), read_hrtf(pair[1]), options)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = scoring.score_aligned(aligned, options, torch.device("cpu"))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+    assert seen == [1] and result.scores["lsd"] is not None
