@@ -21,6 +21,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from ._help import HelpCommand, command_rows
 from ._version import __version__
 from .errors import HrtfevalError, warning_printer
 from .procs import DEFAULT_TIMEOUT_S
@@ -51,6 +52,13 @@ class _OneLineErrors(TyperGroup):
             typer.echo("Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def format_commands(self, ctx, formatter) -> None:
+        """Each command's summary in full (click cuts it to the terminal's width with '...')."""
+        rows = command_rows(self, ctx)
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 app = typer.Typer(
@@ -687,7 +695,7 @@ def check_format(fmt: str, allowed=("table", "json", "csv", "markdown")) -> str:
     return key
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def score(
     prediction: Annotated[
@@ -1028,7 +1036,7 @@ def _finish_batch(
     return exit_code(doc)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def merge(
     documents: Annotated[
@@ -1103,7 +1111,7 @@ def merge(
     raise typer.Exit(_finish_batch(doc, fmt, out_t, per_ear, quiet, junit_t, None, None, plan))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def compare(
     document_a: Annotated[
@@ -1169,7 +1177,7 @@ def compare(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def info(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A .sofa or .pt file.")],
@@ -1247,7 +1255,7 @@ def write_batch_plot(doc: dict, folder, plan) -> None:
     plan.put_in(folder, "batch_overview.png", view_bytes(batch_view(doc)))
 
 
-@app.command("plot")
+@app.command("plot", cls=HelpCommand)
 @user_errors
 def plot_command(
     files: Annotated[

@@ -107,3 +107,76 @@ def test_a_pair_is_scored_on_one_cpu_thread_and_the_setting_restored(pair, monke
     finally:
         torch.set_num_threads(saved)
     assert seen == [1] and result.scores["lsd"] is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Help screens
+
+
+COMMANDS = ("score", "merge", "info", "plot", "compare")
+# Python types as typer shows them (`<list[Path]>`, `<path>`) and its `{FILE}` usage style.
+TYPE_METAVAR = r"<(list\[\w+\]|path|str|int|float|bool|text|integer)>|\{[A-Za-z]"
+
+
+def _help(*args: str) -> str:
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_score_help_is_in_panels_at_80_columns():
+    import re
+
+    text = _help("score")
+    titles = [line[:-1] for line in text.splitlines() if re.fullmatch(r"[A-Z][\w ]+:", line)]
+    assert titles == [
+        "Arguments",
+        "What to score",
+        "Matching directions",
+        "Batch",
+        "CI gates",
+        "Output",
+        "Run",
+    ]
+    assert "Options:" not in text  # nothing left outside a panel
+    assert max(len(line) for line in text.splitlines()) <= 80
+    section = text.split("CI gates:")[1].split("Output:")[0]
+    assert "--fail-above" in section and "--junit" in section and "--metric" not in section
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_a_panel_and_no_python_type_is_shown(command):
+    import re
+
+    from hrtfeval._help import panel_of
+
+    group = typer_main_group()
+    ctx = group.make_context("hrtfeval", [command, "--help"], resilient_parsing=True)
+    cmd = group.get_command(ctx, command)
+    missing = [
+        p.name
+        for p in cmd.get_params(ctx)
+        if p.param_type_name == "option" and not p.hidden and panel_of(p) is None
+    ]
+    assert missing == [], f"options of {command} without a panel (hrtfeval/_help.py PANELS)"
+    text = _help(command)
+    assert not re.search(TYPE_METAVAR, text), re.search(TYPE_METAVAR, text)
+    assert "Options:" not in text
+
+
+def typer_main_group():
+    import typer
+
+    return typer.main.get_command(app)
+
+
+def test_top_level_help_lists_each_summary_in_full():
+    import typer
+
+    text = _help()
+    listing = " ".join(text.split("Commands:")[1].split())
+    group = typer.main.get_command(app)
+    for name in COMMANDS:
+        summary = group.get_command(None, name).help.split("\n\n")[0]
+        assert " ".join(summary.split()) in listing, name
+    assert "..." not in listing
