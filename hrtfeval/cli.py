@@ -21,6 +21,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from ._help import HelpCommand, command_rows
 from ._version import __version__
 from .errors import HrtfevalError, warning_printer
 from .procs import DEFAULT_TIMEOUT_S
@@ -51,6 +52,13 @@ class _OneLineErrors(TyperGroup):
             typer.echo("Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def format_commands(self, ctx, formatter) -> None:
+        """Each command's summary in full (click cuts it to the terminal's width with '...')."""
+        rows = command_rows(self, ctx)
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 app = typer.Typer(
@@ -615,10 +623,10 @@ PerDirectionOpt = Annotated[
 ]
 
 
-def _describe_file(path):
+def _describe_file(path, cues: bool = False):
     from .io import describe
 
-    return describe(path)
+    return describe(path, cues=cues)
 
 
 def build_options(
@@ -687,7 +695,7 @@ def check_format(fmt: str, allowed=("table", "json", "csv", "markdown")) -> str:
     return key
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def score(
     prediction: Annotated[
@@ -1034,7 +1042,7 @@ def _finish_batch(
     return exit_code(doc)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def merge(
     documents: Annotated[
@@ -1109,7 +1117,7 @@ def merge(
     raise typer.Exit(_finish_batch(doc, fmt, out_t, per_ear, quiet, junit_t, None, None, plan))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def compare(
     document_a: Annotated[
@@ -1175,20 +1183,29 @@ def compare(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @user_errors
 def info(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A .sofa or .pt file.")],
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")
     ] = "table",
+    cues: Annotated[
+        bool,
+        typer.Option(
+            "--cues",
+            help="Also compute the ITD (µs) and ILD (dB) ranges over the directions "
+            "(imports torch: seconds more).",
+        ),
+    ] = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Show what is in an HRTF file: convention, dimensions, rate, grid, delays, cues."""
+    """Show what is in an HRTF file: convention, dimensions, rate, grid, delays (cues: --cues)."""
     fmt = check_format(fmt, ("table", "json"))
     from .procs import check_timeout, read_in_child
 
-    (facts,) = read_in_child(_describe_file, [str(file)], check_timeout(timeout))
+    reader = functools.partial(_describe_file, cues=cues)
+    (facts,) = read_in_child(reader, [str(file)], check_timeout(timeout))
     if fmt == "json":
         from .render import to_json
 
@@ -1244,7 +1261,7 @@ def write_batch_plot(doc: dict, folder, plan) -> None:
     plan.put_in(folder, "batch_overview.png", view_bytes(batch_view(doc)))
 
 
-@app.command("plot")
+@app.command("plot", cls=HelpCommand)
 @user_errors
 def plot_command(
     files: Annotated[

@@ -35,8 +35,9 @@ Sign convention: ``itd_seconds > 0`` means the *left ear lags* (the right ear le
 source is on the listener's right; ``itd_seconds < 0`` means the left ear leads. The ILD is
 ``level_left - level_right``: positive when the left ear is louder.
 
-Importing this module imports numpy only; torch is imported at the first call and
-``scipy.signal`` (about 0.7 s) only when a low-pass filter is first designed.
+Importing this module imports numpy only; torch is imported at the first call. ``scipy.signal``
+is never imported (about 1 s): the Butterworth design and ``lfilter`` are numpy ports of scipy's,
+equal bit for bit (:mod:`hrtfeval._iir`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from numbers import Real
 
 import numpy as np
 
+from . import _iir
 from .loss import check_option, require_torch
 
 ITD_METHODS = ("maxiacce", "threshold")
@@ -98,9 +100,7 @@ def _check_lowpass(fs: float, cutoff, order) -> tuple[float, int]:
 
 @functools.lru_cache(maxsize=64)
 def _butterworth_ba(fs: float, cutoff: float, order: int):
-    from scipy import signal  # here, not at the top: importing scipy.signal costs ~0.7 s
-
-    b, a = signal.butter(order, cutoff / (fs / 2))
+    b, a = _iir.butter_lowpass_ba(order, cutoff / (fs / 2))
     b.setflags(write=False)
     a.setflags(write=False)
     return b, a
@@ -147,12 +147,10 @@ def lowpass_impulse_response(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer number of samples; got {n!r}")
     cutoff, order = _check_lowpass(fs, cutoff, order)
-    from scipy import signal
-
     b, a = _butterworth_ba(fs, cutoff, order)
     impulse = np.zeros(n)
     impulse[0] = 1.0
-    response = signal.lfilter(b, a, impulse)
+    response = _iir.lfilter(b, a, impulse)
     response.setflags(write=False)
     return response
 
@@ -208,12 +206,11 @@ def _as_ears(torch, value, name: str, min_samples: int, check_finite: bool = Tru
 
 
 def _lowpass(torch, x, fs: float):
-    """The LAP low-pass along the last axis of float64 CPU ``x``: ``scipy.signal.lfilter`` itself,
-    the very recursion of the per-direction official code, bit for bit."""
-    from scipy import signal
-
+    """The LAP low-pass along the last axis of float64 CPU ``x``: ``scipy.signal.lfilter``'s
+    recursion of the per-direction official code, bit for bit (its numpy port,
+    :func:`hrtfeval._iir.lfilter`, which needs no ``scipy.signal`` import)."""
     b, a = _butterworth_ba(fs, LOWPASS_CUTOFF_HZ, LOWPASS_ORDER)
-    return torch.from_numpy(signal.lfilter(b, a, x.detach().numpy(), axis=-1))
+    return torch.from_numpy(_iir.lfilter(b, a, x.detach().numpy()))
 
 
 def _hilbert_envelope(torch, y):
@@ -282,13 +279,11 @@ def _lowpass_discrepancy(fs: float, n: int) -> float:
     with the sampling rate (about 3e-10 at 48 kHz, 2e-7 at 96 kHz, 1e-4 at 192 kHz, nearly
     independent of the signal and of N). The probe is seeded white noise plus an impulse.
     """
-    from scipy import signal
-
     b, a = _butterworth_ba(fs, LOWPASS_CUTOFF_HZ, LOWPASS_ORDER)
     probe = np.random.default_rng(20261125).standard_normal((16, n))
     probe[0] = 0.0
     probe[0, 0] = 1.0
-    exact = signal.lfilter(b, a, probe, axis=-1)
+    exact = _iir.lfilter(b, a, probe)
     m = _fast_length(2 * n - 1)
     h = lowpass_impulse_response(fs, n)
     conv = np.fft.irfft(np.fft.rfft(probe, m) * np.fft.rfft(h, m), m)[:, :n]

@@ -1287,7 +1287,7 @@ def _silent_facts(hrtf: HRTFSet) -> dict[str, Any]:
     return {"count": int(hrtf.silent_mask().sum()), "first": first}
 
 
-def describe(path: str | os.PathLike) -> dict[str, Any]:
+def describe(path: str | os.PathLike, cues: bool = False) -> dict[str, Any]:
     """What ``hrtfeval info`` shows about a file, as a JSON-serialisable dict.
 
     Keys: ``path``, ``format`` ("SOFA" or "pt"), ``convention``, ``version``, ``sofa_version``,
@@ -1296,9 +1296,17 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     in degree, distance range in metre, or None without positions), ``position_type``,
     ``position_units``, ``delay`` (min/max samples, nonzero, applied), ``silent_directions``
     (``count`` and the ``first`` few azimuths/elevations in degree, or row indices without
-    positions, of the directions with an all-zero ear), ``cues`` (ITD range in µs and ILD
-    range in dB over the other directions; see :func:`hrtfeval.cues.cue_ranges`), and ``title``,
-    ``database``, ``listener`` (str or None).
+    positions, of the directions with an all-zero ear), ``cues`` (only when ``cues`` is true:
+    ITD range in µs and ILD range in dB over the other directions; see
+    :func:`hrtfeval.cues.cue_ranges`), and ``title``, ``database``, ``listener`` (str or None).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A .sofa or .pt file.
+    cues : bool, default False
+        Also compute the cue ranges. They cost an ITD of every direction, and torch's import
+        (seconds); without them nothing heavier than numpy and h5py is imported for a SOFA file.
 
     Raises
     ------
@@ -1325,12 +1333,14 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         frequencies = {"count": int(f.size), "min_hz": float(f.min()), "max_hz": float(f.max())}
     d_min = meta.get("delay_min_samples")
     d_max = meta.get("delay_max_samples")
-    from .cues import cue_ranges
+    ranges = {}
+    if cues:
+        from .cues import cue_ranges
 
-    try:
-        cues = cue_ranges(hrtf)
-    except ValueError as exc:  # e.g. a rate too low for the 3 kHz ITD low-pass, a silent ear
-        cues = {"unavailable": str(exc)}
+        try:
+            ranges = {"cues": cue_ranges(hrtf)}
+        except ValueError as exc:  # e.g. a rate too low for the 3 kHz ITD low-pass, a silent ear
+            ranges = {"cues": {"unavailable": str(exc)}}
     return {
         "path": str(path),
         "format": meta.get("format", ""),
@@ -1356,7 +1366,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             "applied": bool(hrtf.delay_applied),
         },
         "silent_directions": _silent_facts(hrtf),
-        "cues": cues,
+        **ranges,
         "title": meta.get("title"),
         "database": meta.get("database"),
         "listener": meta.get("listener"),

@@ -251,7 +251,7 @@ def test_silent_directions_in_batch_are_a_per_pair_error(tmp_path):
 
 def test_info_lists_silent_directions(tmp_path):
     silent, _, _ = _silent_pair(tmp_path)
-    facts = describe(silent)
+    facts = describe(silent, cues=True)
     assert facts["silent_directions"] == {
         "count": 2,
         "first": [
