@@ -1116,7 +1116,9 @@ def read_pt(
     sampling_rate = _pt_sampling_rate(extras.get("sampling_rate"), name)
     positions = stored_positions = None
     if extras.get("positions") is not None:
-        positions, stored_positions = _pt_positions(extras["positions"], data.shape[0], name, budget)
+        positions, stored_positions = _pt_positions(
+            extras["positions"], data.shape[0], name, budget
+        )
     frequencies = None
     if extras.get("frequencies") is not None:
         if domain == IR:

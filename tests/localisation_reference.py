@@ -280,7 +280,7 @@ def predict(
         v += 5
     resp = np.array(resp)
     col_grid = np.zeros((72, ni))
-    start = int(round((r0 + 90) / 5))
+    start = round((r0 + 90) / 5)
     for i in range(ni):
         spl = CubicSpline(tem_pol_a, s[:, i], bc_type="not-a-knot")
         vals = spl(resp)

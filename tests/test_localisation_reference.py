@@ -69,7 +69,9 @@ def _grid_median_stored():
 def _grid_signed():
     """Azimuths -180 ... 175 deg, elevations -30 ... 80 deg in 10-deg steps, plus az +180
     duplicates of the az -180 rows (same polar angles: the first in file order counts)."""
-    pos = np.array([(az, el, 1.2) for el in range(-30, 81, 10) for az in range(-180, 180, 10)], float)
+    pos = np.array(
+        [(az, el, 1.2) for el in range(-30, 81, 10) for az in range(-180, 180, 10)], float
+    )
     dup = pos[pos[:, 0] == -180.0].copy()
     dup[:, 0] = 180.0
     return np.concatenate([pos, dup])
@@ -104,7 +106,9 @@ def _check(sector, expected, summary_tol, detail_tol):
 )
 def test_same_arithmetic_after_the_filter(grid, lateral, sensitivity):
     pos, ref, pred = _sets(grid)
-    got = predict_arrays(pred, pos, ref, pos, FS, laterals=(lateral,), sensitivity=sensitivity, dtf=False)
+    got = predict_arrays(
+        pred, pos, ref, pos, FS, laterals=(lateral,), sensitivity=sensitivity, dtf=False
+    )
     want = ref_model.predict(ref, pos, pred, pos, FS, lateral, sensitivity, False, filt="loop")
     _check(got.prediction.sectors[0], want, 1e-12, 1e-13)
 
