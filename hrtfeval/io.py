@@ -460,7 +460,7 @@ def _read_sofa_dataset(
     m_count = data.shape[0]
 
     sampling_rate = _sofa_sampling_rate(ds, m_count, file, budget, required=domain == IR)
-    positions, pos_meta = _sofa_positions(ds, m_count, file, budget)
+    positions, pos_meta, stored_positions = _sofa_positions(ds, m_count, file, budget)
     delay = _sofa_delay(ds, m_count, sampling_rate, file, budget)
 
     meta: dict[str, Any] = {"format": "SOFA", "sofa_version": _attr(ds, "Version") or ""}
@@ -501,6 +501,7 @@ def _read_sofa_dataset(
         delay_applied=delay_applied,
         meta=meta,
         silent=silent,
+        stored_positions=stored_positions,
     )
 
 
@@ -704,7 +705,7 @@ def _fmt_values(values: np.ndarray) -> str:
 
 def _sofa_positions(
     ds: Any, m_count: int, file: str, budget: _Budget | None = None
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None]:
     got = _read_var(ds, "SourcePosition", file, ("M", "C"), ("I", "C"), budget=budget)
     if got is None:
         # Mandatory in AES69: without it the rows cannot be matched by direction, and taking
@@ -730,8 +731,8 @@ def _sofa_positions(
     values = _per_measurement(values, dims, m_count, "SourcePosition", file)
     var = ds.variables["SourcePosition"]
     ptype, units = _attr(var, "Type"), _attr(var, "Units")
-    positions = parse_source_positions(values, ptype, units, file=file)
-    return positions, {"position_type": ptype or "", "position_units": units or ""}
+    positions, stored = _parse_positions(values, ptype, units, "SourcePosition", file)
+    return positions, {"position_type": ptype or "", "position_units": units or ""}, stored
 
 
 def _unit_tokens(units: str) -> list[str]:
@@ -769,6 +770,14 @@ def parse_source_positions(
     HrtfevalError
         Unknown type or units, non-finite values, or a cartesian position at the origin.
     """
+    return _parse_positions(values, position_type, units, name, file)[0]
+
+
+def _parse_positions(
+    values: np.ndarray, position_type: str | None, units: str | None, name: str, file: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`parse_source_positions`, and the spherical positions as stored (degrees; None when
+    cartesian) for :attr:`~hrtfeval.model.HRTFSet.stored_positions`."""
     values = np.asarray(values, dtype=np.float64)
     _check_finite(values, name, file)
     tokens = _unit_tokens(units) if units else []
@@ -806,11 +815,12 @@ def parse_source_positions(
         for col, unit in enumerate(angle_unit):
             if unit == "radian":
                 out[:, col] = np.rad2deg(out[:, col])
+        stored = out.copy()
         out[:, 0], out[:, 1] = _fold_elevation(out[:, 0], out[:, 1])
         az = np.mod(out[:, 0], 360.0)
         az[az >= 360.0] -= 360.0  # np.mod(-1e-15, 360) rounds to 360.0
         out[:, 0] = az
-        return out
+        return out, stored
 
     if ptype == "cartesian":
         if tokens and not (len(tokens) in (1, 3) and all(t in _LENGTH_UNITS for t in tokens)):
@@ -825,7 +835,7 @@ def parse_source_positions(
                 f"({at_origin.size} such row(s))",
                 file=file,
             )
-        return cartesian_to_spherical(values)
+        return cartesian_to_spherical(values), None
 
     raise HrtfevalError(
         f"{name} has Type {position_type!r}; expected 'spherical' or 'cartesian'", file=file
@@ -1104,9 +1114,11 @@ def read_pt(
     silent = _check_data(data, key, name)
 
     sampling_rate = _pt_sampling_rate(extras.get("sampling_rate"), name)
-    positions = None
+    positions = stored_positions = None
     if extras.get("positions") is not None:
-        positions = _pt_positions(extras["positions"], data.shape[0], name, budget)
+        positions, stored_positions = _pt_positions(
+            extras["positions"], data.shape[0], name, budget
+        )
     frequencies = None
     if extras.get("frequencies") is not None:
         if domain == IR:
@@ -1126,6 +1138,7 @@ def read_pt(
         delay_applied=False,
         meta=meta,
         silent=silent,
+        stored_positions=stored_positions,
     )
 
 
@@ -1237,7 +1250,9 @@ def _pt_sampling_rate(value: Any, file: str) -> float | None:
     return rate
 
 
-def _pt_positions(value: Any, m_count: int, file: str, budget: _Budget | None = None) -> np.ndarray:
+def _pt_positions(
+    value: Any, m_count: int, file: str, budget: _Budget | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     positions = _pt_array(value, "positions", file, budget)
     if np.iscomplexobj(positions) or positions.shape != (m_count, 3):
         raise HrtfevalError(
@@ -1245,9 +1260,7 @@ def _pt_positions(value: Any, m_count: int, file: str, budget: _Budget | None = 
             "azimuth degree, elevation degree, distance metre",
             file=file,
         )
-    return parse_source_positions(
-        positions, "spherical", "degree, degree, metre", name="positions", file=file
-    )
+    return _parse_positions(positions, "spherical", "degree, degree, metre", "positions", file)
 
 
 def _pt_frequencies(

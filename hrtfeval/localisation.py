@@ -607,6 +607,28 @@ def impulse_responses(hrtf: HRTFSet) -> np.ndarray:
     )
 
 
+def model_positions(hrtf: HRTFSet) -> np.ndarray | None:
+    """The positions the model computes its angles from: as the file stores them.
+
+    The original model takes ``SourcePosition`` as stored; the readers' :attr:`HRTFSet.positions
+    <hrtfeval.model.HRTFSet.positions>` are wrapped to [0, 360) and folded over the poles, which
+    names the same directions but changes the last bits of the polar angles (elevation 100 at
+    azimuth 0 gives 100.0, azimuth 180 at elevation 80 gives 100.00000000000001), and those bits
+    decide the model's exact comparisons (steps 2, 8 and 11). :attr:`stored_positions
+    <hrtfeval.model.HRTFSet.stored_positions>` is used when it describes the same directions as
+    ``positions`` (it does not when a caller replaced or reordered one of them), else
+    ``positions``.
+    """
+    from .model import spherical_to_unit
+
+    stored, positions = hrtf.stored_positions, hrtf.positions
+    if stored is None or positions is None or np.shape(stored) != np.shape(positions):
+        return positions
+    stored = np.asarray(stored, dtype=np.float64)
+    same = np.abs(spherical_to_unit(stored) - spherical_to_unit(positions)).max(initial=0.0)
+    return stored if same <= 1e-9 else positions
+
+
 def _sector(
     template: _Prepared, targets: _Prepared, lateral_angle: float, sensitivity: float
 ) -> SectorPrediction:
@@ -718,7 +740,8 @@ def predict(
 ) -> LocalisationResult:
     """The localisation model on two HRTF sets: REF is the listener's template, PRED the targets.
 
-    The sets need not share a grid or a length; see :func:`predict_arrays`.
+    The sets need not share a grid or a length; see :func:`predict_arrays`. The angles are
+    computed from the positions as the files store them (:func:`model_positions`).
 
     Raises
     ------
@@ -729,9 +752,9 @@ def predict(
     """
     return predict_arrays(
         impulse_responses(pred),
-        pred.positions,
+        model_positions(pred),
         impulse_responses(ref),
-        ref.positions,
+        model_positions(ref),
         pred.sampling_rate,
         laterals=laterals,
         sensitivity=sensitivity,

@@ -49,6 +49,12 @@ class HRTFSet:
         True for the directions where an ear's data is all zeros (a silent direction: its ITD
         and ILD are undefined). Set by the readers; ``None`` means not computed yet (see
         :meth:`silent_mask`).
+    stored_positions : numpy.ndarray or None, shape (M, 3)
+        The spherical positions as the file stores them (azimuth and elevation in degree,
+        radians converted, neither wrapped nor folded; distance as stored): the localisation
+        model computes its angles from these, as the original model does from
+        ``SourcePosition``, because their last bits decide its exact comparisons. ``None`` for
+        cartesian positions or when the reader did not keep them.
     """
 
     path: str
@@ -62,6 +68,7 @@ class HRTFSet:
     delay_applied: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     silent: np.ndarray | None = None
+    stored_positions: np.ndarray | None = None
 
     def silent_mask(self) -> np.ndarray:
         """:attr:`silent`, computed from the data (and kept) when the reader did not set it."""
