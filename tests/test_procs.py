@@ -49,11 +49,11 @@ STALL_HOOK = textwrap.dedent(
 
         _real = _io.read_hrtf
 
-        def _read_hrtf(path):
+        def _read_hrtf(path, **kwargs):
             if os.environ["HRTFEVAL_TEST_STALL"] in os.path.basename(str(path)):
                 while True:  # as HDF5 does on a damaged attribute
                     time.sleep(0.05)
-            return _real(path)
+            return _real(path, **kwargs)
 
         _io.read_hrtf = _read_hrtf
     """
@@ -605,3 +605,46 @@ def test_a_link_to_a_folder_keeps_the_real_name(tmp_path, one_pair):
     shutil.copy(one_pair["pred"], root / "pred" / "real" / "x.sofa")
     os.symlink("real", root / "pred" / "alias")  # sorts before "real"
     assert scan_directory(root / "pred") == {"a": "a.sofa", "real/x": "real/x.sofa"}
+
+
+# ----------------------------------------------------------------------------------------------
+# The reading child's time limit counts the child's reading only
+
+
+def _quick_read(path):
+    return f"read {path}"
+
+
+def _slow_read(path):
+    time.sleep(0.6)
+    return f"read {path}"
+
+
+def test_a_finished_child_read_is_returned_however_late_it_is_asked_for():
+    """The parent imports torch (1.5-3 s on a loaded machine) between starting the child and
+    asking for its result: that time was counted against --timeout, so two good files gave
+    'reading took longer than 1.5 s'."""
+    from hrtfeval.procs import ChildRead
+
+    child = ChildRead(_slow_read, ["a", "b"], timeout=1.5)
+    time.sleep(3.0)  # the parent busy elsewhere, well past the limit
+    assert child.result() == ["read a", "read b"]
+    child = ChildRead(_quick_read, ["a"], timeout=0.5)
+    time.sleep(1.5)
+    assert child.result() == ["read a"]
+
+
+def test_the_time_limit_still_bounds_a_child_that_hangs():
+    from hrtfeval.procs import ChildRead
+
+    child = ChildRead(_sleeps_forever, ["x.sofa", "y.sofa"], timeout=1.0)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    with pytest.raises(HrtfevalError, match=r"x\.sofa: reading took longer than 1 s"):
+        child.result()
+    assert time.monotonic() - t0 < 30
+
+
+def _sleeps_forever(path):
+    while True:
+        time.sleep(0.05)
