@@ -119,13 +119,26 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         global _document_stream
         _document_stream = sys.stdout
+        # Warnings are shown when the command ends, unless it ends in a one-line error: then
+        # that line alone (a warning about a file that is refused anyway says nothing more).
+        printer = warning_printer(quiet=bool(kwargs.get("quiet")), defer=True)
         try:
             with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-                warnings.showwarning = warning_printer()
+                warnings.showwarning = printer
                 try:
                     return fn(*args, **kwargs)
                 finally:
                     _document_stream.flush()  # a closed pipe shows here, not at exit
+        except (HrtfevalError, ValueError, OSError):
+            printer.discard()
+            raise
+        finally:
+            printer.flush()
+
+    @functools.wraps(fn)
+    def one_line_errors(*args, **kwargs):
+        try:
+            return wrapper(*args, **kwargs)
         except BrokenPipeError:
             # The reader went away (``... | head -1``): stop quietly, as a shell tool would.
             _silence_stdout()
@@ -145,7 +158,7 @@ def user_errors(fn):
 
             stop_children()  # a file reader started and not waited for (an earlier error)
 
-    return wrapper
+    return one_line_errors
 
 
 def _silence_stdout() -> None:
@@ -860,6 +873,7 @@ def score(
                 on_entry=None if writer is None else writer.write,
                 per_direction=export,
                 timeout=timeout,
+                quiet=quiet,
             )
         finally:
             progress.close()
