@@ -51,6 +51,9 @@ STALL_HOOK = textwrap.dedent(
 
         def _read_hrtf(path, **kwargs):
             if os.environ["HRTFEVAL_TEST_STALL"] in os.path.basename(str(path)):
+                marks = os.environ.get("HRTFEVAL_TEST_STALL_MARKS")
+                if marks:  # tell the test which process is stuck now
+                    open(os.path.join(marks, str(os.getpid())), "w").close()
                 while True:  # as HDF5 does on a damaged attribute
                     time.sleep(0.05)
             return _real(path, **kwargs)
@@ -107,7 +110,14 @@ def hook_env(tmp_path) -> dict:
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(STALL_HOOK)
-    env = dict(os.environ, NO_COLOR="1", HRTFEVAL_TEST_STALL="stall")
+    marks = tmp_path / "stalled"
+    marks.mkdir()
+    env = dict(
+        os.environ,
+        NO_COLOR="1",
+        HRTFEVAL_TEST_STALL="stall",
+        HRTFEVAL_TEST_STALL_MARKS=str(marks),
+    )
     env["PYTHONPATH"] = os.pathsep.join([str(hook), str(ROOT)])
     return env
 
@@ -193,12 +203,14 @@ def test_a_stop_signal_leaves_nothing_behind(tmp_path, one_pair, hook_env, sig, 
         start_new_session=True,
     )
     try:
-        # The first pair is reported: its line is in the temporary file beside out.jsonl.
+        # Both workers are stuck in a reader (s00 went before them): the run is in the middle.
+        # (The output file is written at the end, all or nothing: nothing to see there yet.)
         wait_for(
-            lambda: any(p.read_text().strip() for p in tmp_files(tmp_path)),
-            120,
-            "the first pair's line",
+            lambda: len(os.listdir(tmp_path / "stalled")) >= 2,
+            240,
+            "both workers to be stuck in a reader",
         )
+        time.sleep(0.5)
         if to_group:
             os.killpg(proc.pid, sig)
         else:
@@ -273,7 +285,8 @@ def test_the_reader_child_dies_with_a_killed_main_process(tmp_path, one_pair, ho
         start_new_session=True,
     )
     try:
-        wait_for(lambda: len(group_members(proc.pid)) >= 2, 60, "the reader child")
+        wait_for(lambda: os.listdir(tmp_path / "stalled"), 120, "the reader child to be stuck")
+        assert len(group_members(proc.pid)) >= 2  # the main process and its reading child
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert wait_group_empty(proc.pid) == []
@@ -298,7 +311,8 @@ def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env):
         start_new_session=True,
     )
     try:
-        wait_for(lambda: len(group_members(proc.pid)) >= 2, 60, "the reader child")
+        wait_for(lambda: os.listdir(tmp_path / "stalled"), 120, "the reader child to be stuck")
+        assert len(group_members(proc.pid)) >= 2  # the main process and its reading child
         time.sleep(0.5)
         os.kill(proc.pid, signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
