@@ -685,6 +685,7 @@ def score_stream(
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     timeout: float | None = procs.DEFAULT_TIMEOUT_S,
+    quiet: bool = False,
 ) -> Iterator[PairResult]:
     """Score ``pairs`` one after another: a :class:`PairResult` per pair, in order (see
     :class:`BatchScorer` for the parameters)."""

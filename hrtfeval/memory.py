@@ -157,6 +157,11 @@ class PairReader:
         self.apply_delay, self.max_memory, self.n_fft = apply_delay, max_memory, n_fft
         self.used = 0
 
+    def prepare(self) -> None:
+        """Import the SOFA readers (numpy, h5py): a reading child does it before its time limit
+        starts, so that ``--timeout`` bounds reading files, not importing libraries."""
+        from . import _h5sofa, io  # noqa: F401
+
     def __call__(self, path):
         from .io import read_hrtf
 

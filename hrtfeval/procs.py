@@ -255,6 +255,9 @@ def _child_read(conn, reader: Callable, paths: list, parent_pid: int) -> None:
     sys.stdout = sys.stderr = captured
     with warnings.catch_warnings(record=True) as caught:
         try:
+            prepare = getattr(reader, "prepare", None)
+            if prepare is not None:
+                prepare()  # the readers' imports: no file is read yet, the clock has not started
             out = []
             for i, path in enumerate(paths):
                 # The child's own clock (CLOCK_MONOTONIC is one clock for all processes): the
