@@ -104,8 +104,11 @@ def signals_as_exceptions():
     try:
         yield
     finally:
+        # Once stopped by a signal, a second one (the second Ctrl-C of a double press) stays
+        # ignored until the process has exited: restored, it would kill it (status -2, not 130).
+        stopped = any(signal.getsignal(s) is _unwinding for s in saved)
         for s, handler in saved.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if stopped else handler)
 
 
 def _child_signals() -> None:

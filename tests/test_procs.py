@@ -662,3 +662,21 @@ def test_the_time_limit_still_bounds_a_child_that_hangs():
 def _sleeps_forever(path):
     while True:
         time.sleep(0.05)
+
+
+def test_a_second_stop_signal_after_the_first_is_ignored_until_exit():
+    """A double Ctrl-C whose second press came after the clean-up (when the handlers were
+    restored) killed the process by SIGINT: exit status -2 instead of 130."""
+    from hrtfeval.procs import Interrupted, signals_as_exceptions
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(Interrupted), signals_as_exceptions():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler raises here
+        os.kill(os.getpid(), signal.SIGINT)  # the second press: must not raise KeyboardInterrupt
+        time.sleep(0.2)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, before if s == signal.SIGINT else signal.SIG_DFL)
