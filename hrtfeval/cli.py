@@ -129,36 +129,30 @@ def user_errors(fn):
                     return fn(*args, **kwargs)
                 finally:
                     _document_stream.flush()  # a closed pipe shows here, not at exit
-        except (HrtfevalError, ValueError, OSError):
-            printer.discard()
-            raise
-        finally:
-            printer.flush()
-
-    @functools.wraps(fn)
-    def one_line_errors(*args, **kwargs):
-        try:
-            return wrapper(*args, **kwargs)
         except BrokenPipeError:
             # The reader went away (``... | head -1``): stop quietly, as a shell tool would.
             _silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except HrtfevalError as exc:
+            printer.discard()
             raise fail(str(exc)) from None
         except ValueError as exc:  # option values checked by the library
+            printer.discard()
             raise fail(str(exc)) from None
         except OSError as exc:  # e.g. a name too long for the file system
+            printer.discard()
             where = f"{exc.filename}: " if exc.filename else ""
             raise fail(f"{where}{exc.strerror or exc}") from None
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
+            printer.flush()
             from .procs import stop_children
 
             stop_children()  # a file reader started and not waited for (an earlier error)
 
-    return one_line_errors
+    return wrapper
 
 
 def _silence_stdout() -> None:
