@@ -783,17 +783,22 @@ def test_damaged_tensor_data_in_a_zip_pt_is_an_error_not_a_score(tmp_path):
     assert read_hrtf(good).data.shape == (M, 2, N)  # an intact file still reads
 
 
+def _sofa_header(ds) -> None:
+    """The attributes, dimensions, positions and rate of a SimpleFreeFieldHRIR file."""
+    ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion = (
+        "SOFA",
+        "SimpleFreeFieldHRIR",
+        "1.0",
+    )
+    for dim, size in (("I", 1), ("M", M), ("R", 2), ("N", N), ("C", 3)):
+        ds.createDimension(dim, size)
+    ds.createVariable("SourcePosition", "f8", ("M", "C"))[:] = POS
+    ds.createVariable("Data.SamplingRate", "f8", ("I",))[:] = FS
+
+
 def _nc3(path: Path, fmt: str = "NETCDF3_CLASSIC") -> Path:
     with netCDF4.Dataset(path, "w", format=fmt) as ds:
-        ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion = (
-            "SOFA",
-            "SimpleFreeFieldHRIR",
-            "1.0",
-        )
-        for dim, size in (("I", 1), ("M", M), ("R", 2), ("N", N), ("C", 3)):
-            ds.createDimension(dim, size)
-        ds.createVariable("SourcePosition", "f8", ("M", "C"))[:] = POS
-        ds.createVariable("Data.SamplingRate", "f8", ("I",))[:] = FS
+        _sofa_header(ds)
         ds.createVariable("Data.IR", "f8", ("M", "R", "N"))[:] = IR  # written last
     return path
 
@@ -849,15 +854,7 @@ def test_invalid_scale_factor_is_an_error_not_raw_integers(tmp_path, scale):
 def test_valid_packing_is_applied(tmp_path):
     path = tmp_path / "packed.sofa"
     with netCDF4.Dataset(path, "w") as ds:
-        ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion = (
-            "SOFA",
-            "SimpleFreeFieldHRIR",
-            "1.0",
-        )
-        for dim, size in (("I", 1), ("M", M), ("R", 2), ("N", N), ("C", 3)):
-            ds.createDimension(dim, size)
-        ds.createVariable("SourcePosition", "f8", ("M", "C"))[:] = POS
-        ds.createVariable("Data.SamplingRate", "f8", ("I",))[:] = FS
+        _sofa_header(ds)
         var = ds.createVariable("Data.IR", "i2", ("M", "R", "N"))
         var.scale_factor, var.add_offset = 1e-4, 0.5
         var[:] = IR
