@@ -437,8 +437,9 @@ def _load_job(job) -> tuple[str, Any]:
         return "error", error_text(exc)
 
 
-def _init_worker() -> None:
-    """Worker set-up: one torch thread, stdout kept clean, Ctrl-C left to the main process."""
+def _init_worker(quiet: bool = False) -> None:
+    """Worker set-up: one torch thread, stdout kept clean, Ctrl-C left to the main process;
+    ``quiet`` (``--quiet``): no warnings."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -455,7 +456,7 @@ def _init_worker() -> None:
 
     from .errors import warning_printer
 
-    warnings.showwarning = warning_printer()
+    warnings.showwarning = warning_printer(quiet=quiet)
     keep_heap_memory()
     import torch
 
@@ -542,8 +543,15 @@ class WorkerPool(procs.WorkerPool):
         and replaced, and the pair is an error.
     """
 
-    def __init__(self, workers: int, timeout: float | None = None):
-        super().__init__(workers, timeout=timeout, preload=_PRELOAD, initializer=_init_worker)
+    def __init__(self, workers: int, timeout: float | None = None, quiet: bool = False):
+        import functools
+
+        super().__init__(
+            workers,
+            timeout=timeout,
+            preload=_PRELOAD,
+            initializer=functools.partial(_init_worker, quiet) if quiet else _init_worker,
+        )
 
     def start(self, device: str = "cpu") -> str:
         """Start the workers and return ``device`` resolved by one of them (``auto`` -> cpu or
@@ -608,6 +616,11 @@ class BatchScorer:
         Seconds one pair may take: to read, align and score it in a worker, or to read its
         files (in a child process) when scoring in this process. A pair over the limit is an
         error and the run goes on. None: no limit.
+    quiet : bool
+        The workers show no warnings (``--quiet``).
+
+    The memory limit (``options.max_memory``, bytes) is for the whole run: with W workers,
+    each worker's pair may use a W-th of it.
     """
 
     def __init__(
@@ -620,14 +633,22 @@ class BatchScorer:
         batch_size: int = DEFAULT_BATCH_SIZE,
         n_pairs: int | None = None,
         timeout: float | None = procs.DEFAULT_TIMEOUT_S,
+        quiet: bool = False,
     ):
         self.options = options
         self.requested = device
         self.timeout = procs.check_timeout(timeout)
+        self.quiet = quiet
         n = default_workers() if workers is None else check_workers(workers)
         if n_pairs is not None:
             n = 0 if n_pairs <= 1 else min(n, n_pairs)  # a pool costs more than one pair
         self.workers = n
+        if n > 1:  # W workers hold W pairs at once: each gets its share of the limit
+            import dataclasses
+
+            self.options = dataclasses.replace(
+                options, max_memory=max(1, options.memory_limit // n)
+            )
         self.stack = stack
         self.batch_size = max(1, int(batch_size))
         self.device = None
@@ -639,7 +660,7 @@ class BatchScorer:
         try:
             requested = str(self.requested).strip().lower()
             if self.workers > 0:
-                self._pool = WorkerPool(self.workers, self.timeout)
+                self._pool = WorkerPool(self.workers, self.timeout, self.quiet)
                 # The main process imports torch only when it scores (stacked batches).
                 self.device = self._pool.start(requested)
             if self.workers == 0 or self.device.startswith("cuda"):
@@ -720,6 +741,7 @@ def score_stream(
     stack: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     timeout: float | None = procs.DEFAULT_TIMEOUT_S,
+    quiet: bool = False,
 ) -> Iterator[PairResult]:
     """Score ``pairs`` one after another: a :class:`PairResult` per pair, in order (see
     :class:`BatchScorer` for the parameters)."""
@@ -731,6 +753,7 @@ def score_stream(
         batch_size=batch_size,
         n_pairs=len(pairs),
         timeout=timeout,
+        quiet=quiet,
     ) as scorer:
         yield from scorer.score(pairs)
 
@@ -1037,6 +1060,7 @@ def run_batch(
     batch_size: int = DEFAULT_BATCH_SIZE,
     per_direction=None,
     timeout: float | None = procs.DEFAULT_TIMEOUT_S,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Score every pair of ``pair_list`` (or of one shard of it) and build the batch document.
 
@@ -1044,7 +1068,7 @@ def run_batch(
     ----------
     pair_list : PairList
     options : hrtfeval.scoring.ScoreOptions
-    device, workers, stack, batch_size, timeout
+    device, workers, stack, batch_size, timeout, quiet
         See :class:`BatchScorer`.
     shard : (K, N) or None
         Score only shard K of N (:func:`select_shard`).
@@ -1098,6 +1122,7 @@ def run_batch(
         batch_size=batch_size,
         n_pairs=len(pairs),
         timeout=timeout,
+        quiet=quiet,
     ) as scorer:
         if progress is not None:
             progress.start(len(pairs))

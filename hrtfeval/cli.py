@@ -127,9 +127,12 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         global _document_stream
         _document_stream = sys.stdout
+        # Warnings are shown when the command ends, unless it ends in a one-line error: then
+        # that line alone (a warning about a file that is refused anyway says nothing more).
+        printer = warning_printer(quiet=bool(kwargs.get("quiet")), defer=True)
         try:
             with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-                warnings.showwarning = warning_printer()
+                warnings.showwarning = printer
                 try:
                     return fn(*args, **kwargs)
                 finally:
@@ -139,16 +142,20 @@ def user_errors(fn):
             _silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except HrtfevalError as exc:
+            printer.discard()
             raise fail(str(exc)) from None
         except ValueError as exc:  # option values checked by the library
+            printer.discard()
             raise fail(str(exc)) from None
         except OSError as exc:  # e.g. a name too long for the file system
+            printer.discard()
             where = f"{exc.filename}: " if exc.filename else ""
             raise fail(f"{where}{exc.strerror or exc}") from None
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
+            printer.flush()
             from .procs import stop_children
 
             stop_children()  # a file reader started and not waited for (an earlier error)
@@ -874,6 +881,7 @@ def score(
                 on_entry=None if writer is None else writer.write,
                 per_direction=export,
                 timeout=timeout,
+                quiet=quiet,
             )
         finally:
             progress.close()

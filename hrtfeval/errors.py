@@ -67,22 +67,39 @@ def warnings_about(file: str):
             warnings.warn(out, stacklevel=3)
 
 
-def warning_printer(stream=None):
+def warning_printer(stream=None, *, quiet: bool = False, defer: bool = False):
     """A ``warnings.showwarning`` that prints each distinct warning once, as one line
     ``warning: <message>`` on ``stream`` (default: the current stderr) -- no source file, line
-    number or code line. A file read twice (both sides of a pair) warns once."""
-    shown: set[str] = set()
+    number or code line. A file read twice (both sides of a pair) warns once.
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        text = f"warning: {one_line(message)}"
-        if text in shown:
-            return
-        shown.add(text)
-        out = file or stream or sys.stderr
+    ``quiet`` (``--quiet``): show nothing. ``defer``: hold the lines until the returned
+    function's ``flush()`` is called, or drop them with ``discard()`` -- a command that ends
+    in a one-line error shows that line alone.
+    """
+    shown: set[str] = set()
+    held: list[str] = []
+
+    def write(text: str, out) -> None:
         try:
             out.write(text + "\n")
             out.flush()
         except (OSError, ValueError):  # stderr closed: nowhere to warn
             pass
 
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = f"warning: {one_line(message)}"
+        if quiet or text in shown:
+            return
+        shown.add(text)
+        if defer:
+            held.append(text)
+        else:
+            write(text, file or stream or sys.stderr)
+
+    def flush() -> None:
+        while held:
+            write(held.pop(0), stream or sys.stderr)
+
+    show.flush = flush
+    show.discard = held.clear
     return show

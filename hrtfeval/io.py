@@ -235,10 +235,12 @@ def _detect_format(path: str | os.PathLike) -> str:
         raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
     if any(head[o : o + 8] == _HDF5_MAGIC for o in _HDF5_OFFSETS) or head[:4] in _CDF_MAGICS:
         return "sofa"
+    if head[:4] == _ZIP_MAGIC:
+        return "pt"  # torch.save's zip format, whatever the name
     ext = p.suffix.lower()
     if ext == ".sofa":
         return "sofa"  # read_sofa reports why it cannot be read (empty, truncated, ...)
-    if ext in (".pt", ".pth") or head[:4] == _ZIP_MAGIC or head[:1] == _PICKLE_MAGIC:
+    if ext in (".pt", ".pth") or head[:1] == _PICKLE_MAGIC:
         return "pt"
     if not head:
         raise HrtfevalError(f"the file is empty; expected a {_FORMATS} file", file=name)
@@ -313,6 +315,7 @@ def read_sofa(
             for w in caught:  # only now: a fallback would warn again
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             return hrtf
+    _check_nc3_size(name)
     import netCDF4
 
     try:
@@ -335,6 +338,30 @@ def read_sofa(
                 f"not a readable SOFA/netCDF file: {_exception_line(exc)} (corrupt HDF5 file?)",
                 file=name,
             ) from None
+
+
+def _check_nc3_size(name: str) -> None:
+    """A netCDF-3 file shorter than its header declares -> HrtfevalError (netCDF-C would read
+    the missing values as zeros)."""
+    from ._nc3 import HeaderError, needed_size
+
+    try:
+        with open(name, "rb") as fh:
+            needed = needed_size(fh)
+            size = os.fstat(fh.fileno()).st_size
+    except HeaderError as exc:
+        raise HrtfevalError(
+            f"not a readable SOFA/netCDF file: damaged or truncated netCDF-3 header ({exc})",
+            file=name,
+        ) from None
+    except OSError as exc:
+        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+    if needed is not None and size < needed:
+        raise HrtfevalError(
+            f"truncated netCDF-3 file: it has {size} bytes, its header declares data up to "
+            f"byte {needed}",
+            file=name,
+        )
 
 
 def _attr(obj: Any, key: str) -> str | None:
@@ -390,8 +417,11 @@ def _read_var(
             budget.take_data(shape, data_domain, itemsize, name, file)
         else:
             budget.take(math.prod(shape) * (itemsize + 8), f"{name} of shape {shape}", file)
+    packing = set(var.ncattrs()) & _PACKING_ATTRS
+    for attr in sorted(packing):
+        _check_packing(var.getncattr(attr), name, attr, file)
     values = None
-    if name in _BULK_VARIABLES and not (set(var.ncattrs()) & _PACKING_ATTRS):
+    if name in _BULK_VARIABLES and not packing:
         # Raw chunks inflated by libdeflate (_h5fast): about half the CPU time of HDF5's own read.
         raw_read = getattr(var, "read_raw_chunks", None)
         if raw_read is not None:
@@ -424,6 +454,21 @@ def _read_var(
             values = np.ascontiguousarray(np.transpose(values, [dims.index(d) for d in order]))
             return values, order
     return values, dims
+
+
+def _check_packing(value: Any, name: str, attr: str, file: str) -> None:
+    """``scale_factor``/``add_offset`` must be one finite real number: netCDF4 would hand back
+    the raw packed integers (with a warning) for anything else."""
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)):
+        shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        shown = " ".join(repr(shown).split())
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise HrtfevalError(
+            f"{name} has {attr} = {shown}; expected one finite number (the values are "
+            "stored packed and cannot be unpacked)",
+            file=file,
+        )
 
 
 def _dtype_text(dtype: np.dtype) -> str:
@@ -1063,6 +1108,7 @@ def read_pt(
             "reading .pt files needs PyTorch (pip install torch)", file=name
         ) from None
 
+    _check_zip_crc(name)
     try:
         with warnings.catch_warnings():
             # torch warns about pickle protocols and storages; the user gets our message instead.
@@ -1140,6 +1186,46 @@ def read_pt(
         silent=silent,
         stored_positions=stored_positions,
     )
+
+
+def _check_zip_crc(name: str) -> None:
+    """A zip-format ``.pt`` file whose entries fail their CRC-32 check -> HrtfevalError.
+
+    ``torch.load`` never checks the CRCs, so a flipped byte in the tensor data would be read
+    as data. One streaming pass over the file (which is read anyway), in bounded memory.
+    """
+    import zipfile
+    import zlib
+
+    try:
+        with open(name, "rb") as fh:
+            if fh.read(4) != _ZIP_MAGIC:
+                return  # a legacy (pickle) file: no checksums to check
+    except OSError:
+        return  # torch.load reports it
+    try:
+        with zipfile.ZipFile(name) as archive:
+            bad = archive.testzip()
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
+        raise HrtfevalError(
+            f"not a readable PyTorch file: damaged zip archive ({_exception_line(exc)})",
+            file=name,
+        ) from None
+    if bad is not None:
+        raise HrtfevalError(
+            f"not a readable PyTorch file: its entry {bad!r} fails its CRC-32 check (the file "
+            "is damaged)",
+            file=name,
+        )
 
 
 def _pt_array(

@@ -67,7 +67,8 @@ def parse_size(text: str | int, option: str = "--max-memory") -> int:
 
 
 def machine_memory() -> int | None:
-    """Bytes of memory this process can use: physical RAM, or a smaller cgroup limit."""
+    """Bytes of memory this process can use: physical RAM, or a smaller cgroup limit or
+    address-space limit (``ulimit -v``)."""
     total = None
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -83,6 +84,14 @@ def machine_memory() -> int | None:
             limit = int(text)
             if limit > 0 and (total is None or limit < total):
                 total = limit
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        soft = -1
+    if soft not in (-1, getattr(resource, "RLIM_INFINITY", -1)) and soft > 0:
+        total = soft if total is None else min(total, soft)
     return total if total and total > 0 else None
 
 
@@ -156,6 +165,11 @@ class PairReader:
     ):
         self.apply_delay, self.max_memory, self.n_fft = apply_delay, max_memory, n_fft
         self.used = 0
+
+    def prepare(self) -> None:
+        """Import the SOFA readers (numpy, h5py): a reading child does it before its time limit
+        starts, so that ``--timeout`` bounds reading files, not importing libraries."""
+        from . import _h5sofa, io  # noqa: F401
 
     def __call__(self, path):
         from .io import read_hrtf

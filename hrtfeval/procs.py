@@ -104,8 +104,11 @@ def signals_as_exceptions():
     try:
         yield
     finally:
+        # Once stopped by a signal, a second one (the second Ctrl-C of a double press) stays
+        # ignored until the process has exited: restored, it would kill it (status -2, not 130).
+        stopped = any(signal.getsignal(s) is _unwinding for s in saved)
         for s, handler in saved.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if stopped else handler)
 
 
 def _child_signals() -> None:
@@ -255,9 +258,14 @@ def _child_read(conn, reader: Callable, paths: list, parent_pid: int) -> None:
     sys.stdout = sys.stderr = captured
     with warnings.catch_warnings(record=True) as caught:
         try:
+            prepare = getattr(reader, "prepare", None)
+            if prepare is not None:
+                prepare()  # the readers' imports: no file is read yet, the clock has not started
             out = []
             for i, path in enumerate(paths):
-                conn.send(("reading", i))
+                # The child's own clock (CLOCK_MONOTONIC is one clock for all processes): the
+                # time limit runs from here, whatever the parent is busy with meanwhile.
+                conn.send(("reading", i, time.monotonic()))
                 out.append(reader(path))
             message = ("ok", out)
         except Exception as exc:  # noqa: BLE001 - sent to the parent, which raises it
@@ -269,7 +277,9 @@ def _child_read(conn, reader: Callable, paths: list, parent_pid: int) -> None:
 
 class ChildRead:
     """``reader(path)`` for each of ``paths`` in a forked child process; :meth:`result` waits
-    for them (at most ``timeout`` seconds in all, counted from the start).
+    for them: at most ``timeout`` seconds in all, counted from when the child starts reading
+    (the parent's own work meanwhile, such as importing torch, does not count), and a child
+    that has finished gives its result however late :meth:`result` is called.
 
     Start it early: the parent goes on (importing torch, checking options) while the child
     reads. Without ``fork`` (Windows) or without a time limit, the files are read in
@@ -279,7 +289,6 @@ class ChildRead:
     def __init__(self, reader: Callable, paths: Iterable, timeout: float | None):
         self.reader, self.paths, self.timeout = reader, list(paths), timeout
         self._proc = self._conn = None
-        self._t0 = time.monotonic()
         ctx = _fork_context() if timeout is not None else None
         if ctx is None:
             return
@@ -313,16 +322,22 @@ class ChildRead:
         from multiprocessing.connection import wait
 
         current = 0
+        started = None  # when the child began reading (its clock), once it has said so
+        first_wait = time.monotonic()  # until then, from when this process began to wait
         try:
             while True:
-                left = self.timeout - (time.monotonic() - self._t0)
-                if left <= 0 or not wait([self._conn], left):
-                    raise HrtfevalError(
-                        f"reading took longer than {self.timeout:g} s (--timeout); the file "
-                        "may be damaged (a broken HDF5 attribute can make the library loop "
-                        "forever)",
-                        str(self.paths[current]),
-                    )
+                # Whatever the child has sent already is taken first: a finished read is never
+                # lost to a deadline that passed while this process was busy elsewhere.
+                if not wait([self._conn], 0):
+                    base = first_wait if started is None else started
+                    left = self.timeout - (time.monotonic() - base)
+                    if left <= 0 or not wait([self._conn], left):
+                        raise HrtfevalError(
+                            f"reading took longer than {self.timeout:g} s (--timeout); the file "
+                            "may be damaged (a broken HDF5 attribute can make the library loop "
+                            "forever)",
+                            str(self.paths[current]),
+                        )
                 try:
                     msg = self._conn.recv()
                 except (EOFError, OSError):
@@ -334,6 +349,8 @@ class ChildRead:
                     ) from None
                 if msg[0] == "reading":
                     current = msg[1]
+                    if started is None:
+                        started = msg[2]
                     continue
                 _, (status, value), text, notes = msg
                 if text:

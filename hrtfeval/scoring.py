@@ -921,9 +921,22 @@ def align_sets(pred, ref, options: ScoreOptions):
         from .regions import apply_exclude
 
         aligned = apply_exclude(aligned, options.exclude, options.tolerance_deg)
+    check_n_fft(pred, ref, options)
     check_pair_memory(aligned, options)
     aligned = apply_silent_policy(aligned, options)
     return aligned
+
+
+def check_n_fft(pred, ref, options: ScoreOptions) -> None:
+    """``--n-fft`` with two sets of spectra is a usage error: it sets the FFT length of impulse
+    responses, and spectra are scored at the bins they hold (it would be silently ignored)."""
+    if options.n_fft is not None and pred.domain != IR and ref.domain != IR:
+        raise HrtfevalError(
+            f"--n-fft {options.n_fft} cannot apply: both files hold spectra "
+            f"({pred.domain}, {ref.domain}), not impulse responses, and are scored at their "
+            "own frequency bins; leave --n-fft out",
+            _pair_label(pred, ref),
+        )
 
 
 def check_pair_memory(aligned, options: ScoreOptions) -> None:

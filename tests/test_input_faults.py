@@ -557,7 +557,9 @@ def test_library_warnings_are_named_and_one_line(tmp_path, monkeypatch):
     assert result.stderr.splitlines() == [f"warning: {path}: a library says two lines"]
 
 
-def test_batch_worker_warnings_are_one_line_once(tmp_path):
+@pytest.mark.parametrize("quiet", [False, True])
+def test_batch_worker_warnings_are_one_line_once(tmp_path, quiet):
+    """A worker's warning is one line, once; with --quiet there is none (workers included)."""
     pred_dir, ref_dir = tmp_path / "pred", tmp_path / "ref"
     pred_dir.mkdir()
     ref_dir.mkdir()
@@ -580,7 +582,7 @@ def test_batch_worker_warnings_are_one_line_once(tmp_path):
             "2",
             "-f",
             "json",
-            "-q",
+            *(["-q"] if quiet else []),
         ],
         check=False,
         capture_output=True,
@@ -590,9 +592,50 @@ def test_batch_worker_warnings_are_one_line_once(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
+    if quiet:
+        assert lines == []
+        return
+    lines = [line for line in lines if "scored ·" not in line]  # the run's summary line
     assert (
         len(lines) == 1 and lines[0].startswith("warning: ") and "a.sofa: Data.Delay" in lines[0]
     ), lines
+
+
+def test_quiet_silences_warnings_but_not_errors(tmp_path):
+    silent, ref, _ = _silent_pair(tmp_path)
+    result = _score(silent, ref, "-m", "lsd", "-f", "json", "-q")
+    assert result.exit_code == 0 and result.stderr == ""
+    json.loads(result.stdout)
+    _one_line_error(_score(silent, ref, "-m", "ild", "-q"), "silent.sofa")
+
+
+def test_warnings_before_an_error_are_not_shown(tmp_path):
+    """A command that ends in an error prints the Error line alone: the warnings raised on the
+    way (here: a delay pushing energy past N, then a silent set refused) were printed first,
+    in Python's two-line format."""
+    ir = np.zeros((M, 2, N))
+    ir[:, :, N - 4] = 1.0
+    path = _write(tmp_path / "late.sofa", ir=ir, Data_Delay=np.tile([[10.0, 10.0]], (M, 1)))
+    result = _score(path, path, "-m", "ild")
+    _one_line_error(result, "late.sofa")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("domain", ["SimpleFreeFieldHRTF"])
+def test_n_fft_with_two_sets_of_spectra_is_a_usage_error(tmp_path, domain):
+    """--n-fft sets the FFT length of impulse responses; with spectra on both sides it was
+    silently ignored."""
+    sofa = sofar.Sofa(domain)
+    spec = np.fft.rfft(IR, axis=-1)
+    sofa.Data_Real, sofa.Data_Imag = spec.real, spec.imag
+    sofa.N = np.fft.rfftfreq(N, 1 / FS)
+    sofa.SourcePosition = POS
+    path = tmp_path / "tf.sofa"
+    sofar.write_sofa(str(path), sofa)
+    assert _score(path, path, "-m", "lsd").exit_code == 0
+    _one_line_error(_score(path, path, "-m", "lsd", "--n-fft", "128"), "--n-fft", "tf.sofa")
+    ir_file = _write(tmp_path / "ir.sofa")
+    assert _score(ir_file, ir_file, "-m", "lsd", "--n-fft", "128").exit_code == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,3 +751,153 @@ def test_never_written_data_is_an_error_not_a_score(tmp_path):
         HrtfevalError, match=r"Data.IR has 384 element\(s\) equal to its fill value"
     ):
         read_hrtf(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Damage the libraries do not see (fix12): zip CRC, netCDF-3 length, packing attributes
+
+
+def test_damaged_tensor_data_in_a_zip_pt_is_an_error_not_a_score(tmp_path):
+    """torch.load never checks the zip entries' CRC-32: one inverted byte of the tensor data
+    was read as data (ILD max 78 dB instead of 18 dB in the fuzz case)."""
+    import zipfile
+
+    good = tmp_path / "good.pt"
+    torch.save({"hrir": torch.from_numpy(IR), "sampling_rate": FS}, good)
+    with zipfile.ZipFile(good) as archive:
+        entry = next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
+    # The entry's data start after its local header (30 bytes + name + extra field).
+    raw = bytearray(good.read_bytes())
+    name_len, extra_len = (
+        int.from_bytes(raw[entry.header_offset + k : entry.header_offset + k + 2], "little")
+        for k in (26, 28)
+    )
+    start = entry.header_offset + 30 + name_len + extra_len
+    raw[start + 100] ^= 0xFF
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(bytes(raw))
+    assert not np.array_equal(
+        torch.load(bad, weights_only=True)["hrir"].numpy(), IR
+    )  # torch reads it
+    _one_line_error(_score(bad, good), "bad.pt", "CRC-32", entry.filename)
+    assert read_hrtf(good).data.shape == (M, 2, N)  # an intact file still reads
+
+
+def _sofa_header(ds) -> None:
+    """The attributes, dimensions, positions and rate of a SimpleFreeFieldHRIR file."""
+    ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion = (
+        "SOFA",
+        "SimpleFreeFieldHRIR",
+        "1.0",
+    )
+    for dim, size in (("I", 1), ("M", M), ("R", 2), ("N", N), ("C", 3)):
+        ds.createDimension(dim, size)
+    ds.createVariable("SourcePosition", "f8", ("M", "C"))[:] = POS
+    ds.createVariable("Data.SamplingRate", "f8", ("I",))[:] = FS
+
+
+def _nc3(path: Path, fmt: str = "NETCDF3_CLASSIC") -> Path:
+    with netCDF4.Dataset(path, "w", format=fmt) as ds:
+        _sofa_header(ds)
+        ds.createVariable("Data.IR", "f8", ("M", "R", "N"))[:] = IR  # written last
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"])
+def test_truncated_netcdf3_file_is_an_error_not_zeros(tmp_path, fmt):
+    """netCDF-C reads the values past the end of a cut classic file as zeros: it was scored."""
+    good = _nc3(tmp_path / "good.sofa", fmt)
+    assert np.array_equal(read_hrtf(good).data, IR)
+    src = good.read_bytes()
+    for cut in (len(src) - 8, len(src) - 300, 200, 40):
+        path = tmp_path / f"cut{cut}.sofa"
+        path.write_bytes(src[:cut])
+        line = _one_line_error(_score(path, good), path.name)
+        assert "truncated" in line or "header" in line, line
+
+
+def test_needed_size_of_netcdf3_files_with_records(tmp_path):
+    """The header's declared size (with record variables) never exceeds a whole file's size, and
+    one byte less of data is caught."""
+    from hrtfeval._nc3 import needed_size
+
+    for fmt in ("NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"):
+        path = tmp_path / f"{fmt}.nc"
+        with netCDF4.Dataset(path, "w", format=fmt) as ds:
+            ds.createDimension("t", None)
+            ds.createDimension("n", 3)
+            ds.setncattr("note", "text")
+            ds.createVariable("a", "f8", ("t", "n"))[:] = np.ones((4, 3))
+            ds.createVariable("b", "i1", ("t",))[:] = np.arange(4)
+            ds.createVariable("c", "i2", ("n",))[:] = np.arange(3)
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            need = needed_size(fh)
+        assert size - 4 < need <= size, (fmt, need, size)
+
+
+@pytest.mark.usefixtures("both_sofa_readers")
+@pytest.mark.parametrize("scale", ["abc", np.nan, np.array([1.0, 2.0])])
+def test_invalid_scale_factor_is_an_error_not_raw_integers(tmp_path, scale):
+    """netCDF4 hands back the raw packed integers (with a warning) when scale_factor is not a
+    number: rmse 33 instead of 0.01 in the fuzz case."""
+    path = tmp_path / "packed.sofa"
+    _write(path)
+    with netCDF4.Dataset(path, "a") as ds:
+        ds["Data.IR"].setncattr("scale_factor", scale)
+    # (a float64 variable with a string scale_factor: netCDF4 leaves the values as they are)
+    with pytest.raises(HrtfevalError, match="Data.IR has scale_factor"):
+        read_hrtf(path)
+
+
+@pytest.mark.usefixtures("both_sofa_readers")
+def test_valid_packing_is_applied(tmp_path):
+    path = tmp_path / "packed.sofa"
+    with netCDF4.Dataset(path, "w") as ds:
+        _sofa_header(ds)
+        var = ds.createVariable("Data.IR", "i2", ("M", "R", "N"))
+        var.scale_factor, var.add_offset = 1e-4, 0.5
+        var[:] = IR
+    np.testing.assert_allclose(read_hrtf(path).data, IR, atol=1e-4)
+
+
+def test_zip_content_named_sofa_is_read_as_pt(tmp_path):
+    """The format is recognised from the content first: a torch zip named .sofa was read as
+    netCDF ('NetCDF: Unknown file format')."""
+    path = tmp_path / "x.sofa"
+    torch.save({"hrir": torch.from_numpy(IR), "sampling_rate": FS}, path)
+    assert np.array_equal(read_hrtf(path).data, IR)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_character_device_is_not_a_regular_file(tmp_path):
+    link = tmp_path / "zero.pt"
+    link.symlink_to("/dev/zero")
+    line = _one_line_error(_score(link, link), "zero.pt", "a device")
+    assert "empty" not in line
+
+
+def test_batch_workers_share_the_memory_limit():
+    """Each of W workers holds a pair at once: each gets a W-th of --max-memory (before, each had
+    the whole limit, so a run could use W times it)."""
+    from hrtfeval.batch import BatchScorer
+    from hrtfeval.scoring import ScoreOptions
+
+    options = ScoreOptions(max_memory=8_000_000)
+    assert BatchScorer(options, "cpu", 4, n_pairs=10).options.max_memory == 2_000_000
+    assert BatchScorer(options, "cpu", 4, n_pairs=2).options.max_memory == 4_000_000
+    assert BatchScorer(options, "cpu", 0, n_pairs=10).options.max_memory == 8_000_000
+    assert BatchScorer(options, "cpu", 4, n_pairs=1).options.max_memory == 8_000_000
+    assert options.max_memory == 8_000_000  # the caller's options (and the spec) keep the total
+
+
+def test_default_memory_limit_respects_an_address_space_limit(monkeypatch):
+    """Under ``ulimit -v 4GiB`` half the physical memory is no limit at all: a file declaring
+    2.7 GB of never-written chunks was read for 15 s before the fill values were found."""
+    import resource
+
+    from hrtfeval import memory
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (4 * 1024**3, resource.RLIM_INFINITY))
+    assert memory.machine_memory() <= 4 * 1024**3
+    assert memory.default_limit() <= 2 * 1024**3

@@ -49,11 +49,14 @@ STALL_HOOK = textwrap.dedent(
 
         _real = _io.read_hrtf
 
-        def _read_hrtf(path):
+        def _read_hrtf(path, **kwargs):
             if os.environ["HRTFEVAL_TEST_STALL"] in os.path.basename(str(path)):
+                marks = os.environ.get("HRTFEVAL_TEST_STALL_MARKS")
+                if marks:  # tell the test which process is stuck now
+                    open(os.path.join(marks, str(os.getpid())), "w").close()
                 while True:  # as HDF5 does on a damaged attribute
                     time.sleep(0.05)
-            return _real(path)
+            return _real(path, **kwargs)
 
         _io.read_hrtf = _read_hrtf
     """
@@ -107,7 +110,14 @@ def hook_env(tmp_path) -> dict:
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(STALL_HOOK)
-    env = dict(os.environ, NO_COLOR="1", HRTFEVAL_TEST_STALL="stall")
+    marks = tmp_path / "stalled"
+    marks.mkdir()
+    env = dict(
+        os.environ,
+        NO_COLOR="1",
+        HRTFEVAL_TEST_STALL="stall",
+        HRTFEVAL_TEST_STALL_MARKS=str(marks),
+    )
     env["PYTHONPATH"] = os.pathsep.join([str(hook), str(ROOT)])
     return env
 
@@ -193,12 +203,14 @@ def test_a_stop_signal_leaves_nothing_behind(tmp_path, one_pair, hook_env, sig, 
         start_new_session=True,
     )
     try:
-        # The first pair is reported: its line is in the temporary file beside out.jsonl.
+        # Both workers are stuck in a reader (s00 went before them): the run is in the middle.
+        # (The output file is written at the end, all or nothing: nothing to see there yet.)
         wait_for(
-            lambda: any(p.read_text().strip() for p in tmp_files(tmp_path)),
-            120,
-            "the first pair's line",
+            lambda: len(os.listdir(tmp_path / "stalled")) >= 2,
+            240,
+            "both workers to be stuck in a reader",
         )
+        time.sleep(0.5)
         if to_group:
             os.killpg(proc.pid, sig)
         else:
@@ -273,7 +285,8 @@ def test_the_reader_child_dies_with_a_killed_main_process(tmp_path, one_pair, ho
         start_new_session=True,
     )
     try:
-        wait_for(lambda: len(group_members(proc.pid)) >= 2, 60, "the reader child")
+        wait_for(lambda: os.listdir(tmp_path / "stalled"), 120, "the reader child to be stuck")
+        assert len(group_members(proc.pid)) >= 2  # the main process and its reading child
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert wait_group_empty(proc.pid) == []
@@ -298,7 +311,8 @@ def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env):
         start_new_session=True,
     )
     try:
-        wait_for(lambda: len(group_members(proc.pid)) >= 2, 60, "the reader child")
+        wait_for(lambda: os.listdir(tmp_path / "stalled"), 120, "the reader child to be stuck")
+        assert len(group_members(proc.pid)) >= 2  # the main process and its reading child
         time.sleep(0.5)
         os.kill(proc.pid, signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
@@ -605,3 +619,64 @@ def test_a_link_to_a_folder_keeps_the_real_name(tmp_path, one_pair):
     shutil.copy(one_pair["pred"], root / "pred" / "real" / "x.sofa")
     os.symlink("real", root / "pred" / "alias")  # sorts before "real"
     assert scan_directory(root / "pred") == {"a": "a.sofa", "real/x": "real/x.sofa"}
+
+
+# ----------------------------------------------------------------------------------------------
+# The reading child's time limit counts the child's reading only
+
+
+def _quick_read(path):
+    return f"read {path}"
+
+
+def _slow_read(path):
+    time.sleep(0.6)
+    return f"read {path}"
+
+
+def test_a_finished_child_read_is_returned_however_late_it_is_asked_for():
+    """The parent imports torch (1.5-3 s on a loaded machine) between starting the child and
+    asking for its result: that time was counted against --timeout, so two good files gave
+    'reading took longer than 1.5 s'."""
+    from hrtfeval.procs import ChildRead
+
+    child = ChildRead(_slow_read, ["a", "b"], timeout=1.5)
+    time.sleep(3.0)  # the parent busy elsewhere, well past the limit
+    assert child.result() == ["read a", "read b"]
+    child = ChildRead(_quick_read, ["a"], timeout=0.5)
+    time.sleep(1.5)
+    assert child.result() == ["read a"]
+
+
+def test_the_time_limit_still_bounds_a_child_that_hangs():
+    from hrtfeval.procs import ChildRead
+
+    child = ChildRead(_sleeps_forever, ["x.sofa", "y.sofa"], timeout=1.0)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    with pytest.raises(HrtfevalError, match=r"x\.sofa: reading took longer than 1 s"):
+        child.result()
+    assert time.monotonic() - t0 < 30
+
+
+def _sleeps_forever(path):
+    while True:
+        time.sleep(0.05)
+
+
+def test_a_second_stop_signal_after_the_first_is_ignored_until_exit():
+    """A double Ctrl-C whose second press came after the clean-up (when the handlers were
+    restored) killed the process by SIGINT: exit status -2 instead of 130."""
+    from hrtfeval.procs import Interrupted, signals_as_exceptions
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(Interrupted), signals_as_exceptions():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler raises here
+        os.kill(os.getpid(), signal.SIGINT)  # the second press: must not raise KeyboardInterrupt
+        time.sleep(0.2)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, before if s == signal.SIGINT else signal.SIG_DFL)
