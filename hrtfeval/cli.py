@@ -818,6 +818,7 @@ def score(
 
         export_format(per_direction)  # a bad extension fails before any work
         options = replace(options, per_direction=True)
+        options.validate()
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
     planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)

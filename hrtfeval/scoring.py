@@ -163,6 +163,14 @@ class ScoreOptions:
 
                 region = parse_region(region).name
                 key = check_option("metric", metric_name, METRICS)
+                if key in LOCALISATION:
+                    raise ValueError(
+                        f"--fail-above {name}: regions apply to "
+                        f"{'/'.join(m for m in METRICS if m not in LOCALISATION)}, not to the "
+                        f"localisation metrics ({'/'.join(LOCALISATION)}); check {key} over "
+                        "the whole set (--fail-above "
+                        f"{key}=LIMIT)"
+                    )
                 if region not in regions:
                     raise ValueError(
                         f"--fail-above names the region {region!r}, which is not scored; "
@@ -202,6 +210,7 @@ class ScoreOptions:
 
     def validate(self) -> None:
         check_epsilon(self.epsilon)
+        self.check_localisation_options()
         check_option("reduction", self.reduction, ("mean", "rms"))
         check_option("itd method", self.itd_method, ITD_METHODS)
         if self.domain is not None:
@@ -249,6 +258,40 @@ class ScoreOptions:
             raise ValueError(
                 f"--max-memory must be a positive number of bytes; got {self.max_memory!r}"
             )
+
+    def check_localisation_options(self) -> None:
+        """Refuse options that the localisation model does not apply.
+
+        qe/pe/eb score each set as read, on its own grid (:mod:`hrtfeval.perceptual`): direction
+        exclusion, regions, bands, area weighting and per-direction values are not applied to
+        them, so a run that asks for both would label numbers with options they do not have.
+
+        Raises
+        ------
+        ValueError
+            A localisation metric is asked for together with one of these options (the
+            message names the option).
+        """
+        asked = [m for m in self.metrics if m in LOCALISATION]
+        if not asked:
+            return
+        given = [
+            ("--exclude", self.exclude is not None),
+            ("--exclude-silent", self.exclude_silent),
+            ("--region", bool(self.regions)),
+            ("--bands", self.bands is not None),
+            ("--weighting area", self.weighting != "none"),
+            ("--per-direction", self.per_direction),
+        ]
+        for option, on in given:
+            if on:
+                spectral = "/".join(m for m in METRICS if m not in LOCALISATION)
+                raise ValueError(
+                    f"{option} applies to {spectral}, not to the localisation metrics "
+                    f"({'/'.join(LOCALISATION)}, asked for: {', '.join(asked)}), which score "
+                    f"each set as read; drop {option} or score {', '.join(asked)} in a "
+                    "separate run"
+                )
 
     @property
     def localisation_only(self) -> bool:
