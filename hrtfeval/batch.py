@@ -870,7 +870,7 @@ def batch_spec(
     from . import __version__
     from .scoring import definitions
 
-    thresholds = {m: t.as_spec() for m, t in options.thresholds}
+    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):

@@ -28,6 +28,7 @@ from typing import Any
 
 from .batch import comparable_spec, pair_key
 from .errors import HrtfevalError
+from .gates import SIGNED_METRICS, error_size
 
 #: Bootstrap resamples of the paired differences (percentile method).
 DEFAULT_RESAMPLES = 10000
@@ -289,8 +290,9 @@ def compare_documents(
     out: dict[str, Any] = {}
     for m in metrics:
         rows = [(x, y) for x, y in pairs if m in x["scores"] and m in y["scores"]]
-        va = [float(x["scores"][m]["overall"]) for x, _ in rows]
-        vb = [float(y["scores"][m]["overall"]) for _, y in rows]
+        # A signed metric (eb) is compared by its size: a larger |bias| is worse.
+        va = [error_size(m, float(x["scores"][m]["overall"])) for x, _ in rows]
+        vb = [error_size(m, float(y["scores"][m]["overall"])) for _, y in rows]
         st = paired_statistics(va, vb, n_resamples=n_resamples, seed=seed)
         deltas = sorted(
             ((vb[i] - va[i], i) for i in range(len(rows)) if vb[i] > va[i]), reverse=True
@@ -322,7 +324,8 @@ def compare_documents(
         "pairs": len(pairs),
         "metrics": metrics,
         "difference": "d = B - A per pair, of the pairs' overall values; every metric is an "
-        "error (smaller is better), so d > 0 means B is worse",
+        "error (smaller is better), so d > 0 means B is worse; a signed metric "
+        f"({', '.join(SIGNED_METRICS)}) is compared by |value|",
         "bootstrap": {
             "statistics": "mean and median of d",
             "method": "percentile, pairs resampled together (scipy.stats.bootstrap, paired=True)",

@@ -23,6 +23,22 @@ from .errors import HrtfevalError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+#: Metrics whose value is signed (a bias, e.g. the elevation bias eb in degrees): its size
+#: ``|value|`` is the error, so thresholds, regression checks and ``compare`` use ``|value|``.
+#: The one home of this fact (scoring, perceptual, compare and the gates ask :func:`error_size`).
+SIGNED_METRICS = ("eb",)
+
+
+def error_size(metric: str, value: float) -> float:
+    """The error that checks and comparisons use: ``|value|`` for a signed metric, else ``value``."""
+    return abs(value) if metric in SIGNED_METRICS else value
+
+
+def threshold_rule(metric: str, op: str = "<=") -> str:
+    """The ``rule`` text of a threshold on ``metric`` (``|value|`` for a signed metric)."""
+    value = "|value|" if metric in SIGNED_METRICS else "value"
+    return f"passes when {value} {op} limit"
+
 #: Batch-``spec`` keys that decide the numbers: two documents that differ in one of them were
 #: scored with other definitions, so ``merge`` refuses to combine them and ``--baseline``
 #: refuses to compare with them. (``device``, ``source``, ``shard``, ``notes``, thresholds and
@@ -368,7 +384,7 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
             if m in e.get("scores", {}):
                 s = e["scores"][m]
                 s["threshold"] = float(limit)
-                s["passed"] = s["overall"] <= float(limit)
+                s["passed"] = error_size(m, s["overall"]) <= float(limit)
         if "scores" in e:
             e["passed"] = pair_passed(e)
     thresholds = spec.setdefault("thresholds", {})
@@ -376,7 +392,7 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
         old = thresholds.get(m)
         thresholds[m] = {
             "limit": float(limit),
-            "rule": "passes when value <= limit",
+            "rule": threshold_rule(m),
             "source": "fail-above",
         }
         if old and old.get("source") != "fail-above":  # a preset's threshold, replaced
@@ -572,22 +588,33 @@ def annotate_pair(
             if m not in base["scores"]:
                 continue
             reg[m] = _delta(
-                float(base["scores"][m]["overall"]), float(s["overall"]), max_regression.get(m)
+                float(base["scores"][m]["overall"]),
+                float(s["overall"]),
+                max_regression.get(m),
+                m in SIGNED_METRICS,
             )
         entry["regression"] = reg
     entry["passed"] = pair_passed(entry)
 
 
-def _delta(baseline: float, value: float, limit: float | None) -> dict[str, Any]:
+def _delta(
+    baseline: float, value: float, limit: float | None, signed: bool = False
+) -> dict[str, Any]:
     """One regression record: the change from ``baseline`` to ``value`` and, with a limit, whether
-    it stays within it (smaller is better for every metric, so only growth can fail)."""
-    return {
+    it stays within it (smaller is better for every metric, so only growth can fail). For a
+    signed metric (``signed``) the change is that of the sizes, ``|value| - |baseline|``, and the
+    record says so (``"of": "|value|"``)."""
+    delta = abs(value) - abs(baseline) if signed else value - baseline
+    out = {
         "baseline": baseline,
         "value": value,
-        "delta": value - baseline,
+        "delta": delta,
         "max": limit,
-        "passed": None if limit is None else (value - baseline) <= limit,
+        "passed": None if limit is None else delta <= limit,
     }
+    if signed:
+        out["of"] = "|value|"
+    return out
 
 
 def regression_block(
@@ -608,9 +635,10 @@ def regression_block(
     agg = {}
     for m in metrics:
         rows = [e["regression"][m] for e in matched if m in e["regression"]]
-        b = math.fsum(r["baseline"] for r in rows) / len(rows)
-        v = math.fsum(r["value"] for r in rows) / len(rows)
-        agg[m] = {**_delta(b, v, max_regression.get(m)), "n": len(rows)}
+        # A signed metric: the mean of the pairs' sizes (opposite biases must not cancel).
+        b = math.fsum(error_size(m, r["baseline"]) for r in rows) / len(rows)
+        v = math.fsum(error_size(m, r["value"]) for r in rows) / len(rows)
+        agg[m] = {**_delta(b, v, max_regression.get(m), m in SIGNED_METRICS), "n": len(rows)}
     checks = [a["passed"] for a in agg.values() if a["passed"] is not None]
     return {
         "baseline": baseline_name,

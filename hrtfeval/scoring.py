@@ -38,18 +38,24 @@ class Threshold:
     source: str = "fail-above"
     replaces: Threshold | None = None  # the preset's threshold that --fail-above replaced
 
-    def as_spec(self) -> dict[str, Any]:
-        """The threshold as stored in an output's ``spec.thresholds``."""
+    def as_spec(self, metric: str = "") -> dict[str, Any]:
+        """The threshold on ``metric`` as stored in an output's ``spec.thresholds``."""
+        from .gates import threshold_rule
+
         out: dict[str, Any] = {
             "limit": self.limit,
-            "rule": f"passes when value {self.rule} limit",
+            "rule": threshold_rule(metric.rpartition(".")[2], self.rule),
             "source": self.source,
         }
         if self.replaces is not None:
-            out["replaces"] = self.replaces.as_spec()
+            out["replaces"] = self.replaces.as_spec(metric)
         return out
 
-    def passes(self, value: float) -> bool:
+    def passes(self, value: float, metric: str = "") -> bool:
+        """Whether ``value`` of ``metric`` passes (a signed metric is checked by ``|value|``)."""
+        from .gates import error_size
+
+        value = error_size(metric, value)
         return value < self.limit if self.rule == "<" else value <= self.limit
 
 
@@ -679,7 +685,7 @@ def spec_dict(
         n_bins = int(
             band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size
         )
-    thresholds = {m: t.as_spec() for m, t in options.thresholds}
+    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
     n_fft = ref_t.fft_length if ref_t is not None else options.n_fft
     padded = None
     if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:

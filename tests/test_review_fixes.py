@@ -91,3 +91,68 @@ def test_cli_plot_localisation_refuses_exclude_silent(pair, tmp_path):
     )
     assert res.exit_code == 2, res.stderr
     assert "--exclude-silent" in res.stderr and res.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. eb is a signed bias: checks and comparisons use |eb|
+
+
+def test_fail_above_eb_checks_the_size_of_the_bias():
+    from hrtfeval.gates import apply_fail_above
+    from hrtfeval.scoring import ScoreOptions
+
+    opts = ScoreOptions.build(["eb"], fail_above={"eb": 5.0})
+    check = opts.threshold_map["eb"]
+    assert check.passes(4.0, "eb") and check.passes(-4.0, "eb")
+    assert not check.passes(-40.0, "eb") and not check.passes(40.0, "eb")
+    assert check.as_spec("eb")["rule"] == "passes when |value| <= limit"
+    assert ScoreOptions.build(["lsd"], fail_above={"lsd": 5.0}).threshold_map["lsd"].as_spec(
+        "lsd"
+    )["rule"] == "passes when value <= limit"
+    doc = {
+        "spec": {"metrics": ["eb"]},
+        "scores": {"eb": {"unit": "deg", "overall": -40.0, "threshold": None, "passed": None}},
+    }
+    apply_fail_above(doc, {"eb": 5.0})
+    assert doc["scores"]["eb"]["passed"] is False
+    assert doc["spec"]["thresholds"]["eb"]["rule"] == "passes when |value| <= limit"
+
+
+def test_regression_of_eb_compares_sizes():
+    from hrtfeval.gates import _delta, regression_block
+
+    r = _delta(-2.0, -30.0, 1.0, signed=True)  # the bias grew from 2 to 30 degrees
+    assert r["delta"] == pytest.approx(28.0) and r["passed"] is False and r["of"] == "|value|"
+    r = _delta(-30.0, 2.0, 1.0, signed=True)
+    assert r["delta"] == pytest.approx(-28.0) and r["passed"] is True
+    entries = [
+        {"prediction": "a", "target": "a", "regression": {"eb": _delta(1.0, -10.0, 1.0, True)}},
+        {"prediction": "b", "target": "b", "regression": {"eb": _delta(-1.0, 10.0, 1.0, True)}},
+    ]
+    agg = regression_block(entries, "base.json", {"eb": 1.0})["aggregate"]["eb"]
+    assert agg["delta"] == pytest.approx(9.0) and agg["passed"] is False
+
+
+def test_compare_treats_a_larger_bias_as_worse():
+    from hrtfeval.compare import compare_documents
+
+    def doc(values):
+        d = {
+            "spec": {"kind": "batch", "metrics": ["eb"], "thresholds": {}, "pairs_total": 8},
+            "pairs": [],
+        }
+        for i, v in enumerate(values):
+            d["pairs"].append(
+                {
+                    "prediction": f"s{i}.sofa",
+                    "target": f"s{i}.sofa",
+                    "spec": {"directions": {"matched": 10}},
+                    "scores": {"eb": {"unit": "deg", "overall": v}},
+                }
+            )
+        return d
+
+    a = doc([-1.0, 1.0, -2.0, 2.0, -1.5, 1.5, -0.5, 0.5])
+    b = doc([-30.0, -31.0, -32.0, -33.0, -34.0, -35.0, -36.0, -37.0])
+    out = compare_documents(a, b, ("a.json", "b.json"), n_resamples=200)["metrics"]["eb"]
+    assert out["worse"] == 8 and out["mean_diff"] > 25
