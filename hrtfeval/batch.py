@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import procs
 from .errors import HrtfevalError
+from .gates import RUN_SPEC_KEYS
 
 #: File types paired in directories (matched case-insensitively).
 SUFFIXES = (".sofa", ".pt")
@@ -69,18 +70,6 @@ PAIR_SPEC_KEYS = (
     "weighting",
     "regions",
     "exclude",
-)
-#: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
-#: accepts shards that differ in these.
-RUN_SPEC_KEYS = (
-    "device",
-    "source",
-    "shard",
-    "missing_shards",
-    "ignore_unmatched",
-    "timeout_s",
-    "notes",
-    "max_memory_bytes",
 )
 #: Optional blocks of a pair's score kept in its batch entry (``--bands``, ``--region``).
 EXTRA_KEYS = ("bands", "regions")

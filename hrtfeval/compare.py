@@ -26,9 +26,9 @@ import statistics
 import warnings
 from typing import Any
 
-from .batch import comparable_spec, pair_key
+from .batch import pair_key
 from .errors import HrtfevalError
-from .gates import SIGNED_METRICS, error_size
+from .gates import PAIR_FACTS, SIGNED_METRICS, _dotted, error_size, scoring_spec
 
 #: Bootstrap resamples of the paired differences (percentile method).
 DEFAULT_RESAMPLES = 10000
@@ -40,16 +40,12 @@ CONFIDENCE = 0.95
 DEFAULT_ALPHA = 0.05
 #: Pairs listed under ``worst`` per metric.
 DEFAULT_WORST = 5
-#: Batch ``spec`` keys that do not change a pair's numbers: documents may differ in them.
-#: (Thresholds only add checks; the run keys are those ``merge`` ignores too.)
-NOT_SCORING_KEYS = ("thresholds", "pairs_total")
-#: Per-pair ``spec`` facts that must agree between the two documents for a pair's values to be
-#: comparable (what was scored: directions, bins, representation).
-PAIR_FACTS = ("bins", "domain", "n_fft", "sampling_rate")
 
 
 def _scoring_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in comparable_spec(spec).items() if k not in NOT_SCORING_KEYS}
+    """What must agree between the two documents: the number-changing keys
+    (:func:`hrtfeval.gates.scoring_spec`) and the metric list (each metric is compared)."""
+    return {**scoring_spec(spec), "metrics": spec.get("metrics")}
 
 
 def check_comparable(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> None:
@@ -134,7 +130,9 @@ def pair_up(
 
 def _check_pair_facts(x: dict[str, Any], y: dict[str, Any], names: tuple[str, str]) -> None:
     sx, sy = x.get("spec") or {}, y.get("spec") or {}
-    diffs = [k for k in PAIR_FACTS if sx.get(k) != sy.get(k)]
+    diffs = [
+        k for k in PAIR_FACTS if k != "directions.matched" and _dotted(sx, k) != _dotted(sy, k)
+    ]
     mx = (sx.get("directions") or {}).get("matched")
     my = (sy.get("directions") or {}).get("matched")
     if mx != my:

@@ -156,3 +156,101 @@ def test_compare_treats_a_larger_bias_as_worse():
     b = doc([-30.0, -31.0, -32.0, -33.0, -34.0, -35.0, -36.0, -37.0])
     out = compare_documents(a, b, ("a.json", "b.json"), n_resamples=200)["metrics"]["eb"]
     assert out["worse"] == 8 and out["mean_diff"] > 25
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. --baseline: every number-changing option is compared, presence included; 4. direction
+# counts and baselines without the run's pairs
+
+
+def score(*args, code=None):
+    res = runner.invoke(app, ["score", *map(str, args), "--device", "cpu", "-q"])
+    if code is not None:
+        assert res.exit_code == code, (args, res.stderr)
+    return res
+
+
+@pytest.fixture(scope="module")
+def baselines(pair):
+    out = {}
+    single = (pair / "P" / "s0.sofa", pair / "T" / "s0.sofa")
+    batch = (pair / "P", pair / "T")
+    for kind, (p, t) in (("single", single), ("batch", batch)):
+        out[kind, "spectral"] = pair / f"{kind}-spectral.json"
+        score(p, t, "-m", "lsd", "-m", "itd", "-o", out[kind, "spectral"], code=0)
+        out[kind, "qe"] = pair / f"{kind}-qe.json"
+        score(p, t, "-m", "qe", "-o", out[kind, "qe"], code=0)
+    return out
+
+
+SPECTRAL_OPTIONS = [
+    (["--ignore-delay"], "ignore_delay"),
+    (["--exclude", "{root}/excl.csv"], "exclude"),
+    (["--exclude-silent"], "exclude_silent"),
+    (["--allow-missing", "--max-missing", "0.9"], "max_missing"),
+    (["--weighting", "area"], "weighting"),
+    (["--bands", "octave"], "bands"),
+    (["--region", "upper"], "regions"),
+]
+QE_OPTIONS = [
+    (["--lateral", "30"], "localisation"),
+    (["--sensitivity", "0.3"], "localisation"),
+    (["--no-dtf"], "localisation"),
+]
+
+
+@pytest.mark.parametrize("kind", ["single", "batch"])
+@pytest.mark.parametrize("extra,key", SPECTRAL_OPTIONS + QE_OPTIONS)
+def test_baseline_with_other_options_is_refused(pair, baselines, kind, extra, key):
+    extra = [e.format(root=pair) for e in extra]
+    metrics = ["-m", "qe"] if key == "localisation" else ["-m", "lsd", "-m", "itd"]
+    base = baselines[kind, "qe" if key == "localisation" else "spectral"]
+    p, t = (
+        (pair / "P" / "s0.sofa", pair / "T" / "s0.sofa")
+        if kind == "single"
+        else (pair / "P", pair / "T")
+    )
+    res = score(p, t, *metrics, *extra, "--baseline", base)
+    assert res.exit_code == 2, res.stderr
+    assert key in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    if extra[0] == "--lateral":
+        return  # (this small grid has too few directions near 30 deg to score qe there)
+    # The same options on both sides are compared.
+    same = pair / f"same-{kind}-{key}.json"
+    score(p, t, *metrics, *extra, "-o", same, code=0)
+    score(p, t, *metrics, *extra, "--baseline", same, "--max-regression", metrics[1] + "=0", code=0)
+
+
+def test_baseline_over_more_directions_is_refused(pair, baselines, tmp_path):
+    pos, ref, pred = synth.make_pair(60, n_taps=128)
+    (tmp_path / "PH").mkdir()
+    synth.write_sofa(tmp_path / "PH" / "s0.sofa", pred[:30], pos[:30], 48000)
+    for kind, p, t in (
+        ("single", tmp_path / "PH" / "s0.sofa", pair / "T" / "s0.sofa"),
+        ("batch", tmp_path / "PH", pair / "T"),
+    ):
+        # A model that predicts half the directions must not "pass" against a full baseline.
+        base = pair / f"{kind}-missing.json"
+        score(*((pair / "P" / "s0.sofa", pair / "T" / "s0.sofa") if kind == "single"
+                else (pair / "P", pair / "T")),
+              "-m", "lsd", "--allow-missing", "--max-missing", "0.9", "-o", base, code=0)
+        res = score(p, t, "-m", "lsd", "--allow-missing", "--max-missing", "0.9",
+                    "--baseline", base, "--max-regression", "lsd=0.01")
+        assert res.exit_code == 2, res.stderr
+        assert "directions.matched" in res.stderr and "s0.sofa" in res.stderr, res.stderr
+
+
+def test_baseline_without_the_runs_pairs_is_an_error(pair, baselines, tmp_path):
+    # A batch run against a single-pair document of other files: nothing is compared.
+    res = score(pair / "P", pair / "T", "-m", "lsd", "-m", "itd",
+                "--baseline", baselines["single", "spectral"], "--max-regression", "lsd=0.5")
+    assert res.exit_code == 2, res.stderr
+    assert "none of the run's 1 scored pair" in res.stderr and "single-spectral.json" in res.stderr
+    # A single-pair run against a batch baseline that does not have its files.
+    other = tmp_path / "other.sofa"
+    pos, ref, pred = synth.make_pair(60, n_taps=128)
+    synth.write_sofa(other, ref, pos, 48000)
+    res = score(pair / "P" / "s0.sofa", other, "-m", "lsd", "-m", "itd",
+                "--baseline", baselines["batch", "spectral"])
+    assert res.exit_code == 2, res.stderr
+    assert "batch-spectral.json" in res.stderr
