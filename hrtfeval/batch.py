@@ -1190,14 +1190,21 @@ def merge_documents(
     shard_text, missing_shards = None, []
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
+            whole = [name for s, name in zip(shards, names) if s is None]
+            part = [name for s, name in zip(shards, names) if s is not None]
             raise HrtfevalError(
-                "some documents are shards (--shard) and some are not; merge the shards of one run"
+                f"some documents are shards (--shard: {', '.join(part[:3])}) and some are not "
+                f"({', '.join(whole[:3])}); merge the shards of one run"
             )
         parsed = [parse_shard_set(s, name) for s, name in zip(shards, names)]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
             raise HrtfevalError(
-                "the shards split the run differently: " + ", ".join(sorted(set(shards)))
+                "the shards split the run differently: "
+                + ", ".join(sorted(set(shards)))
+                + " ("
+                + ", ".join(f"{name}: {s}" for s, name in zip(shards, names))
+                + ")"
             )
         total = docs[0]["spec"].get("pairs_total")
         seen: dict[int, str] = {}
@@ -1268,9 +1275,18 @@ def merge_documents(
             for r in regs
         }
         if len(configs) > 1:
+            shown = "; ".join(
+                f"{name}: "
+                + (
+                    "no baseline"
+                    if r is None
+                    else f"baseline {r.get('baseline')}, --max-regression {r.get('max') or {}}"
+                )
+                for r, name in zip(regs, names)
+            )
             raise HrtfevalError(
                 "the documents were compared with different baselines or "
-                "--max-regression limits (or some with none)"
+                f"--max-regression limits (or some with none): {shown}"
             )
         from .gates import regression_block
 

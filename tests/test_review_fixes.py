@@ -254,3 +254,33 @@ def test_baseline_without_the_runs_pairs_is_an_error(pair, baselines, tmp_path):
                 "--baseline", baselines["batch", "spectral"])
     assert res.exit_code == 2, res.stderr
     assert "batch-spectral.json" in res.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. merge errors name the documents
+
+
+def test_merge_errors_name_the_documents(baselines):
+    from hrtfeval.batch import merge_documents
+    from hrtfeval.errors import HrtfevalError
+
+    doc = json.loads(baselines["batch", "spectral"].read_text())
+
+    def copy(**spec):
+        d = json.loads(json.dumps(doc))
+        d["spec"].update(spec)
+        return d
+
+    with pytest.raises(HrtfevalError) as info:
+        merge_documents([copy(shard="1/2"), copy(shard=None)], ["one.json", "two.json"])
+    assert "one.json" in str(info.value) and "two.json" in str(info.value)
+    with pytest.raises(HrtfevalError) as info:
+        merge_documents([copy(shard="1/2"), copy(shard="2/3")], ["one.json", "two.json"])
+    assert "one.json: 1/2" in str(info.value) and "two.json: 2/3" in str(info.value)
+    a, b = copy(shard="1/2", pairs_total=2), copy(shard="2/2", pairs_total=2)
+    b["pairs"][0]["prediction"] = b["pairs"][0]["target"] = "s1.sofa"
+    a["regression"] = {"baseline": "old.json", "max": {"lsd": 0.1}}
+    with pytest.raises(HrtfevalError) as info:
+        merge_documents([a, b], ["one.json", "two.json"])
+    text = str(info.value)
+    assert "one.json: baseline old.json" in text and "two.json: no baseline" in text
