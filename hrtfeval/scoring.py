@@ -231,7 +231,9 @@ class ScoreOptions:
                 f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
-        check_option("weighting", self.weighting, ("none", "area"))
+        from .weights import check_scheme
+
+        check_scheme(self.weighting)
         if self.bands is not None:
             from .bands import check_kind
 

@@ -284,3 +284,30 @@ def test_merge_errors_name_the_documents(baselines):
         merge_documents([a, b], ["one.json", "two.json"])
     text = str(info.value)
     assert "one.json: baseline old.json" in text and "two.json: no baseline" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. one home: weighting schemes, row selection
+
+
+def test_weighting_scheme_checked_by_weights_check_scheme(monkeypatch):
+    from hrtfeval import weights
+
+    with pytest.raises(ValueError, match="--weighting"):
+        ScoreOptions.build(["lsd"], weighting="volume")
+    monkeypatch.setattr(weights, "SCHEMES", ("none", "area", "volume"))
+    assert ScoreOptions.build(["lsd"], weighting="volume").weighting == "volume"
+
+
+def test_apply_exclude_keeps_the_silent_mask_in_step(pair):
+    from hrtfeval.regions import apply_exclude
+    from hrtfeval.scoring import load_aligned
+
+    opts = ScoreOptions.build(["lsd"])
+    aligned = load_aligned(str(pair / "P" / "s0.sofa"), str(pair / "T" / "s0.sofa"), opts)
+    for s in (aligned.prediction, aligned.reference):
+        s.silent_mask()
+    assert aligned.prediction.silent is not None
+    out = apply_exclude(aligned, str(pair / "excl.csv"), opts.tolerance_deg)
+    for s in (out.prediction, out.reference):
+        assert s.silent is not None and s.silent.shape[0] == s.data.shape[0] == 55
