@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import procs
 from .errors import HrtfevalError
+from .gates import RUN_SPEC_KEYS
 
 #: File types paired in directories (matched case-insensitively).
 SUFFIXES = (".sofa", ".pt")
@@ -69,18 +70,6 @@ PAIR_SPEC_KEYS = (
     "weighting",
     "regions",
     "exclude",
-)
-#: Batch ``spec`` keys that describe one run rather than how pairs are scored: ``merge``
-#: accepts shards that differ in these.
-RUN_SPEC_KEYS = (
-    "device",
-    "source",
-    "shard",
-    "missing_shards",
-    "ignore_unmatched",
-    "timeout_s",
-    "notes",
-    "max_memory_bytes",
 )
 #: Optional blocks of a pair's score kept in its batch entry (``--bands``, ``--region``).
 EXTRA_KEYS = ("bands", "regions")
@@ -893,7 +882,7 @@ def batch_spec(
     from . import __version__
     from .scoring import definitions
 
-    thresholds = {m: t.as_spec() for m, t in options.thresholds}
+    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):
@@ -1226,14 +1215,21 @@ def merge_documents(
     shard_text, missing_shards = None, []
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
+            whole = [name for s, name in zip(shards, names) if s is None]
+            part = [name for s, name in zip(shards, names) if s is not None]
             raise HrtfevalError(
-                "some documents are shards (--shard) and some are not; merge the shards of one run"
+                f"some documents are shards (--shard: {', '.join(part[:3])}) and some are not "
+                f"({', '.join(whole[:3])}); merge the shards of one run"
             )
         parsed = [parse_shard_set(s, name) for s, name in zip(shards, names)]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
             raise HrtfevalError(
-                "the shards split the run differently: " + ", ".join(sorted(set(shards)))
+                "the shards split the run differently: "
+                + ", ".join(sorted(set(shards)))
+                + " ("
+                + ", ".join(f"{name}: {s}" for s, name in zip(shards, names))
+                + ")"
             )
         total = docs[0]["spec"].get("pairs_total")
         seen: dict[int, str] = {}
@@ -1304,9 +1300,18 @@ def merge_documents(
             for r in regs
         }
         if len(configs) > 1:
+            shown = "; ".join(
+                f"{name}: "
+                + (
+                    "no baseline"
+                    if r is None
+                    else f"baseline {r.get('baseline')}, --max-regression {r.get('max') or {}}"
+                )
+                for r, name in zip(regs, names)
+            )
             raise HrtfevalError(
                 "the documents were compared with different baselines or "
-                "--max-regression limits (or some with none)"
+                f"--max-regression limits (or some with none): {shown}"
             )
         from .gates import regression_block
 

@@ -833,6 +833,7 @@ def score(
 
         export_format(per_direction)  # a bad extension fails before any work
         options = replace(options, per_direction=True)
+        options.validate()
     limits = parse_assignments(max_regression, "--max-regression")
     base = Baseline.load(baseline) if baseline is not None else None
     planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)
@@ -1165,7 +1166,13 @@ def compare(
     Exit code 0, 1 with --fail-if-worse when B is significantly worse, 2 when the documents
     cannot be compared (other pairs or options: the difference is named).
     """
-    fmt = check_format(fmt, ("table", "json", "markdown"))
+    # The extension of --output decides the format when --format is left at its default.
+    fmt = resolve_format(
+        None if fmt == "table" and output is not None else fmt,
+        output,
+        ("table", "json", "markdown"),
+    )
+    plan, out_t, _, _ = plan_outputs([document_a, document_b], output)
     from .compare import compare_documents
     from .gates import load_document
 
@@ -1186,7 +1193,8 @@ def compare(
     else:
         from .render_compare import render_compare
 
-        emit(render_compare(doc, fmt), output, quiet)
+        emit(render_compare(doc, fmt), out_t, plan)
+        commit_outputs(plan, quiet)
     if doc["passed"] is False:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

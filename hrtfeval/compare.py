@@ -26,8 +26,9 @@ import statistics
 import warnings
 from typing import Any
 
-from .batch import comparable_spec, pair_key
+from .batch import pair_key
 from .errors import HrtfevalError
+from .gates import PAIR_FACTS, SIGNED_METRICS, _dotted, error_size, scoring_spec
 
 #: Bootstrap resamples of the paired differences (percentile method).
 DEFAULT_RESAMPLES = 10000
@@ -39,16 +40,12 @@ CONFIDENCE = 0.95
 DEFAULT_ALPHA = 0.05
 #: Pairs listed under ``worst`` per metric.
 DEFAULT_WORST = 5
-#: Batch ``spec`` keys that do not change a pair's numbers: documents may differ in them.
-#: (Thresholds only add checks; the run keys are those ``merge`` ignores too.)
-NOT_SCORING_KEYS = ("thresholds", "pairs_total")
-#: Per-pair ``spec`` facts that must agree between the two documents for a pair's values to be
-#: comparable (what was scored: directions, bins, representation).
-PAIR_FACTS = ("bins", "domain", "n_fft", "sampling_rate")
 
 
 def _scoring_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in comparable_spec(spec).items() if k not in NOT_SCORING_KEYS}
+    """What must agree between the two documents: the number-changing keys
+    (:func:`hrtfeval.gates.scoring_spec`) and the metric list (each metric is compared)."""
+    return {**scoring_spec(spec), "metrics": spec.get("metrics")}
 
 
 def check_comparable(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> None:
@@ -133,7 +130,9 @@ def pair_up(
 
 def _check_pair_facts(x: dict[str, Any], y: dict[str, Any], names: tuple[str, str]) -> None:
     sx, sy = x.get("spec") or {}, y.get("spec") or {}
-    diffs = [k for k in PAIR_FACTS if sx.get(k) != sy.get(k)]
+    diffs = [
+        k for k in PAIR_FACTS if k != "directions.matched" and _dotted(sx, k) != _dotted(sy, k)
+    ]
     mx = (sx.get("directions") or {}).get("matched")
     my = (sy.get("directions") or {}).get("matched")
     if mx != my:
@@ -289,8 +288,9 @@ def compare_documents(
     out: dict[str, Any] = {}
     for m in metrics:
         rows = [(x, y) for x, y in pairs if m in x["scores"] and m in y["scores"]]
-        va = [float(x["scores"][m]["overall"]) for x, _ in rows]
-        vb = [float(y["scores"][m]["overall"]) for _, y in rows]
+        # A signed metric (eb) is compared by its size: a larger |bias| is worse.
+        va = [error_size(m, float(x["scores"][m]["overall"])) for x, _ in rows]
+        vb = [error_size(m, float(y["scores"][m]["overall"])) for _, y in rows]
         st = paired_statistics(va, vb, n_resamples=n_resamples, seed=seed)
         deltas = sorted(
             ((vb[i] - va[i], i) for i in range(len(rows)) if vb[i] > va[i]), reverse=True
@@ -322,7 +322,8 @@ def compare_documents(
         "pairs": len(pairs),
         "metrics": metrics,
         "difference": "d = B - A per pair, of the pairs' overall values; every metric is an "
-        "error (smaller is better), so d > 0 means B is worse",
+        "error (smaller is better), so d > 0 means B is worse; a signed metric "
+        f"({', '.join(SIGNED_METRICS)}) is compared by |value|",
         "bootstrap": {
             "statistics": "mean and median of d",
             "method": "percentile, pairs resampled together (scipy.stats.bootstrap, paired=True)",

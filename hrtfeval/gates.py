@@ -23,10 +23,42 @@ from .errors import HrtfevalError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-#: Batch-``spec`` keys that decide the numbers: two documents that differ in one of them were
-#: scored with other definitions, so ``merge`` refuses to combine them and ``--baseline``
-#: refuses to compare with them. (``device``, ``source``, ``shard``, ``notes``, thresholds and
-#: the metric list do not change a metric's value.)
+#: Metrics whose value is signed (a bias, e.g. the elevation bias eb in degrees): its size
+#: ``|value|`` is the error, so thresholds, regression checks and ``compare`` use ``|value|``.
+#: The one home of this fact (scoring, perceptual, compare and the gates ask :func:`error_size`).
+SIGNED_METRICS = ("eb",)
+
+
+def error_size(metric: str, value: float) -> float:
+    """The error that checks and comparisons use: ``|value|`` for a signed metric, else ``value``."""
+    return abs(value) if metric in SIGNED_METRICS else value
+
+
+def threshold_rule(metric: str, op: str = "<=") -> str:
+    """The ``rule`` text of a threshold on ``metric`` (``|value|`` for a signed metric)."""
+    value = "|value|" if metric in SIGNED_METRICS else "value"
+    return f"passes when {value} {op} limit"
+
+#: Batch-``spec`` keys that describe one run rather than how pairs are scored: ``merge`` accepts
+#: shards that differ in these, and no comparison looks at them.
+RUN_SPEC_KEYS = (
+    "device",
+    "source",
+    "shard",
+    "missing_shards",
+    "ignore_unmatched",
+    "timeout_s",
+    "notes",
+    "max_memory_bytes",  # --max-memory: refuses a pair or not, never changes a number
+)
+#: Further batch-``spec`` keys that do not change a metric's value: the checks, the metric list,
+#: the pair count, the version and kind of document. Every other key of a batch spec decides the
+#: numbers (a new option is number-changing unless listed here or in :data:`RUN_SPEC_KEYS`).
+NOT_SCORING_SPEC_KEYS = RUN_SPEC_KEYS + ("thresholds", "metrics", "pairs_total", "hrtfeval", "kind")
+#: The batch-``spec`` keys of today's options that decide the numbers (the complement of
+#: :data:`NOT_SCORING_SPEC_KEYS` for the options hrtfeval has). Several are present only when
+#: set (``ignore_delay``, ``exclude``, ``weighting``, ``bands``, ``regions``, ``max_missing``,
+#: ``localisation``): presence is compared too. ``definitions`` is compared per metric.
 SCORING_SPEC_KEYS = (
     "band_hz",
     "n_fft",
@@ -38,27 +70,67 @@ SCORING_SPEC_KEYS = (
     "preset",
     "tolerance_deg",
     "allow_missing",
-)
-#: Of those, the keys a single-pair spec holds with the same meaning as a batch spec (its
-#: ``n_fft`` and ``domain`` are the values used for the pair, not the options).
-_OPTION_KEYS_OF_BOTH_KINDS = (
-    "band_hz",
-    "reduction",
-    "epsilon",
-    "itd_method",
-    "length_policy",
-    "preset",
+    "max_missing",
+    "exclude_silent",
+    "ignore_delay",
+    "exclude",
+    "weighting",
+    "bands",
+    "regions",
+    "region_tolerance_deg",
+    "localisation",
 )
 #: Facts of one scored pair (its spec in a batch, the spec of a single-pair document) that decide
 #: its numbers: FFT length and bins scored, rmse/mae domain, matching tolerance, whether the
-#: reference's ``Data.Delay`` was applied. Compared only where both documents state them.
-PAIR_SCORING_KEYS = (
+#: ``Data.Delay`` of each file was applied, the sampling rate, how many directions were scored and
+#: left out. Compared only where both documents state them.
+PAIR_FACTS = (
     "n_fft",
     "bins",
     "domain",
+    "sampling_rate",
     "directions.tolerance_deg",
+    "directions.matched",
+    "directions.excluded",
+    "prediction.delay_applied",
     "reference.delay_applied",
 )
+
+
+def scoring_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a batch spec that decide the numbers (all but :data:`NOT_SCORING_SPEC_KEYS`)."""
+    return {k: v for k, v in spec.items() if k not in NOT_SCORING_SPEC_KEYS}
+
+
+def options_view(spec: dict[str, Any], single: bool) -> dict[str, Any]:
+    """The :data:`SCORING_SPEC_KEYS` of a spec as a batch spec states them.
+
+    A single-pair spec holds some options elsewhere or in another form (the resolved weighting,
+    the region definitions, ``directions.max_missing_fraction``); they are mapped to the batch
+    form. ``n_fft`` and ``domain`` of a single-pair spec are the values used for the pair, not
+    the options: they are left out there (the pair facts compare them).
+    """
+    if not single:
+        return {k: spec.get(k) for k in SCORING_SPEC_KEYS}
+    directions = spec.get("directions") or {}
+    regions = spec.get("regions") or None
+    view = {
+        k: spec.get(k)
+        for k in SCORING_SPEC_KEYS
+        if k not in ("n_fft", "domain", "weighting", "regions", "region_tolerance_deg")
+    }
+    view["tolerance_deg"] = directions.get("tolerance_deg")
+    view["max_missing"] = directions.get("max_missing_fraction")
+    view["allow_missing"] = None  # not stated in a single-pair spec (max_missing is)
+    weighting = spec.get("weighting")
+    view["weighting"] = weighting.get("scheme") if isinstance(weighting, dict) else weighting
+    view["regions"] = None if regions is None else sorted(regions.get("definitions") or {})
+    view["region_tolerance_deg"] = (
+        regions.get("tolerance_deg")
+        if regions is not None and regions.get("tolerance") == "--region-tolerance"
+        else None
+    )
+    return view
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,7 +440,7 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
             if m in e.get("scores", {}):
                 s = e["scores"][m]
                 s["threshold"] = float(limit)
-                s["passed"] = s["overall"] <= float(limit)
+                s["passed"] = error_size(m, s["overall"]) <= float(limit)
         if "scores" in e:
             e["passed"] = pair_passed(e)
     thresholds = spec.setdefault("thresholds", {})
@@ -376,7 +448,7 @@ def apply_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> None:
         old = thresholds.get(m)
         thresholds[m] = {
             "limit": float(limit),
-            "rule": "passes when value <= limit",
+            "rule": threshold_rule(m),
             "source": "fail-above",
         }
         if old and old.get("source") != "fail-above":  # a preset's threshold, replaced
@@ -461,28 +533,39 @@ def _comparable_keys(keys, base_metrics: set[str], run_metrics: set[str]) -> lis
         skip.add("domain")
     if not both & {"lsd", "rmse", "mae"}:
         skip |= {"band_hz", "n_fft", "bins"}
+    if not both & {"lsd", "rmse", "mae", "itd", "ild"}:  # qe/pe/eb: each set on its own grid
+        skip |= {"tolerance_deg", "allow_missing", "max_missing", "directions.tolerance_deg"}
     return [k for k in keys if k not in skip]
 
 
 def check_baseline_spec(run_spec: dict[str, Any], baseline: Baseline) -> None:
     """Refuse a baseline scored with other definitions than this run (before anything is scored).
 
-    ``run_spec`` is a batch spec (:func:`hrtfeval.batch.batch_spec`) of the run's options. Against
-    a batch baseline every key of :data:`SCORING_SPEC_KEYS` is compared, against a single-pair
-    baseline those both kinds state alike; the per-pair facts (FFT length, bins, domain used) are
-    compared pair by pair in :func:`annotate_pair`. Keys that only matter to a metric one of the
-    two documents does not score are left out.
+    ``run_spec`` is a batch spec (:func:`hrtfeval.batch.batch_spec`) of the run's options. Every
+    key of :data:`SCORING_SPEC_KEYS` is compared, presence included (a key only present when its
+    option is set), a single-pair baseline through :func:`options_view`; the per-pair facts (FFT
+    length, bins, domain, directions) are compared pair by pair in :func:`annotate_pair`. Keys
+    that only matter to a metric one of the two documents does not score are left out.
     """
     run_metrics = _scored_metrics(run_spec)
-    keys = SCORING_SPEC_KEYS if not baseline.single else _OPTION_KEYS_OF_BOTH_KINDS
+    both = baseline.metrics & run_metrics
+    base_view = options_view(baseline.spec, baseline.single)
+    run_view = options_view(run_spec, False)
+    keys = [k for k in SCORING_SPEC_KEYS if k in base_view]
+    if baseline.single:
+        keys = [k for k in keys if k not in ("allow_missing",)]
+    if not both & {"qe", "pe", "eb"}:
+        keys = [k for k in keys if k != "localisation"]
     keys = _comparable_keys(keys, baseline.metrics, run_metrics)
-    if not baseline.single:  # the rules in words (bins, ITD estimator, reduction), per metric
-        keys += _definition_keys(baseline.spec, run_spec, baseline.metrics & run_metrics)
-    differ = spec_differences(baseline.spec, run_spec, keys)
+    base_view["definitions"] = baseline.spec.get("definitions")
+    run_view["definitions"] = run_spec.get("definitions")
+    if not baseline.single:  # a single-pair document's definitions name its bins: per pair
+        keys += _definition_keys(base_view, run_view, both)
+    differ = spec_differences(base_view, run_view, keys)
     if differ:
         raise HrtfevalError(
             "the baseline was scored with other definitions than this run ("
-            + _differences_text(differ, baseline.spec, run_spec)
+            + _differences_text(differ, base_view, run_view)
             + "); its numbers cannot be compared: score the baseline again with this run's "
             "options",
             baseline.name,
@@ -502,7 +585,7 @@ def _check_pair_spec(entry: dict[str, Any], base: dict[str, Any], baseline: Base
     """Refuse a baseline pair whose facts (FFT length, bins, domain, ...) differ from the pair's;
     two single-pair documents also compare their definitions."""
     run, old = entry.get("spec") or {}, base.get("spec") or {}
-    keys = _comparable_keys(PAIR_SCORING_KEYS, set(base["scores"]), set(entry["scores"]))
+    keys = _comparable_keys(PAIR_FACTS, set(base["scores"]), set(entry["scores"]))
     keys += _definition_keys(old, run, set(base["scores"]) & set(entry["scores"]))
     keys = [k for k in keys if _dotted(run, k) is not None and _dotted(old, k) is not None]
     differ = spec_differences(old, run, keys)
@@ -563,6 +646,12 @@ def annotate_pair(
     if "scores" not in entry:
         return
     base = baseline.lookup(entry["prediction"], entry["target"], single_run)
+    if base is None and single_run:
+        raise HrtfevalError(
+            f"has no pair {entry['prediction']}, {entry['target']} (nor its target) to compare "
+            "this run with; give the baseline of these files",
+            baseline.name,
+        )
     if base is None:
         entry["regression"] = None
     else:
@@ -572,22 +661,33 @@ def annotate_pair(
             if m not in base["scores"]:
                 continue
             reg[m] = _delta(
-                float(base["scores"][m]["overall"]), float(s["overall"]), max_regression.get(m)
+                float(base["scores"][m]["overall"]),
+                float(s["overall"]),
+                max_regression.get(m),
+                m in SIGNED_METRICS,
             )
         entry["regression"] = reg
     entry["passed"] = pair_passed(entry)
 
 
-def _delta(baseline: float, value: float, limit: float | None) -> dict[str, Any]:
+def _delta(
+    baseline: float, value: float, limit: float | None, signed: bool = False
+) -> dict[str, Any]:
     """One regression record: the change from ``baseline`` to ``value`` and, with a limit, whether
-    it stays within it (smaller is better for every metric, so only growth can fail)."""
-    return {
+    it stays within it (smaller is better for every metric, so only growth can fail). For a
+    signed metric (``signed``) the change is that of the sizes, ``|value| - |baseline|``, and the
+    record says so (``"of": "|value|"``)."""
+    delta = abs(value) - abs(baseline) if signed else value - baseline
+    out = {
         "baseline": baseline,
         "value": value,
-        "delta": value - baseline,
+        "delta": delta,
         "max": limit,
-        "passed": None if limit is None else (value - baseline) <= limit,
+        "passed": None if limit is None else delta <= limit,
     }
+    if signed:
+        out["of"] = "|value|"
+    return out
 
 
 def regression_block(
@@ -602,15 +702,25 @@ def regression_block(
     (None without ``--max-regression``).
     """
     matched = [e for e in entries if e.get("regression")]
+    scored = [e for e in entries if "scores" in e]
+    if scored and not matched:
+        shown = ", ".join(e["target"] for e in scored[:3])
+        more = f" and {len(scored) - 3} more" if len(scored) > 3 else ""
+        raise HrtfevalError(
+            f"has none of the run's {len(scored)} scored pair(s) ({shown}{more}), so nothing "
+            "can be compared; give the baseline of these pairs",
+            baseline_name,
+        )
     metrics: list[str] = []
     for e in matched:
         metrics += [m for m in e["regression"] if m not in metrics]
     agg = {}
     for m in metrics:
         rows = [e["regression"][m] for e in matched if m in e["regression"]]
-        b = math.fsum(r["baseline"] for r in rows) / len(rows)
-        v = math.fsum(r["value"] for r in rows) / len(rows)
-        agg[m] = {**_delta(b, v, max_regression.get(m)), "n": len(rows)}
+        # A signed metric: the mean of the pairs' sizes (opposite biases must not cancel).
+        b = math.fsum(error_size(m, r["baseline"]) for r in rows) / len(rows)
+        v = math.fsum(error_size(m, r["value"]) for r in rows) / len(rows)
+        agg[m] = {**_delta(b, v, max_regression.get(m), m in SIGNED_METRICS), "n": len(rows)}
     checks = [a["passed"] for a in agg.values() if a["passed"] is not None]
     return {
         "baseline": baseline_name,

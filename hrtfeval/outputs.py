@@ -91,14 +91,17 @@ class OutputPlan:
     # ------------------------------------------------------------------------------------------
     # planning
 
-    def file(self, path: str | os.PathLike, option: str) -> Target:
+    def file(self, path: str | os.PathLike, option: str, replace_hrtf: bool = False) -> Target:
         """Check one output file now; return its :class:`Target`.
+
+        ``replace_hrtf``: the output is itself HRTF data (a saved prediction), so it may replace
+        an existing .sofa/.pt file that is not an input (an earlier prediction).
 
         Raises
         ------
         HrtfevalError
-            The path is an input, an existing .sofa/.pt file, a directory, given twice, too
-            long, or its folder is missing or not writable.
+            The path is an input, an existing .sofa/.pt file (unless ``replace_hrtf``), a
+            directory, given twice, too long, or its folder is missing or not writable.
         """
         given = Path(path)
         _check_name_lengths(given, option)
@@ -127,7 +130,7 @@ class OutputPlan:
                     str(given),
                 )
             special = not stat.S_ISREG(st.st_mode)
-            if not special and _protected(given, real):
+            if not special and not replace_hrtf and _protected(given, real):
                 raise HrtfevalError(
                     f"{option} would overwrite an existing {real.suffix.lower()} file (HRTF data); "
                     "write the output to another file",

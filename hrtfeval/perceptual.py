@@ -97,7 +97,7 @@ def localisation_scores(aligned, options, notes: list[str] | None = None) -> dic
         check = thresholds.get(m)
         if check is not None:
             score.threshold = check.limit
-            score.passed = check.passes(overall)
+            score.passed = check.passes(overall, m)
         out[m] = score
     return out
 

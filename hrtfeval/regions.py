@@ -257,8 +257,9 @@ _EXCLUDE_CACHE: dict[str, np.ndarray] = {}
 def read_exclude(path: str) -> np.ndarray:
     """The directions (K, 2: azimuth, elevation in degrees) listed in ``path``.
 
-    A ``.sofa``/``.pt`` file gives its source positions; anything else is read as CSV with two
-    columns azimuth, elevation (a header row naming them is allowed).
+    A ``.sofa``/``.pt`` file gives its source positions; anything else is read as CSV: a header
+    row names the azimuth and elevation columns (azimuth/az, elevation/el, any case); without a
+    header the first two columns are azimuth, elevation (:func:`_read_exclude_csv`).
     """
     if path in _EXCLUDE_CACHE:
         return _EXCLUDE_CACHE[path]
@@ -275,7 +276,38 @@ def read_exclude(path: str) -> np.ndarray:
     return out
 
 
+#: Column names of an ``--exclude`` CSV header (case-insensitive).
+EXCLUDE_COLUMNS = {"azimuth": ("azimuth", "az"), "elevation": ("elevation", "el")}
+
+
+def _exclude_columns(cells: list[str], path: str) -> tuple[int, int] | None:
+    """The (azimuth, elevation) column indices named by a header row, or None when ``cells`` is
+    a row of numbers (no header: the first two columns are azimuth, elevation)."""
+    try:
+        float(cells[0]), float(cells[1])
+        return None
+    except (ValueError, IndexError):
+        pass
+    names = [c.lower() for c in cells]
+    found = []
+    for what, accepted in EXCLUDE_COLUMNS.items():
+        hits = [i for i, n in enumerate(names) if n in accepted]
+        if len(hits) != 1:
+            raise HrtfevalError(
+                f"--exclude: the header {','.join(cells)!r} must name one {what} column "
+                f"({' or '.join(accepted)}, any case); "
+                + ("it names several" if hits else "it names none")
+                + " (a file without a header is read as azimuth, elevation)",
+                path,
+            )
+        found.append(hits[0])
+    return found[0], found[1]
+
+
 def _read_exclude_csv(path: str) -> np.ndarray:
+    """Directions of an ``--exclude`` CSV: a header row names the columns (azimuth/az,
+    elevation/el, any case, in any order, other columns ignored); without a header the first
+    two columns are azimuth and elevation, in degrees."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
@@ -283,14 +315,16 @@ def _read_exclude_csv(path: str) -> np.ndarray:
         raise HrtfevalError("--exclude: file not found", path) from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise HrtfevalError(f"--exclude: cannot read the file: {exc}", path) from None
+    columns = _exclude_columns([c.strip() for c in rows[0]], path) if rows else None
+    i_az, i_el = (0, 1) if columns is None else columns
     values = []
     for i, row in enumerate(rows, start=1):
+        if i == 1 and columns is not None:
+            continue  # the header
         cells = [c.strip() for c in row]
         try:
-            az, el = float(cells[0]), float(cells[1])
+            az, el = float(cells[i_az]), float(cells[i_el])
         except (ValueError, IndexError):
-            if i == 1:  # a header
-                continue
             raise HrtfevalError(
                 f"--exclude: row {i} needs two numbers, azimuth and elevation in degrees; "
                 f"got {','.join(cells)!r}",
@@ -336,30 +370,32 @@ def apply_exclude(aligned, path: str, tolerance_deg: float):
             f"{tolerance_deg:g} deg); expected azimuth, elevation in degrees",
             str(path),
         )
+    if len(used) < len(listed):  # a misread (other columns, units) must not leave some in
+        unmatched = [i for i in range(len(listed)) if i not in used]
+        shown = ", ".join(f"({listed[i, 0]:g}, {listed[i, 1]:g})" for i in unmatched[:3])
+        more = f" and {len(unmatched) - 3} more" if len(unmatched) > 3 else ""
+        raise HrtfevalError(
+            f"--exclude: {len(unmatched)} of its {len(listed)} directions are not in the "
+            f"reference grid of {ref.path} (within {tolerance_deg:g} deg): {shown}{more} "
+            "(azimuth, elevation in degrees); list only directions of the grid",
+            str(path),
+        )
     if drop.all():
         raise HrtfevalError(
             f"--exclude leaves out all {len(drop)} matched directions: nothing to score",
             str(path),
         )
+    from .align import _take
+
     keep = np.flatnonzero(~drop)
-
-    def subset(s):
-        return replace(
-            s,
-            data=s.data[keep],
-            positions=None if s.positions is None else s.positions[keep],
-        )
-
     notes = list(aligned.notes) + [
         f"--exclude {path}: {int(drop.sum())} direction(s) left out of every score"
-        + (
-            f" ({len(listed) - len(used)} listed direction(s) are not in the reference grid)"
-            if len(used) < len(listed)
-            else ""
-        )
     ]
     out = replace(
-        aligned, prediction=subset(aligned.prediction), reference=subset(ref), notes=notes
+        aligned,
+        prediction=_take(aligned.prediction, keep),
+        reference=_take(ref, keep),
+        notes=notes,
     )
     out.excluded = int(drop.sum())  # read by scoring.spec_dict (directions.excluded)
     return out

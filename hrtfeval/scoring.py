@@ -39,18 +39,24 @@ class Threshold:
     source: str = "fail-above"
     replaces: Threshold | None = None  # the preset's threshold that --fail-above replaced
 
-    def as_spec(self) -> dict[str, Any]:
-        """The threshold as stored in an output's ``spec.thresholds``."""
+    def as_spec(self, metric: str = "") -> dict[str, Any]:
+        """The threshold on ``metric`` as stored in an output's ``spec.thresholds``."""
+        from .gates import threshold_rule
+
         out: dict[str, Any] = {
             "limit": self.limit,
-            "rule": f"passes when value {self.rule} limit",
+            "rule": threshold_rule(metric.rpartition(".")[2], self.rule),
             "source": self.source,
         }
         if self.replaces is not None:
-            out["replaces"] = self.replaces.as_spec()
+            out["replaces"] = self.replaces.as_spec(metric)
         return out
 
-    def passes(self, value: float) -> bool:
+    def passes(self, value: float, metric: str = "") -> bool:
+        """Whether ``value`` of ``metric`` passes (a signed metric is checked by ``|value|``)."""
+        from .gates import error_size
+
+        value = error_size(metric, value)
         return value < self.limit if self.rule == "<" else value <= self.limit
 
 
@@ -164,6 +170,14 @@ class ScoreOptions:
 
                 region = parse_region(region).name
                 key = check_option("metric", metric_name, METRICS)
+                if key in LOCALISATION:
+                    raise ValueError(
+                        f"--fail-above {name}: regions apply to "
+                        f"{'/'.join(m for m in METRICS if m not in LOCALISATION)}, not to the "
+                        f"localisation metrics ({'/'.join(LOCALISATION)}); check {key} over "
+                        "the whole set (--fail-above "
+                        f"{key}=LIMIT)"
+                    )
                 if region not in regions:
                     raise ValueError(
                         f"--fail-above names the region {region!r}, which is not scored; "
@@ -203,6 +217,7 @@ class ScoreOptions:
 
     def validate(self) -> None:
         check_epsilon(self.epsilon)
+        self.check_localisation_options()
         check_option("reduction", self.reduction, ("mean", "rms"))
         check_option("itd method", self.itd_method, ITD_METHODS)
         if self.domain is not None:
@@ -217,7 +232,9 @@ class ScoreOptions:
                 f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
-        check_option("weighting", self.weighting, ("none", "area"))
+        from .weights import check_scheme
+
+        check_scheme(self.weighting)
         if self.bands is not None:
             from .bands import check_kind
 
@@ -250,6 +267,40 @@ class ScoreOptions:
             raise ValueError(
                 f"--max-memory must be a positive number of bytes; got {self.max_memory!r}"
             )
+
+    def check_localisation_options(self) -> None:
+        """Refuse options that the localisation model does not apply.
+
+        qe/pe/eb score each set as read, on its own grid (:mod:`hrtfeval.perceptual`): direction
+        exclusion, regions, bands, area weighting and per-direction values are not applied to
+        them, so a run that asks for both would label numbers with options they do not have.
+
+        Raises
+        ------
+        ValueError
+            A localisation metric is asked for together with one of these options (the
+            message names the option).
+        """
+        asked = [m for m in self.metrics if m in LOCALISATION]
+        if not asked:
+            return
+        given = [
+            ("--exclude", self.exclude is not None),
+            ("--exclude-silent", self.exclude_silent),
+            ("--region", bool(self.regions)),
+            ("--bands", self.bands is not None),
+            ("--weighting area", self.weighting != "none"),
+            ("--per-direction", self.per_direction),
+        ]
+        for option, on in given:
+            if on:
+                spectral = "/".join(m for m in METRICS if m not in LOCALISATION)
+                raise ValueError(
+                    f"{option} applies to {spectral}, not to the localisation metrics "
+                    f"({'/'.join(LOCALISATION)}, asked for: {', '.join(asked)}), which score "
+                    f"each set as read; drop {option} or score {', '.join(asked)} in a "
+                    "separate run"
+                )
 
     @property
     def localisation_only(self) -> bool:
@@ -637,7 +688,7 @@ def spec_dict(
         n_bins = int(
             band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size
         )
-    thresholds = {m: t.as_spec() for m, t in options.thresholds}
+    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
     n_fft = ref_t.fft_length if ref_t is not None else options.n_fft
     padded = None
     if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:

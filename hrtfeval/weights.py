@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import HrtfevalError
+from .loss import check_option
 from .model import spherical_to_unit
 
 SCHEMES = ("none", "area")
@@ -299,10 +300,8 @@ def compute_area_weights(positions: np.ndarray, *, where: str = "") -> Weights:
 
 
 def check_scheme(name: str) -> str:
-    key = str(name).strip().lower()
-    if key not in SCHEMES:
-        raise ValueError(f"--weighting must be one of {', '.join(SCHEMES)}; got {name!r}")
-    return key
+    """``name`` stripped and lower-cased if it is one of :data:`SCHEMES`, else ValueError."""
+    return check_option("--weighting", name, SCHEMES)
 
 
 def weighted_reduce(values, weights, reduction: str = "mean", epsilon: float = 1e-12):

@@ -257,3 +257,22 @@ def test_cli_compare_on_scored_batches(tmp_path):
     assert r["mean_a"] == pytest.approx(a["aggregate"]["lsd"]["mean"], rel=1e-12)
     assert r["mean_b"] == pytest.approx(b["aggregate"]["lsd"]["mean"], rel=1e-12)
     assert r["worse"] == 4 and r["p_b_worse"] == pytest.approx(1 / 16)
+
+
+def test_cli_compare_output_file_goes_through_the_output_plan(tmp_path):
+    """compare -o: the extension decides the format, and -o over an input is refused."""
+    a = write(tmp_path / "a.json", make_doc({"lsd": list(A)}))
+    b = write(tmp_path / "b.json", make_doc({"lsd": list(B)}))
+    out = tmp_path / "cmp.json"
+    res = runner.invoke(app, ["compare", str(a), str(b), "--resamples", "200", "-o", str(out)])
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == ""
+    assert json.loads(out.read_text())["metrics"]["lsd"]["better"] >= 0
+    md = tmp_path / "cmp.md"
+    res = runner.invoke(app, ["compare", str(a), str(b), "--resamples", "200", "-o", str(md)])
+    assert res.exit_code == 0, res.stderr
+    assert "| lsd |" in md.read_text()
+    before = b.read_bytes()
+    res = runner.invoke(app, ["compare", str(a), str(b), "--resamples", "200", "-o", str(b)])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert b.read_bytes() == before

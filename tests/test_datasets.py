@@ -892,3 +892,41 @@ def test_prediction_writer_checks_and_sofa_output(source, tmp_path):
         ds_db.save_prediction("pp1", pred[..., :19], tmp_path, spec=banded)
     with pytest.raises(KeyError, match="'pp2' is not in this dataset"):
         ds.save_prediction("pp2", ir, tmp_path)
+
+
+def test_save_prediction_never_writes_into_the_dataset(tmp_path):
+    """out_dir = the dataset's root (or a folder in it) is refused; references stay as they were;
+    an earlier prediction outside it is replaced; the plain writer refuses its inputs."""
+    from hrtfeval.datasets.export import save_prediction
+
+    ds_root = tmp_path / "ds"
+    make_subject(ds_root / "s0.sofa", seed=1)
+    make_subject(ds_root / "s1.sofa", seed=2)
+    before = {p.name: p.read_bytes() for p in ds_root.iterdir()}
+    ds = SOFAFolder(ds_root)
+    ir = ds[0]["inputs"]["hrtf"]
+    for out in (ds_root, ds_root / "preds", tmp_path / "link"):
+        if out.name == "link":
+            out.symlink_to(ds_root)
+        with pytest.raises(HrtfevalError, match="dataset's root"):
+            ds.save_prediction("s0", ir * 0.5, out, format="sofa")
+    assert {p.name: p.read_bytes() for p in ds_root.iterdir()} == before
+    first = ds.save_prediction("s0", ir * 0.5, tmp_path / "out", format="sofa")
+    again = ds.save_prediction("s0", ir * 0.25, tmp_path / "out", format="sofa")
+    assert first == again and not list((tmp_path / "out").glob("*.part"))
+    from hrtfeval.io import read_hrtf
+
+    np.testing.assert_allclose(read_hrtf(again).data, ir * 0.25, atol=1e-6)
+    with pytest.raises(HrtfevalError, match="would overwrite an input"):
+        save_prediction(
+            ds_root / "s1.sofa",
+            ir,
+            spec=ds.inputs[0],
+            sampling_rate=FS,
+            positions=ds.subject_positions("s0"),
+            inputs=[ds_root / "s1.sofa"],
+        )
+    assert (ds_root / "s1.sofa").read_bytes() == before["s1.sofa"]
+    # The pairs CSV goes through the same checks: never over a reference.
+    with pytest.raises(HrtfevalError, match="would overwrite an input"):
+        ds.write_pairs_csv(tmp_path / "out", ds_root / "s1.sofa")

@@ -558,10 +558,26 @@ def test_one_list_of_the_keys_that_change_numbers():
     from hrtfeval.gates import SCORING_SPEC_KEYS
     from hrtfeval.scoring import ScoreOptions
 
-    spec = batch_spec(
-        ScoreOptions.build(), "cpu", {}, shard=None, pairs_total=1, ignore_unmatched=False
+    from hrtfeval.gates import NOT_SCORING_SPEC_KEYS, scoring_spec
+
+    every_option = ScoreOptions.build(
+        ["lsd", "itd"],
+        allow_missing=True,
+        ignore_delay=True,
+        exclude="x.csv",
+        exclude_silent=True,
+        weighting="area",
+        bands="octave",
+        regions=("upper",),
+        region_tolerance=5.0,
     )
-    assert set(SCORING_SPEC_KEYS) <= set(spec)
+    for options in (every_option, ScoreOptions.build(["qe"], laterals=(0.0, 30.0))):
+        spec = batch_spec(options, "cpu", {}, shard=None, pairs_total=1, ignore_unmatched=False)
+        # Every key of a batch spec is either in the one list or known not to change numbers.
+        assert set(scoring_spec(spec)) - {"definitions"} <= set(SCORING_SPEC_KEYS)
+        assert not set(SCORING_SPEC_KEYS) & set(NOT_SCORING_SPEC_KEYS)
+    spec = batch_spec(every_option, "cpu", {}, shard=None, pairs_total=1, ignore_unmatched=False)
+    assert set(SCORING_SPEC_KEYS) - {"localisation"} <= set(spec)
     assert not set(SCORING_SPEC_KEYS) & set(RUN_SPEC_KEYS)
 
 

@@ -341,6 +341,7 @@ class HRTFDataset:
         suffix = {"pt": ".pt", "sofa": ".sofa"}.get(format)
         if suffix is None:
             raise ValueError(f"format must be 'pt' or 'sofa'; got {format!r}")
+        self._check_out_dir(Path(out_dir))
         path = Path(out_dir) / rel.with_suffix(suffix)
         if spec.frequency_bands is not None:
             raise ValueError(
@@ -360,9 +361,29 @@ class HRTFDataset:
             sampling_rate=self.subject_sampling_rate(subject_id),
             positions=self.subject_positions(subject_id, spec),
             frequencies=frequencies,
+            inputs=self.files.values(),
         )
         self._write_expected_targets(Path(out_dir))
         return written
+
+    def _check_out_dir(self, out_dir: Path) -> None:
+        """Refuse an output folder that is the dataset's root or inside it: predictions written
+        there would replace (or sit among) the references they are scored against.
+
+        Raises
+        ------
+        HrtfevalError
+            ``out_dir`` resolves to :attr:`root` or to a folder under it.
+        """
+        root = Path(os.path.realpath(self.root))
+        real = Path(os.path.realpath(out_dir))
+        if real == root or root in real.parents:
+            where = "is the dataset's root" if real == root else f"is inside the dataset's root {root}"
+            raise HrtfevalError(
+                f"the prediction folder {where}, where the reference files are; write the "
+                "predictions to a folder outside it",
+                str(out_dir),
+            )
 
     def _write_expected_targets(self, out_dir: Path) -> None:
         """Name this split's references in ``out_dir``'s list of expected references
@@ -380,7 +401,7 @@ class HRTFDataset:
         text = "# references these predictions cover (written by hrtfeval.datasets)\n" + "".join(
             f"{k}\n" for k in sorted(keys)
         )
-        plan = OutputPlan()
+        plan = OutputPlan(self.files.values())
         plan.put(
             plan.file(out_dir / EXPECTED_TARGETS_FILE, "the list of expected references"), text
         )
@@ -430,13 +451,15 @@ class HRTFDataset:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["prediction", "target"])
         writer.writerows(rows)
-        part = target.with_name(target.name + ".part")
+        from ..outputs import OutputPlan
+
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            part.write_text(buffer.getvalue(), encoding="utf-8")
-            os.replace(part, target)
         except OSError as exc:
             raise HrtfevalError(f"cannot write the pairs file: {exc.strerror or exc}", str(target))
+        plan = OutputPlan(self.files.values())
+        plan.put(plan.file(target, "the pairs file"), buffer.getvalue())
+        plan.commit()
         return target
 
     def __repr__(self) -> str:

@@ -3,7 +3,8 @@
 ``.pt`` files follow the schema of :func:`hrtfeval.io.read_pt` (a dict with one data key, plus
 ``sampling_rate``, ``positions`` and, for spectra, ``frequencies``); ``.sofa`` files are
 SimpleFreeFieldHRIR (impulse responses) or SimpleFreeFieldHRTF (complex spectra). The file is
-written to ``<name>.part`` and renamed, so a reader never sees half a file.
+written through :class:`hrtfeval.outputs.OutputPlan` (a temporary file, renamed), which refuses
+to replace an input, so a reader never sees half a file and a reference is never overwritten.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def save_prediction(
     sampling_rate: float | None,
     positions: Any,
     frequencies: Any = None,
+    inputs: Any = (),
 ) -> Path:
     """Write ``prediction`` (P, 2, K) to ``path`` (``.pt`` or ``.sofa``, by suffix).
 
@@ -61,6 +63,10 @@ def save_prediction(
         Azimuth (degree), elevation (degree), distance (metre) of each row.
     frequencies : array_like, shape (K,), optional
         Bin frequencies in Hz (frequency-domain signals).
+    inputs : iterable of path-like, optional
+        Files ``path`` must never be (the references): an
+        :class:`~hrtfeval.errors.HrtfevalError` instead of a write. An earlier prediction at
+        ``path`` is replaced.
 
     Returns
     -------
@@ -110,17 +116,26 @@ def save_prediction(
             )
     if signal == "tf_magnitude" and np.any(data < 0):
         raise ValueError("a 'tf_magnitude' prediction must be >= 0 (linear magnitudes)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    import tempfile
+
+    from ..outputs import OutputPlan
+
+    plan = OutputPlan(inputs)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from ..errors import HrtfevalError
+
+        raise HrtfevalError(f"cannot create the folder: {exc.strerror or exc}", str(path.parent))
+    target = plan.file(path, "the prediction file", replace_hrtf=True)
+    with tempfile.TemporaryDirectory(prefix="hrtfeval-prediction-") as tmp:
+        part = Path(tmp) / f"prediction{suffix}"
         if suffix == ".pt":
             _write_pt(part, data, PT_KEYS[signal], sampling_rate, pos, freqs)
         else:
             _write_sofa(part, data, _SOFA_CONVENTIONS[signal], sampling_rate, pos, freqs)
-        os.replace(part, path)
-    finally:
-        if part.exists():
-            part.unlink()
+        plan.put(target, part.read_bytes())
+    plan.commit()
     return path
 
 
