@@ -76,6 +76,7 @@ LAP_DEFINITIONS = {
     "reduction": "mean",
     "epsilon": 1e-12,
     "itd_method": "maxiacce",
+    "weighting": "none",  # the LAP means are unweighted over directions
 }
 PRESETS = {
     "lap": {

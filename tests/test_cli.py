@@ -448,6 +448,7 @@ def test_n_fft_longer_than_the_irs_zero_pads_and_says_so(tiny_pair):
         ("--n-fft", "512"),
         ("--epsilon", "1e-6"),
         ("--domain", "db"),
+        ("--weighting", "area"),
     ],
 )
 def test_preset_with_an_option_that_changes_its_definitions_is_a_usage_error(option, value):
