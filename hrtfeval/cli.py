@@ -905,6 +905,7 @@ def score(
     aligned = align_sets(*reading.result(), options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
+    doc["spec"]["timeout_s"] = timeout  # the files were read under this limit (--timeout)
     block = doc.pop("per_direction", None)
     if per_direction is not None:
         from .export import PerDirectionWriter

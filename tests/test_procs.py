@@ -547,6 +547,14 @@ def test_bad_timeout_is_a_one_line_error(one_pair, value):
     assert result.stderr.startswith("Error: --timeout") and "\n" not in result.stderr.strip()
 
 
+def test_the_time_limit_is_stated_in_the_single_pair_spec(one_pair):
+    args = ["score", str(one_pair["pred"]), str(one_pair["ref"]), "-f", "json", "--device", "cpu"]
+    doc = json.loads(runner.invoke(app, args).stdout)
+    assert doc["spec"]["timeout_s"] == 120
+    doc = json.loads(runner.invoke(app, [*args, "--timeout", "30"]).stdout)
+    assert doc["spec"]["timeout_s"] == 30
+
+
 # ----------------------------------------------------------------------------------------------
 # Worker imports
 
