@@ -563,22 +563,6 @@ def ordered_map(
     yield from pool.map(fn, jobs, window)
 
 
-class _OneTorchThread:
-    """In-process scoring of small tensors: one torch thread is faster than a contended pool
-    (and much faster on a busy machine); the caller's setting is restored afterwards."""
-
-    def __enter__(self):
-        import torch
-
-        self._saved = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self._saved)
-
-
 class BatchScorer:
     """Scores pairs one after another, reading ahead in worker processes.
 
@@ -664,7 +648,9 @@ class BatchScorer:
 
                 self._torch_device = resolve_device(self.device)
             if self.workers == 0:
-                self._threads = _OneTorchThread()
+                from .scoring import one_cpu_thread
+
+                self._threads = one_cpu_thread("cpu")
                 self._threads.__enter__()
         except BaseException as exc:
             self.__exit__(type(exc), exc, None)

@@ -208,15 +208,9 @@ def _check_regular(path: str | os.PathLike) -> os.stat_result:
     if stat.S_ISDIR(mode):
         raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=name)
     if not stat.S_ISREG(mode):
-        kind = (
-            "a FIFO (named pipe)"
-            if stat.S_ISFIFO(mode)
-            else "a device"
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket"
-            if stat.S_ISSOCK(mode)
-            else "not a regular file"
-        )
+        from .procs import special_file
+
+        kind = special_file(path) or "not a regular file"
         raise HrtfevalError(f"is {kind}; expected a regular {_FORMATS} file", file=name)
     return info
 

@@ -805,19 +805,19 @@ def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
     check_pair_memory(aligned, options)
     with (
         warnings_about(_pair_label(aligned.prediction, aligned.reference)),
-        _one_cpu_thread(device),
+        one_cpu_thread(device),
     ):
         return _score_aligned(aligned, options, device)
 
 
 @contextmanager
-def _one_cpu_thread(device):
+def one_cpu_thread(device):
     """One torch thread while a pair is scored on the CPU (the caller's setting is restored).
 
     A pair's tensors are small (a few MB): torch's thread pool gains little on an idle machine
     and loses badly on a busy one, where its threads wait for each other (a 710-direction,
     512-tap LAP pair: 0.3 s on one thread, 4 s on two on a loaded 2-core machine). The batch
-    workers run on one thread already; the results do not depend on it.
+    workers and ``--workers 0`` batches run on one thread too; the results do not depend on it.
     """
     import torch
 
