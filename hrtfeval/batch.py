@@ -751,76 +751,28 @@ def score_group(group: list[tuple[Pair, Any]], options, device) -> Iterator[Pair
     """
     if not group:
         return
-    from .scoring import (
-        LOCALISATION,
-        PairScore,
-        direction_weights,
-        effective_domain,
-        localisation_scores,
-        metric_unit,
-        pair_extras,
-        per_direction,
-        reduce_pair,
-        score_aligned,
-        spec_dict,
-        tensors_for,
-    )
+    from .scoring import score_aligned, score_values, spectral_values
 
-    if options.localisation_only:  # nothing to stack: the model runs on each pair's own sets
+    def one_by_one():
         for pair, aligned in group:
             try:
                 yield PairResult(pair, score=score_aligned(aligned, options, device).as_dict())
             except Exception as exc:  # noqa: BLE001
                 yield PairResult(pair, error=error_text(exc))
+
+    if options.localisation_only:  # nothing to stack: the model runs on each pair's own sets
+        yield from one_by_one()
         return
     try:
         pred_t, ref_t = stacked_tensors([a for _, a in group], options, device)
-        values = {}
-        for metric in options.metrics:
-            if metric not in LOCALISATION:
-                values[metric] = per_direction(pred_t, ref_t, metric, options)
+        values = spectral_values(pred_t, ref_t, options)
     except Exception:  # noqa: BLE001 - fall back to one by one, which names the failing pair
-        for pair, aligned in group:
-            try:
-                yield PairResult(pair, score=score_aligned(aligned, options, device).as_dict())
-            except Exception as exc:  # noqa: BLE001
-                yield PairResult(pair, error=error_text(exc))
+        yield from one_by_one()
         return
     for b, (pair, aligned) in enumerate(group):
         try:
-            notes: list[str] = []
-            scores = localisation_scores(aligned, options, notes)
-            weights = direction_weights(aligned, options)
-            w = None if weights is None else weights.values
-            for metric in options.metrics:
-                if metric in LOCALISATION:
-                    continue
-                unit = metric_unit(
-                    metric,
-                    effective_domain(options, pred_t.domain, ref_t.domain)
-                    if metric in ("rmse", "mae")
-                    else "",
-                )
-                scores[metric] = reduce_pair(
-                    values[metric][b],
-                    metric,
-                    unit,
-                    options,
-                    w,
-                    files=f"{aligned.prediction.path}, {aligned.reference.path}",
-                )
-            spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
-            spec["notes"] += notes
-            single_t = tensors_for(aligned, options, device) if options.bands else (pred_t, ref_t)
-            extras = pair_extras(
-                aligned,
-                *single_t,
-                options,
-                weights,
-                {m: values[m][b] for m in options.metrics if m not in LOCALISATION},
-            )
-            scores = {m: scores[m] for m in options.metrics}
-            score = PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
+            row = {m: v[b] for m, v in values.items()}
+            score = score_values(aligned, options, device, pred_t, ref_t, row, stacked=True)
             yield PairResult(pair, score=score.as_dict())
         except Exception as exc:  # noqa: BLE001
             yield PairResult(pair, error=error_text(exc))

@@ -594,21 +594,18 @@ def _finite(t, metric: str, files: str | None = None) -> float:
 
 
 def score_tensors(pred, ref, options: ScoreOptions, weights=None) -> dict[str, MetricScore]:
-    """Scores of every requested metric for one pair of :class:`SetTensors` (no leading axes);
-    ``weights`` (M,) as in :func:`reduce_pair`."""
-    out = {}
-    for metric in options.metrics:
-        if metric in LOCALISATION:
-            continue  # scored from the sets as read (hrtfeval.perceptual)
-        values = per_direction(pred, ref, metric, options)
-        unit = metric_unit(
-            metric,
-            effective_domain(options, pred.domain, ref.domain) if metric in ("rmse", "mae") else "",
-        )
-        out[metric] = reduce_pair(
-            values, metric, unit, options, weights, files=_pair_label(pred, ref)
-        )
-    return out
+    """Scores of every requested spectral and interaural metric for one pair of
+    :class:`SetTensors` (no leading axes); ``weights`` (M,) as in :func:`reduce_pair`."""
+    values = spectral_values(pred, ref, options)
+    return reduce_metrics(values, options, pred, ref, weights, _pair_label(pred, ref))
+
+
+def reduce_metrics(
+    values: dict[str, Any], options: ScoreOptions, pred_t, ref_t, weights=None, files=None
+) -> dict[str, MetricScore]:
+    """:func:`reduce_pair` of every metric's per-direction ``values`` of one pair."""
+    units = pair_units(options, pred_t, ref_t)
+    return {m: reduce_pair(v, m, units[m], options, weights, files) for m, v in values.items()}
 
 
 def direction_weights(aligned, options: ScoreOptions):
@@ -833,18 +830,53 @@ def one_cpu_thread(device):
 
 
 def _score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
-    pred_t = ref_t = weights = None
+    if options.localisation_only:
+        return score_values(aligned, options, device)
+    pred_t, ref_t = tensors_for(aligned, options, device)
+    values = spectral_values(pred_t, ref_t, options)
+    return score_values(aligned, options, device, pred_t, ref_t, values)
+
+
+def spectral_values(pred_t, ref_t, options: ScoreOptions) -> dict[str, Any]:
+    """Per-direction values of every spectral and interaural metric in ``options`` (the
+    localisation metrics are scored from the sets themselves). ``pred_t``/``ref_t`` may carry a
+    leading stack axis (B, M, 2, N): the values then carry it too."""
+    return {
+        m: per_direction(pred_t, ref_t, m, options)
+        for m in options.metrics
+        if m not in LOCALISATION
+    }
+
+
+def score_values(
+    aligned,
+    options: ScoreOptions,
+    device,
+    pred_t=None,
+    ref_t=None,
+    values: dict[str, Any] | None = None,
+    stacked: bool = False,
+) -> PairScore:
+    """One pair's :class:`PairScore` from its per-direction ``values`` (:func:`spectral_values`).
+
+    The one place a pair's score is assembled, for a single pair and for every row of a stacked
+    batch alike: reductions, localisation scores, spec and extra blocks. ``pred_t``/``ref_t`` are
+    the tensors the values were computed from (None when only localisation metrics are scored);
+    ``stacked`` says they hold a whole stack, so that blocks needing the pair's own tensors
+    (``--bands``) rebuild them.
+    """
+    files = _pair_label(aligned.prediction, aligned.reference)
     scores: dict[str, MetricScore] = {}
     extras: dict[str, Any] = {}
-    if not options.localisation_only:
-        pred_t, ref_t = tensors_for(aligned, options, device)
+    weights = None
+    if values is not None:
         weights = direction_weights(aligned, options)
         w = None if weights is None else weights.values
-        spectral = [m for m in options.metrics if m not in LOCALISATION]
-        values = {m: per_direction(pred_t, ref_t, m, options) for m in spectral}
-        units = pair_units(options, pred_t, ref_t)
-        scores = {m: reduce_pair(values[m], m, units[m], options, w) for m in spectral}
-        extras = pair_extras(aligned, pred_t, ref_t, options, weights, values)
+        scores = reduce_metrics(values, options, pred_t, ref_t, w, files)
+        own_t = (pred_t, ref_t)
+        if stacked and options.bands:  # the bands block needs this pair's own tensors
+            own_t = tensors_for(aligned, options, device)
+        extras = pair_extras(aligned, *own_t, options, weights, values)
     notes: list[str] = []
     scores.update(localisation_scores(aligned, options, notes))
     spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
