@@ -39,11 +39,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
 
 from . import procs
+
+#: File types paired in directories (matched case-insensitively).
+from .constants import DATA_SUFFIXES as SUFFIXES
 from .errors import HrtfevalError
 from .gates import RUN_SPEC_KEYS
 
-#: File types paired in directories (matched case-insensitively).
-SUFFIXES = (".sofa", ".pt")
 #: A text file in a prediction folder naming the reference files the predictions are meant to
 #: cover (one relative path a line, extension optional; ``#`` starts a comment), e.g. the test
 #: split of a database (``hrtfeval.datasets`` writes it next to the predictions it saves).

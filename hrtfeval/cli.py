@@ -23,6 +23,16 @@ from typer.core import TyperGroup
 
 from ._help import HelpCommand, command_rows
 from ._version import __version__
+from .constants import (
+    BATCH_FORMATS,
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_CHECK_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    FORMAT_OF_SUFFIX,
+    PAIR_FORMATS,
+)
 from .errors import HrtfevalError, warning_printer
 from .procs import DEFAULT_TIMEOUT_S
 
@@ -73,9 +83,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 #: Conventional exit codes of a run ended by a signal (128 + signal number).
-EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
 _document_stream = None  # the real stdout while a command runs (see user_errors)
 
 
@@ -219,16 +227,6 @@ def commit_outputs(plan, quiet: bool) -> None:
             folders[folder.path] = folders.get(folder.path, 0) + 1
     for folder_path, n in folders.items():
         say(f"wrote {n} plot{'s' if n != 1 else ''} to {folder_path}")
-
-
-#: Output formats implied by the extension of ``--output`` when ``--format`` is not given.
-FORMAT_OF_SUFFIX = {
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".csv": "csv",
-    ".md": "markdown",
-    ".markdown": "markdown",
-}
 
 
 def resolve_format(fmt: Optional[str], output: Optional[Path], allowed) -> str:
@@ -554,8 +552,6 @@ TimeoutOpt = Annotated[
         "pair over the limit is an error (a damaged file can make the HDF5 library hang).",
     ),
 ]
-BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
-PAIR_FORMATS = ("table", "json", "csv", "markdown")
 # Analyses (issue 15): weighting, bands, regions, per-direction export.
 WeightingOpt = Annotated[
     str,
@@ -1368,7 +1364,6 @@ def plot_command(
     """
     from .loss import check_option
     from .plot import VIEWS, image_format, view_bytes
-
     from .procs import check_timeout
 
     image_format(output)  # a bad extension or view fails before any work

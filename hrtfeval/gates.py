@@ -19,14 +19,12 @@ import os
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from .constants import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, SIGNED_METRICS
 from .errors import HrtfevalError
-
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 #: Metrics whose value is signed (a bias, e.g. the elevation bias eb in degrees): its size
 #: ``|value|`` is the error, so thresholds, regression checks and ``compare`` use ``|value|``.
 #: The one home of this fact (scoring, perceptual, compare and the gates ask :func:`error_size`).
-SIGNED_METRICS = ("eb",)
 
 
 def error_size(metric: str, value: float) -> float:

@@ -14,7 +14,6 @@ import math
 import re
 from typing import Any
 
-FORMATS = ("table", "json", "csv", "markdown")
 #: Below this fraction of the reference directions matched (``--allow-missing``), the table
 #: shows the matched fraction in a warning colour.
 LOW_MATCHED_FRACTION = 0.9

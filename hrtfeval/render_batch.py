@@ -14,6 +14,8 @@ import sys
 from typing import Any
 
 from .batch import stats
+from .constants import AGGREGATES, INTERAURAL, LOCALISATION
+from .constants import BATCH_FORMATS as FORMATS
 from .render import (
     LOW_MATCHED_FRACTION,
     WARNING_STYLE,
@@ -27,11 +29,6 @@ from .render import (
     to_json,
     verdict,
 )
-
-FORMATS = ("table", "json", "jsonl", "csv", "markdown")
-INTERAURAL = ("itd", "ild")
-LOCALISATION = ("qe", "pe", "eb")  # = scoring.LOCALISATION (not imported: no torch at start-up)
-AGGREGATES = ("mean", "median", "min", "max")
 
 
 def jsonl_line(obj: dict[str, Any]) -> str:

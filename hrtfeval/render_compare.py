@@ -6,8 +6,6 @@ from typing import Any
 
 from .render import fmt, markdown_table, table_to_text, to_json
 
-FORMATS = ("table", "json", "markdown")
-
 
 def _signed(value: float | None, digits: int = 4) -> str:
     if value is None:

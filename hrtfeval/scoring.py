@@ -14,16 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from .constants import COMPARISON_DOMAINS, INTERAURAL, ITD_METHODS, LOCALISATION, METRICS
 from .errors import HrtfevalError, HrtfevalWarning, warnings_about
 from .loss import check_epsilon, check_option, metric_values, reduce_values
 from .model import IR, format_directions
 
-METRICS = ("lsd", "rmse", "mae", "itd", "ild", "qe", "pe", "eb")
-INTERAURAL = ("itd", "ild")
-#: Metrics of the localisation model (hrtfeval.perceptual): each set on its own grid, not per ear.
-LOCALISATION = ("qe", "pe", "eb")
-DOMAINS = ("time", "magnitude", "db")
-ITD_METHODS = ("maxiacce", "threshold")
+#: Old name of :data:`hrtfeval.constants.COMPARISON_DOMAINS` (what rmse/mae compare).
+DOMAINS = COMPARISON_DOMAINS
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""The names every layer shares: one home for each constant.
+
+Metric names, the choices of every option, output formats and exit codes live here and nowhere
+else; modules import them from here. Nothing heavy is imported (the CLI's start-up reads this).
+Option values are normalised (stripped, lower-cased, checked) by
+:func:`hrtfeval.validate.check_option`.
+"""
+
+from __future__ import annotations
+
+# --- metrics -------------------------------------------------------------------------------
+#: Per-vector metrics of ``hrtf_loss`` (and of the spectral scores).
+LOSS_METRICS = ("rmse", "mae", "lsd")
+#: Interaural cues: one value per direction, not per ear.
+INTERAURAL = ("itd", "ild")
+#: Metrics of the localisation model (hrtfeval.perceptual): each set on its own grid, not per ear.
+LOCALISATION = ("qe", "pe", "eb")
+#: Every metric ``score`` knows, in the order tables and documents list them.
+METRICS = ("lsd", "rmse", "mae", *INTERAURAL, *LOCALISATION)
+#: Metrics whose sign carries meaning (a bias): checks compare their absolute value.
+SIGNED_METRICS = ("eb",)
+
+# --- option choices ------------------------------------------------------------------------
+#: What rmse/mae compare (``--domain``): not the data's own domain (:data:`hrtfeval.model.DOMAINS`).
+COMPARISON_DOMAINS = ("time", "magnitude", "db")
+#: ITD estimators (``--itd-method``).
+ITD_METHODS = ("maxiacce", "threshold")
+#: What to do with IRs of different lengths (``--length-policy``).
+LENGTH_POLICIES = ("error", "truncate", "pad")
+#: Reductions over directions (``--reduction``).
+REDUCTIONS = ("mean", "rms")
+#: Scales of ``hrtf_loss`` inputs.
+INPUT_SCALES = ("db", "linear")
+#: Direction weightings (``--weighting``).
+WEIGHTINGS = ("none", "area")
+
+# --- files and formats ---------------------------------------------------------------------
+#: Extensions of HRTF data files (read as inputs, never overwritten by an output).
+DATA_SUFFIXES = (".sofa", ".pt")
+#: Output formats of one pair, of a batch, and of ``compare``.
+PAIR_FORMATS = ("table", "json", "csv", "markdown")
+BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
+COMPARE_FORMATS = ("table", "json", "markdown")
+#: Output formats implied by the extension of ``--output`` when ``--format`` is not given.
+FORMAT_OF_SUFFIX = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
+#: Statistics of a batch summary, per metric.
+AGGREGATES = ("mean", "median", "min", "max")
+
+# --- exit codes ----------------------------------------------------------------------------
+EXIT_OK = 0
+#: A threshold, regression or missing-pair check failed (the numbers are right).
+EXIT_CHECK_FAILED = 1
+#: Bad input or usage: no result.
+EXIT_BAD_INPUT = 2
+#: A signal ends the process with 128 + its number (SIGINT: 130).
+SIGNAL_EXIT_BASE = 128
+EXIT_INTERRUPTED = SIGNAL_EXIT_BASE + 2
+EXIT_BROKEN_PIPE = SIGNAL_EXIT_BASE + 13
