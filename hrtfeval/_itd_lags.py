@@ -138,7 +138,6 @@ def _fast_length(n: int) -> int:
     return best
 
 
-
 # Directions per ITD block: 256 directions of 256 taps. The intermediates of a block (about 1 MB
 # each) then stay in the caches: ~10 % faster than blocks of 2048 directions on one core, more
 # with two busy workers sharing the L3 cache; far smaller blocks pay per-call overheads.
