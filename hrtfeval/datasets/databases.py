@@ -17,9 +17,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..errors import HrtfevalError
-from .base import (
-    DEFAULT_CACHE_SIZE,
-    HRTFDataset,
+from .base import DEFAULT_CACHE_SIZE, HRTFDataset
+from .checks import (
     check_cache_size,
     check_spec_rows,
     check_specs,
