@@ -54,7 +54,7 @@ from ._itd_lags import (
     _torch,
     lowpass_impulse_response,
 )
-from .loss import check_option
+from .validate import check_option
 
 ITD_METHODS = ("maxiacce", "threshold")
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import HrtfevalError
-from .loss import check_option
 from .model import spherical_to_unit
+from .validate import check_option
 
 SCHEMES = ("none", "area")
 #: Directions closer than this (degrees) are one direction sharing one Voronoi cell.
@@ -324,7 +324,7 @@ def weighted_reduce(values, weights, reduction: str = "mean", epsilon: float = 1
     """
     import torch
 
-    from .loss import check_epsilon, check_option
+    from .validate import check_epsilon, check_option
 
     reduction = check_option("reduction", reduction, ("mean", "rms"))
     eps = check_epsilon(epsilon)
