@@ -123,7 +123,7 @@ def lowpass_impulse_response(
     return response
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fast_length(n: int) -> int:
     """Smallest 2**a * 3**b * 5**c >= n (a length the FFT backends handle fast)."""
     best = 1 << max(n - 1, 0).bit_length()

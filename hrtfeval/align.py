@@ -2,9 +2,8 @@
 
 :func:`align_pair` fills in what one file lacks from the other (sampling rate, positions, bin
 frequencies), checks that the two agree (rate, IR length, frequency bins) and matches every
-reference direction to the nearest predicted direction by great-circle angle. Matching is linear
-in memory: identical grids are recognised row by row without any search, other grids go through a
-k-d tree on unit vectors (never an M x M distance matrix: dense grids have 40 000+ directions).
+reference direction to the nearest predicted direction by great-circle angle
+(:func:`hrtfeval.grid_match.match_directions`, linear in memory).
 """
 
 from __future__ import annotations

@@ -10,23 +10,10 @@ each ear is low-passed by a causal order-10 Butterworth filter at 3 kHz (``scipy
 in (b, a) form, ``scipy.signal.lfilter`` from rest), its envelope ``|hilbert(x)|`` is taken, and
 the left envelope is cross-correlated with the right one (``np.correlate(left, right, "full")``);
 the lag of the largest ``|correlation|`` is the ITD in samples. The per-direction loop of the
-official code is replaced by one call per stage for all directions at once:
-
-* MaxIACCe, fast path (CPU and CUDA alike): the low-pass as one FFT convolution with the
-  filter's first N impulse-response samples (:func:`lowpass_impulse_response`), the Hilbert
-  envelope (the same N-point analytic signal as ``scipy.signal.hilbert``) and the full
-  correlation (an FFT of length >= 2N - 1), all in float32 with every ear scaled by a power of
-  two. Its lag is kept only where the largest ``|c|`` beats the second largest by more than this
-  path can be off: ``tol * ||e_left|| * ||e_right||``, which bounds the error of every ``|c|``.
-  ``tol`` is 2e-5 (float32 rounding measured at most 5.3e-7 of that bound) plus 120 times how far
-  the FFT low-pass is from ``lfilter``'s rounded (b, a) recursion at this rate (about 3e-10 at
-  48 kHz, 2e-7 at 96 kHz; at 192 kHz and above the tolerance would be too loose and every
-  direction takes the exact path). Typically 0.5 % of the directions of a measured set fall
-  below it and are recomputed exactly.
-* Exact path (those directions, and the ``threshold`` method): ``scipy.signal.lfilter`` in
-  float64 on the CPU -- the very recursion of the per-direction official code, bit for bit --
-  then the envelope and correlation through float64 FFTs, which agree with the direct
-  computations to rounding (~1e-16 relative).
+official code is replaced by one call per stage for all directions at once, in
+:mod:`hrtfeval._itd_lags`: a float32 fast path (CPU and CUDA alike) whose lag is kept only where
+it cannot differ from the exact one, and the exact path (``lfilter`` in float64 on the CPU, the
+very recursion of the official code) for the other directions and the ``threshold`` method.
 
 So the lags are the official code's on every device; a tie within ~1e-16 can still go either
 way, as it can between two correct implementations of the official code.

@@ -8,7 +8,8 @@ error (PE, degrees) and the elevation bias (EB, degrees). The definition followe
 step, is the one of issue 14 (the model's defaults, with the erratum's mean distance):
 
 0. directional transfer functions (:func:`directional_transfer_functions`);
-1. lateral and polar angles in IEEE double with Python's scalar maths (:func:`sagittal_coordinates`);
+1. lateral and polar angles in IEEE double with Python's scalar maths
+   (:func:`sagittal_coordinates`);
 2. the directions of a sagittal plane (:func:`sagittal_plane`);
 3. gammatone band levels (:func:`band_levels`) at :func:`band_centres`;
 4. positive gradients (:func:`positive_gradients`);
@@ -378,5 +379,6 @@ def model_parameters(sensitivity: float = SENSITIVITY, dtf: bool = True) -> dict
         "response_polar_deg": [float(RESPONSE_POLAR[0]), float(RESPONSE_POLAR[-1]), RESPONSE_STEP],
         "qe": "% of responses >= 90 deg from the target polar angle",
         "pe": "local (< 90 deg) polar RMS error, deg",
-        "eb": f"local mean response minus target polar angle, targets below {EB_LIMIT:g} deg polar, deg",
+        "eb": "local mean response minus target polar angle, "
+        f"targets below {EB_LIMIT:g} deg polar, deg",
     }

@@ -36,4 +36,7 @@ _COVER_LOW, _COVER_HIGH, _MAX_GAP = -29.99, 209.99, 30.0
 #: (3!)^2 / (pi * 6! * 2^-6): the gammatone bandwidth factor of order 4.
 _GAMMATONE_BW = 1.0185916357881302
 
-MODEL = "Baumgartner, Majdak & Laback (2014), J. Acoust. Soc. Am. 136(2):791-802, erratum 140(4):2456 (2016)"
+MODEL = (
+    "Baumgartner, Majdak & Laback (2014), J. Acoust. Soc. Am. 136(2):791-802, "
+    "erratum 140(4):2456 (2016)"
+)

@@ -180,7 +180,8 @@ def band_centres() -> np.ndarray:
 
 
 def gammatone_coefficients(centre: float, sampling_rate: float) -> tuple[float, np.ndarray]:
-    """Numerator gain ``b`` and denominator ``(1 - a z^-1)^4`` (5 complex coefficients) of a band."""
+    """Numerator gain ``b`` and denominator ``(1 - a z^-1)^4`` (5 complex coefficients) of a
+    band."""
     fs = float(sampling_rate)
     beta = _GAMMATONE_BW * (24.7 + centre / 9.265)
     pole = np.exp(-2 * np.pi * beta / fs - 1j * 2 * np.pi * centre / fs)

@@ -1,17 +1,15 @@
 """Child processes and signals: no input file can hang the tool, and a stop leaves nothing behind.
 
-* :func:`signals_as_exceptions` (the console entry point): SIGINT, SIGTERM and SIGHUP raise
-  :class:`Interrupted` in the main thread, so every ``finally`` runs (worker processes are
-  stopped, temporary files removed) and the process ends with 128 + the signal number. One
-  Ctrl-C is enough; more of them do not break off that clean-up.
-* :func:`die_with_parent`: a child process is killed by the kernel when its parent dies
-  (``PR_SET_PDEATHSIG`` on Linux; elsewhere a watchdog thread).
+* :mod:`hrtfeval.stop_signals` (re-exported here): :func:`signals_as_exceptions` turns SIGINT,
+  SIGTERM and SIGHUP into :class:`Interrupted`, so every ``finally`` runs and the process ends
+  with 128 + the signal number; :func:`die_with_parent` and :func:`stop_children` leave no child
+  process behind.
 * :func:`read_in_child`: read files in a forked child under a time limit (one pair, ``info``,
   ``plot``, and ``--workers 0``). A damaged HDF5 file can make the library loop forever at
   100 % CPU inside one call: only a separate process can be stopped then.
-* :class:`WorkerPool`: forkserver worker processes for a batch, each running one job at a time
-  (one more queued); a job that runs past the time limit, or whose worker dies, gives an error
-  for that job only, and the worker is replaced.
+* :class:`WorkerPool` (:mod:`hrtfeval.worker_pool`, re-exported here): forkserver worker
+  processes for a batch; a job that runs past the time limit, or whose worker dies, gives an
+  error for that job only.
 
 Only the standard library is used here (it is imported by the console entry point).
 """

@@ -341,8 +341,9 @@ def _read_exclude_csv(path: str) -> np.ndarray:
 
 
 def apply_exclude(aligned, path: str, tolerance_deg: float):
-    """A copy of ``aligned`` (with an attribute ``excluded``, the count left out) without the reference directions within ``tolerance_deg`` of a direction
-    listed in ``path`` (both sets lose the same rows).
+    """A copy of ``aligned`` (with an attribute ``excluded``, the count left out) without the
+    reference directions within ``tolerance_deg`` of a direction listed in ``path`` (both sets
+    lose the same rows).
 
     Raises
     ------

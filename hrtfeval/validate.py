@@ -12,7 +12,8 @@ __all__ = ["check_epsilon", "check_option"]
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` stripped and lower-cased if it is one of ``allowed``, else raise ValueError."""
+    """Return ``value`` stripped and lower-cased if it is one of ``allowed``, else raise
+    ValueError."""
     if isinstance(value, str):
         key = value.strip().lower()
         if key in allowed:

@@ -302,7 +302,9 @@ class HRTFDataset:
         root = Path(os.path.realpath(self.root))
         real = Path(os.path.realpath(out_dir))
         if real == root or root in real.parents:
-            where = "is the dataset's root" if real == root else f"is inside the dataset's root {root}"
+            where = (
+                "is the dataset's root" if real == root else f"is inside the dataset's root {root}"
+            )
             raise HrtfevalError(
                 f"the prediction folder {where}, where the reference files are; write the "
                 "predictions to a folder outside it",
@@ -380,7 +382,9 @@ class HRTFDataset:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise HrtfevalError(f"cannot write the pairs file: {exc.strerror or exc}", str(target))
+            raise HrtfevalError(
+                f"cannot write the pairs file: {exc.strerror or exc}", str(target)
+            ) from None
         plan = OutputPlan(self.files.values())
         plan.put(plan.file(target, "the pairs file"), buffer.getvalue())
         plan.commit()

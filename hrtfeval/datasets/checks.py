@@ -4,8 +4,9 @@ ids) and on its files (checksums against ``SHA256SUMS``)."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

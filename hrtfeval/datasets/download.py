@@ -18,8 +18,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 from ..errors import HrtfevalError
 
@@ -115,7 +116,9 @@ def download_file(url: str, dest: str | os.PathLike, *, timeout: float = TIMEOUT
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise HrtfevalError(f"cannot create the folder: {exc.strerror or exc}", str(dest.parent))
+        raise HrtfevalError(
+            f"cannot create the folder: {exc.strerror or exc}", str(dest.parent)
+        ) from None
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     progress = None
@@ -214,7 +217,9 @@ def update_manifest(root: str | os.PathLike, sums: dict[str, str]) -> None:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise HrtfevalError(f"cannot write the checksum manifest: {exc.strerror or exc}", str(path))
+        raise HrtfevalError(
+            f"cannot write the checksum manifest: {exc.strerror or exc}", str(path)
+        ) from None
 
 
 def verify_files(

@@ -126,7 +126,9 @@ def save_prediction(
     except OSError as exc:
         from ..errors import HrtfevalError
 
-        raise HrtfevalError(f"cannot create the folder: {exc.strerror or exc}", str(path.parent))
+        raise HrtfevalError(
+            f"cannot create the folder: {exc.strerror or exc}", str(path.parent)
+        ) from None
     target = plan.file(path, "the prediction file", replace_hrtf=True)
     with tempfile.TemporaryDirectory(prefix="hrtfeval-prediction-") as tmp:
         part = Path(tmp) / f"prediction{suffix}"
