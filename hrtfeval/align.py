@@ -151,7 +151,7 @@ def align_pair(
     else:
         index, angles = match_directions(
             pred.positions,
-            ref.positions,
+            _positions(ref),
             tolerance,
             prediction_name=pred.path,
             reference_name=ref.path,
@@ -208,12 +208,13 @@ def _report_missing(
     from scipy.spatial import cKDTree
 
     # How far the nearest predicted directions are tells the user which tolerance would do.
-    u_pred = spherical_to_unit(pred.positions)
+    ref_positions = _positions(ref)
+    u_pred = spherical_to_unit(_positions(pred))
     dist, _ = cKDTree(u_pred[_distinct_rows(u_pred)]).query(
-        spherical_to_unit(ref.positions[missing]), k=1
+        spherical_to_unit(ref_positions[missing]), k=1
     )
     needed = _round_up(float(_chord_to_deg(dist).max()))
-    shown = ", ".join(_fmt_direction(ref.positions[i]) for i in missing[:_SHOWN_MISSING])
+    shown = ", ".join(_fmt_direction(ref_positions[i]) for i in missing[:_SHOWN_MISSING])
     more = ", ..." if missing.size > _SHOWN_MISSING else ""
     # Widening is advice only when it would work: every reference direction then matches, and
     # no two of them share one prediction direction (else the direction is missing).
@@ -259,7 +260,7 @@ def _widening_matches_all(pred: HRTFSet, ref: HRTFSet, tolerance: float) -> bool
     """Whether every reference direction matches a prediction direction of its own within
     ``tolerance`` (no two distinct directions sharing one)."""
     try:
-        index, _ = match_directions(pred.positions, ref.positions, tolerance)
+        index, _ = match_directions(_positions(pred), _positions(ref), tolerance)
         matched = index >= 0
         if not matched.all():
             return False
@@ -285,18 +286,26 @@ def _check_shared_matches(
     # Compare every row of a group with the group's first row.
     starts = np.where(np.r_[True, ~repeat], np.arange(order.size), 0)
     first = order[np.maximum.accumulate(starts)]
-    u_ref = spherical_to_unit(ref.positions)
+    ref_positions = _positions(ref)
+    u_ref = spherical_to_unit(ref_positions)
     spread = _chord_to_deg(np.linalg.norm(u_ref[rows[order]] - u_ref[rows[first]], axis=1))
     bad = np.flatnonzero(spread > min(_SAME_DIRECTION_DEG, tolerance) + _ANGLE_SLACK_DEG)
     if bad.size:
         a, b = rows[first[bad[0]]], rows[order[bad[0]]]
-        target = pred.positions[index[a]]
+        target = _positions(pred)[index[a]]
         raise HrtfevalError(
-            f"reference directions {_fmt_direction(ref.positions[a])} and "
-            f"{_fmt_direction(ref.positions[b])} of {ref.path} both match the predicted direction "
+            f"reference directions {_fmt_direction(ref_positions[a])} and "
+            f"{_fmt_direction(ref_positions[b])} of {ref.path} both match the predicted direction "
             f"{_fmt_direction(target)} within {tolerance:g} deg; lower --position-tolerance",
             file=pred.path,
         )
+
+
+def _positions(hrtf: HRTFSet) -> np.ndarray:
+    """The positions of a set matched by direction: after :func:`_fill_positions` both sets
+    have them once the prediction has them."""
+    assert hrtf.positions is not None, "matched by direction without positions"
+    return hrtf.positions
 
 
 def _take(hrtf: HRTFSet, rows: np.ndarray) -> HRTFSet:

@@ -283,10 +283,10 @@ def check_sensitivity(sensitivity) -> float:
 
 def predict_arrays(
     pred_ir: np.ndarray,
-    pred_positions: np.ndarray,
+    pred_positions: np.ndarray | None,
     ref_ir: np.ndarray,
-    ref_positions: np.ndarray,
-    sampling_rate: float,
+    ref_positions: np.ndarray | None,
+    sampling_rate: float | None,
     laterals=(LATERAL,),
     sensitivity: float = SENSITIVITY,
     dtf: bool = True,

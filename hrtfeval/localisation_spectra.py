@@ -278,8 +278,8 @@ class _Prepared:
 
 def prepare_set(
     ir: np.ndarray,
-    positions: np.ndarray,
-    sampling_rate: float,
+    positions: np.ndarray | None,
+    sampling_rate: float | None,
     dtf: bool = True,
     file: str | None = None,
 ) -> _Prepared:

@@ -24,6 +24,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .errors import HrtfevalError
 from .stop_signals import (
@@ -160,7 +161,7 @@ def _child_read(conn, reader: Callable, paths: list, parent_pid: int) -> None:
                 # time limit runs from here, whatever the parent is busy with meanwhile.
                 conn.send(("reading", i, time.monotonic()))
                 out.append(reader(path))
-            message = ("ok", out)
+            message: tuple[str, Any] = ("ok", out)
         except Exception as exc:  # noqa: BLE001 - sent to the parent, which raises it
             message = ("error", _encode_error(exc))
     notes = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
@@ -181,7 +182,9 @@ class ChildRead:
 
     def __init__(self, reader: Callable, paths: Iterable, timeout: float | None):
         self.reader, self.paths, self.timeout = reader, list(paths), timeout
-        self._proc = self._conn = None
+        # The child process and the read end of its pipe; None when reading in this process.
+        self._proc: Any = None
+        self._conn: Any = None
         ctx = _fork_context() if timeout is not None else None
         if ctx is None:
             return
@@ -212,6 +215,7 @@ class ChildRead:
         """
         if self._proc is None:
             return [self.reader(p) for p in self.paths]
+        assert self.timeout is not None, "a child reads only under a time limit"
         from multiprocessing.connection import wait
 
         current = 0

@@ -136,6 +136,7 @@ def write_sofa(
 
     if is_ir:
         sofa.Data_IR = values.astype(np.float64)
+        assert sampling_rate is not None, "checked above"
         sofa.Data_SamplingRate = float(sampling_rate)
         d = np.zeros((1, 2)) if delay is None else np.asarray(delay, dtype=np.float64)
         if d.ndim != 2 or d.shape[1] != 2 or d.shape[0] not in (1, m):
@@ -145,6 +146,7 @@ def write_sofa(
         if delay is not None:
             raise ValueError(f"{convention} has no Data.Delay; write delays into the phase")
         if frequencies is None:
+            assert sampling_rate is not None, "checked above"
             freqs = np.linspace(0.0, float(sampling_rate) / 2.0, n)
         else:
             freqs = np.asarray(frequencies, dtype=np.float64).reshape(-1)

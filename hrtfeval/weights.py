@@ -189,6 +189,7 @@ def _area_beyond(vertices: np.ndarray, level: float, below: bool) -> float:
                 exit_point = cross
                 out.append(cross[None])
             else:
+                assert exit_point is not None, "the walk starts at a kept vertex"
                 out.append(_latitude_arc(exit_point, cross, level, east=below))
                 out.append(cross[None])
     kept = np.concatenate(out)

@@ -172,7 +172,7 @@ class WorkerPool:
         self.timeout = timeout
         self.preload = list(preload or [])
         self.initializer = initializer
-        self._ctx = None
+        self._ctx: Any = None  # the multiprocessing context, made at the first spawn
         self._workers: list[_Worker] = []
         self._start_failures = 0
 

@@ -105,6 +105,7 @@ class _Database(HRTFDataset):
         root = Path(root)
         downloaded: dict[str, str] = {}
         if download:
+            assert wanted is not None, "download=True: the subjects to download are known"
             downloaded = self._download(root, wanted, download_variants, base_url)
         if not root.is_dir():
             raise HrtfevalError(
@@ -238,9 +239,9 @@ class _Database(HRTFDataset):
         found = {}
         for number in numbers:
             sid = self._format_id(number)
-            path = self._find(root, sid, variant)
-            if path is not None:
-                found[sid] = path
+            file = self._find(root, sid, variant)
+            if file is not None:
+                found[sid] = file
         return found
 
     def _download(
