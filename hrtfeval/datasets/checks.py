@@ -90,6 +90,23 @@ def check_cache_size(cache_size: Any) -> int | None:
     return int(cache_size)
 
 
+def check_dataset_args(
+    inputs: Any,
+    target: Any,
+    split: Any,
+    split_ratio: Any,
+    split_seed: Any,
+    cache_size: Any,
+) -> tuple[tuple[HRTFSpec, ...], tuple[HRTFSpec, ...], str, tuple, int, int | None]:
+    """The arguments every dataset takes, checked in this order (the first bad one raises
+    ``ValueError``): ``(inputs, target, split, split_ratio, split_seed, cache_size)``."""
+    ins = check_specs(inputs, "inputs", required=True)
+    tgt = check_specs(target, "target", required=False)
+    check_spec_rows(ins + tgt)
+    split, ratio, seed = check_split_args(split, split_ratio, split_seed)
+    return ins, tgt, split, ratio, seed, check_cache_size(cache_size)
+
+
 def verify_checksums(root: Path, relative_paths: Iterable[str], downloaded: dict[str, str]) -> None:
     """``verify_checksum=True``: check against ``SHA256SUMS``, record downloads, warn about
     files that could not be checked."""

@@ -11,10 +11,7 @@ from typing import Any
 from ..errors import HrtfevalError
 from .base import DEFAULT_CACHE_SIZE, HRTFDataset
 from .checks import (
-    check_cache_size,
-    check_spec_rows,
-    check_specs,
-    check_split_args,
+    check_dataset_args,
     parse_ids,
     verify_checksums,
 )
@@ -58,11 +55,9 @@ class SOFAFolder(HRTFDataset):
     ) -> None:
         if not isinstance(pattern, str) or not pattern.strip():
             raise ValueError(f"pattern must be a non-empty glob string; got {pattern!r}")
-        ins = check_specs(inputs, "inputs", required=True)
-        tgt = check_specs(target, "target", required=False)
-        check_spec_rows(ins + tgt)
-        split, ratio, seed = check_split_args(split, split_ratio, split_seed)
-        cache = check_cache_size(cache_size)
+        ins, tgt, split, ratio, seed, cache = check_dataset_args(
+            inputs, target, split, split_ratio, split_seed, cache_size
+        )
 
         def as_id(v: Any, what: str) -> str:
             if not isinstance(v, str) or not v:

@@ -18,10 +18,7 @@ import numpy as np
 from ..errors import HrtfevalError
 from .base import DEFAULT_CACHE_SIZE, HRTFDataset
 from .checks import (
-    check_cache_size,
-    check_spec_rows,
-    check_specs,
-    check_split_args,
+    check_dataset_args,
     parse_ids,
     verify_checksums,
 )
@@ -69,11 +66,9 @@ class _Database(HRTFDataset):
     ) -> None:
         # Every argument is checked before the disk or the network is touched.
         self._set_options(**options)
-        ins = check_specs(inputs, "inputs", required=True)
-        tgt = check_specs(target, "target", required=False)
-        check_spec_rows(ins + tgt)
-        split, ratio, seed = check_split_args(split, split_ratio, split_seed)
-        cache = check_cache_size(cache_size)
+        ins, tgt, split, ratio, seed, cache = check_dataset_args(
+            inputs, target, split, split_ratio, split_seed, cache_size
+        )
         variant = self._variant(dataset_hrtf_variant, "dataset_hrtf_variant")
         self.variant = variant
         ids = parse_ids(subject_ids, "subject_ids", self.normalise_id)
