@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import HrtfevalError
+from ..outputs import ensure_folder
 
 __all__ = [
     "MANIFEST",
     "PART_SUFFIX",
     "download_file",
     "file_url",
-    "make_folder",
     "read_manifest",
     "sha256_file",
     "update_manifest",
@@ -103,22 +103,6 @@ def _mb(n: int | None) -> str:
     return f"{(n or 0) / 1e6:.1f} MB"
 
 
-def make_folder(folder: Path) -> None:
-    """Create ``folder`` and its parents (nothing if it exists).
-
-    Raises
-    ------
-    HrtfevalError
-        It cannot be created (naming the folder and the system's reason).
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HrtfevalError(
-            f"cannot create the folder: {exc.strerror or exc}", str(folder)
-        ) from None
-
-
 def download_file(url: str, dest: str | os.PathLike, *, timeout: float = TIMEOUT_S) -> str:
     """Download ``url`` to ``dest`` through ``dest.part``; return the file's SHA-256 (hex).
 
@@ -130,7 +114,7 @@ def download_file(url: str, dest: str | os.PathLike, *, timeout: float = TIMEOUT
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + PART_SUFFIX)
-    make_folder(dest.parent)
+    ensure_folder(dest.parent)
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     progress = None

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .download import make_folder
+from ..outputs import ensure_folder
 from .spec import HRTFSpec
 
 __all__ = ["PT_KEYS", "save_prediction"]
@@ -122,7 +122,7 @@ def save_prediction(
     from ..outputs import OutputPlan
 
     plan = OutputPlan(inputs)
-    make_folder(path.parent)
+    ensure_folder(path.parent)
     target = plan.file(path, "the prediction file", replace_hrtf=True)
     with tempfile.TemporaryDirectory(prefix="hrtfeval-prediction-") as tmp:
         part = Path(tmp) / f"prediction{suffix}"
