@@ -60,9 +60,9 @@ def butter_lowpass_ba(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"order must be a positive integer; got {order!r}")
-    wn = np.asarray(wn, dtype=np.float64)
-    if wn.ndim != 0 or not 0.0 < float(wn) < 1.0:
-        raise ValueError(f"wn must be one number strictly between 0 and 1; got {wn!r}")
+    cutoff = np.asarray(wn, dtype=np.float64)
+    if cutoff.ndim != 0 or not 0.0 < float(cutoff) < 1.0:
+        raise ValueError(f"wn must be one number strictly between 0 and 1; got {cutoff!r}")
     # Analogue prototype: no zeros, poles on the unit circle's left half, gain 1.
     m = np.arange(-order + 1, order, 2, dtype=np.float64)
     poles = -np.exp(1j * np.pi * m / (2 * order))
@@ -70,7 +70,7 @@ def butter_lowpass_ba(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     gain = 1.0
     # Pre-warp for the bilinear transform at fs = 2 and scale the prototype to that cutoff.
     fs = 2.0
-    warped = float(2 * fs * np.tan(np.pi * wn / fs))
+    warped = float(2 * fs * np.tan(np.pi * cutoff / fs))
     degree = poles.shape[0] - zeros.shape[0]
     zeros = warped * zeros
     poles = warped * poles

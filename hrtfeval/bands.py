@@ -157,20 +157,21 @@ def band_scores(pred, ref, options, domain: str, weights=None) -> dict[str, Any]
             + ", ".join(f"{b.centre:.4g}" for b in left_out)
             + " Hz)"
         )
-    d_lsd = d_db = None
+    # dB differences: of the spectra for lsd, of the magnitudes for rmse and mae.
+    diffs: dict[str, Any] = {}
     if "lsd" in metrics:
-        d_lsd = linear_to_db(torch, pred.spectrum[..., scored], eps) - linear_to_db(
+        diffs["lsd"] = linear_to_db(torch, pred.spectrum[..., scored], eps) - linear_to_db(
             torch, ref.spectrum[..., scored], eps
         )
     if any(m in metrics for m in ("rmse", "mae")):
-        d_db = pred.magnitude_db(scored, eps) - ref.magnitude_db(scored, eps)
+        diffs["db"] = pred.magnitude_db(scored, eps) - ref.magnitude_db(scored, eps)
     pos = {int(k): i for i, k in enumerate(scored)}
     rows = []
     for band, sel in kept:
         cols = torch.as_tensor([pos[int(k)] for k in sel], dtype=torch.long, device=ref.device)
         scores = {}
         for m in metrics:
-            d = (d_lsd if m == "lsd" else d_db).index_select(-1, cols)
+            d = diffs["lsd" if m == "lsd" else "db"].index_select(-1, cols)
             if m == "mae":
                 values = d.abs().mean(dim=-1)
             else:

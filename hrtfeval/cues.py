@@ -10,23 +10,10 @@ each ear is low-passed by a causal order-10 Butterworth filter at 3 kHz (``scipy
 in (b, a) form, ``scipy.signal.lfilter`` from rest), its envelope ``|hilbert(x)|`` is taken, and
 the left envelope is cross-correlated with the right one (``np.correlate(left, right, "full")``);
 the lag of the largest ``|correlation|`` is the ITD in samples. The per-direction loop of the
-official code is replaced by one call per stage for all directions at once:
-
-* MaxIACCe, fast path (CPU and CUDA alike): the low-pass as one FFT convolution with the
-  filter's first N impulse-response samples (:func:`lowpass_impulse_response`), the Hilbert
-  envelope (the same N-point analytic signal as ``scipy.signal.hilbert``) and the full
-  correlation (an FFT of length >= 2N - 1), all in float32 with every ear scaled by a power of
-  two. Its lag is kept only where the largest ``|c|`` beats the second largest by more than this
-  path can be off: ``tol * ||e_left|| * ||e_right||``, which bounds the error of every ``|c|``.
-  ``tol`` is 2e-5 (float32 rounding measured at most 5.3e-7 of that bound) plus 120 times how far
-  the FFT low-pass is from ``lfilter``'s rounded (b, a) recursion at this rate (about 3e-10 at
-  48 kHz, 2e-7 at 96 kHz; at 192 kHz and above the tolerance would be too loose and every
-  direction takes the exact path). Typically 0.5 % of the directions of a measured set fall
-  below it and are recomputed exactly.
-* Exact path (those directions, and the ``threshold`` method): ``scipy.signal.lfilter`` in
-  float64 on the CPU -- the very recursion of the per-direction official code, bit for bit --
-  then the envelope and correlation through float64 FFTs, which agree with the direct
-  computations to rounding (~1e-16 relative).
+official code is replaced by one call per stage for all directions at once, in
+:mod:`hrtfeval._itd_lags`: a float32 fast path (CPU and CUDA alike) whose lag is kept only where
+it cannot differ from the exact one, and the exact path (``lfilter`` in float64 on the CPU, the
+very recursion of the official code) for the other directions and the ``threshold`` method.
 
 So the lags are the official code's on every device; a tie within ~1e-16 can still go either
 way, as it can between two correct implementations of the official code.
@@ -42,21 +29,21 @@ equal bit for bit (:mod:`hrtfeval._iir`).
 
 from __future__ import annotations
 
-import functools
-import math
-from numbers import Real
-
 import numpy as np
 
-from . import _iir
-from .loss import check_option, require_torch
+from ._itd_lags import (
+    LOWPASS_CUTOFF_HZ,
+    LOWPASS_ORDER,
+    ONSET_THRESHOLD_DB,
+    _check_lowpass,
+    _check_sampling_rate,
+    _itd_lags,
+    _torch,
+    lowpass_impulse_response,
+)
+from .validate import check_option
 
 ITD_METHODS = ("maxiacce", "threshold")
-#: Low-pass applied before either ITD estimator (LAP evaluation): cutoff in Hz and order.
-LOWPASS_CUTOFF_HZ = 3000.0
-LOWPASS_ORDER = 10
-#: Onset level of the ``"threshold"`` ITD estimator, in dB below each ear's energy-envelope peak.
-ONSET_THRESHOLD_DB = -10.0
 
 __all__ = [
     "ITD_METHODS",
@@ -73,115 +60,12 @@ __all__ = [
 ]
 
 
-def _torch():
-    return require_torch("hrtfeval.cues")
-
-
-def _check_sampling_rate(sampling_rate) -> float:
-    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, Real):
-        raise ValueError(f"sampling_rate must be a positive number of Hz; got {sampling_rate!r}")
-    fs = float(sampling_rate)
-    if not math.isfinite(fs) or fs <= 0.0:
-        raise ValueError(f"sampling_rate must be a positive number of Hz; got {sampling_rate!r}")
-    return fs
-
-
-def _check_lowpass(fs: float, cutoff, order) -> tuple[float, int]:
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise ValueError(f"order must be a positive integer; got {order!r}")
-    cutoff = float(cutoff)
-    if not 0.0 < cutoff < fs / 2:
-        raise ValueError(
-            f"the {cutoff:g} Hz low-pass needs a sampling rate above {2 * cutoff:g} Hz "
-            f"(and a positive cutoff); got sampling_rate={fs:g}"
-        )
-    return cutoff, order
-
-
-@functools.lru_cache(maxsize=64)
-def _butterworth_ba(fs: float, cutoff: float, order: int):
-    b, a = _iir.butter_lowpass_ba(order, cutoff / (fs / 2))
-    b.setflags(write=False)
-    a.setflags(write=False)
-    return b, a
-
-
-@functools.lru_cache(maxsize=64)
-def lowpass_impulse_response(
-    sampling_rate: float,
-    n: int,
-    cutoff: float = LOWPASS_CUTOFF_HZ,
-    order: int = LOWPASS_ORDER,
-) -> np.ndarray:
-    """First ``n`` samples of the impulse response of the ITD low-pass filter.
-
-    The filter is ``scipy.signal.butter(order, cutoff / (sampling_rate / 2))`` in (b, a) form,
-    run by ``scipy.signal.lfilter`` on a unit impulse. Filtering an ``n``-sample signal from rest
-    with ``lfilter`` equals convolving it with these ``n`` samples up to rounding (see the module
-    notes for how large that rounding gets), which is how :func:`itd_seconds` filters all
-    directions with one FFT on CUDA.
-
-    Parameters
-    ----------
-    sampling_rate : float
-        In Hz, positive, above ``2 * cutoff``.
-    n : int
-        Number of samples, at least 1.
-    cutoff : float, default 3000.0
-        -3 dB frequency in Hz.
-    order : int, default 10
-        Butterworth order.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n,), float64
-        Read-only: the array is cached (``functools.lru_cache``) and shared between calls.
-
-    Raises
-    ------
-    ValueError
-        ``sampling_rate`` not positive, ``n`` or ``order`` below 1, or ``cutoff`` not strictly
-        between 0 and ``sampling_rate / 2``.
-    """
-    fs = _check_sampling_rate(sampling_rate)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer number of samples; got {n!r}")
-    cutoff, order = _check_lowpass(fs, cutoff, order)
-    b, a = _butterworth_ba(fs, cutoff, order)
-    impulse = np.zeros(n)
-    impulse[0] = 1.0
-    response = _iir.lfilter(b, a, impulse)
-    response.setflags(write=False)
-    return response
-
-
-@functools.lru_cache(maxsize=None)
-def _fast_length(n: int) -> int:
-    """Smallest 2**a * 3**b * 5**c >= n (a length the FFT backends handle fast)."""
-    best = 1 << max(n - 1, 0).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p2 = 1 << (-(-n // p35) - 1).bit_length()
-            best = min(best, p2 * p35)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def _tensor(torch, value):
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, np.ndarray) and not value.flags.writeable:
         value = value.copy()  # torch warns about (and cannot protect) read-only arrays
     return torch.as_tensor(value)
-
-
-# Directions per ITD block: 256 directions of 256 taps. The intermediates of a block (about 1 MB
-# each) then stay in the caches: ~10 % faster than blocks of 2048 directions on one core, more
-# with two busy workers sharing the L3 cache; far smaller blocks pay per-call overheads.
-_ITD_BLOCK_SAMPLES = 256 * 256
 
 
 def _as_ears(torch, value, name: str, min_samples: int, check_finite: bool = True):
@@ -203,179 +87,6 @@ def _as_ears(torch, value, name: str, min_samples: int, check_finite: bool = Tru
     if check_finite and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
-
-
-def _lowpass(torch, x, fs: float):
-    """The LAP low-pass along the last axis of float64 CPU ``x``: ``scipy.signal.lfilter``'s
-    recursion of the per-direction official code, bit for bit (its numpy port,
-    :func:`hrtfeval._iir.lfilter`, which needs no ``scipy.signal`` import)."""
-    b, a = _butterworth_ba(fs, LOWPASS_CUTOFF_HZ, LOWPASS_ORDER)
-    return torch.from_numpy(_iir.lfilter(b, a, x.detach().numpy()))
-
-
-def _hilbert_envelope(torch, y):
-    """``|scipy.signal.hilbert(y)|`` along the last axis (in ``y``'s real dtype)."""
-    n = y.shape[-1]
-    # scipy.signal.hilbert multiplies the n-point FFT by h = [1, 2, ..., 2, 1 (n even), 0, ...].
-    # h = 1 + sign, so the analytic signal is y + j*H{y} with H{y} = irfft(-j * sign * rfft(y)),
-    # sign = [0, 1, ..., 1, 0 (n even)]: two real n-point transforms instead of a complex one.
-    spectrum = torch.fft.rfft(y, n=n)
-    sign = torch.ones(spectrum.shape[-1], dtype=y.dtype, device=y.device)
-    sign[0] = 0.0
-    if n % 2 == 0:
-        sign[-1] = 0.0
-    quadrature = torch.fft.irfft(spectrum * (sign * -1j), n=n)
-    return torch.sqrt(y * y + quadrature * quadrature)
-
-
-def _correlation(torch, envelope, n: int, m: int):
-    """Circular cross-correlation of the left with the right envelope, length ``m >= 2n - 1``.
-
-    ``irfft(L * conj(R))[k] = sum_t l[t + k] r[t]``: lag k >= 0 sits at index k, lag k < 0 at
-    index m + k; indices n .. m - n hold no lag (zero up to rounding).
-    """
-    spectra = torch.fft.rfft(envelope, n=m)
-    return torch.fft.irfft(spectra[..., 0, :] * spectra[..., 1, :].conj(), n=m)
-
-
-def _exact_lags(torch, x, fs: float, method: str):
-    """ITD in whole samples (int64) of IRs ``x`` (..., 2, N), exactly as the official code: the
-    low-pass is ``lfilter`` in float64 on the CPU (the result goes back to ``x``'s device)."""
-    n = x.shape[-1]
-    envelope = _hilbert_envelope(torch, _lowpass(torch, x.detach().to("cpu", torch.float64), fs))
-    if method == "maxiacce":
-        m = _fast_length(2 * n - 1)
-        circular = _correlation(torch, envelope, n, m)
-        # Reassemble np.correlate's "full" order, lags -(n-1) .. n-1, so that argmax breaks ties
-        # the way np.argmax does.
-        full = torch.cat([circular[..., m - (n - 1) :], circular[..., :n]], dim=-1)
-        lags = full.abs().argmax(dim=-1) - (n - 1)
-    else:
-        energy = envelope * envelope
-        peak = energy.amax(dim=-1, keepdim=True)
-        reached = energy >= peak * 10.0 ** (ONSET_THRESHOLD_DB / 10.0)
-        # argmax returns the first maximum: the first sample that reaches the threshold.
-        onset = reached.to(torch.uint8).argmax(dim=-1)
-        lags = onset[..., 0] - onset[..., 1]
-    return lags.to(x.device)
-
-
-# The fast MaxIACCe path (float32 FFTs, FFT low-pass) and when its lag is trusted. Its error in
-# the correlation, relative to ||e_left|| * ||e_right|| (which bounds every |c|), comes from
-# float32 rounding -- at most 5.3e-7 measured from 44.1 to 96 kHz, 128 to 4096 taps -- and from the
-# FFT low-pass differing from lfilter's rounded recursion (see _lowpass_discrepancy). A lag is
-# kept when the best |c| beats the second best by more than a tolerance well above both;
-# otherwise that direction is recomputed by _exact_lags.
-_FAST_ROUNDING = 2e-5
-_FAST_LOWPASS_MARGIN = 120.0
-_FAST_MAX_TOLERANCE = 1e-3
-
-
-@functools.lru_cache(maxsize=64)
-def _lowpass_discrepancy(fs: float, n: int) -> float:
-    """Largest ``||lfilter(x) - fft_convolution(x)|| / ||lfilter(x)||`` over a fixed probe.
-
-    The (b, a) recursion of an order-10 Butterworth filter is ill-conditioned: its rounding grows
-    with the sampling rate (about 3e-10 at 48 kHz, 2e-7 at 96 kHz, 1e-4 at 192 kHz, nearly
-    independent of the signal and of N). The probe is seeded white noise plus an impulse.
-    """
-    b, a = _butterworth_ba(fs, LOWPASS_CUTOFF_HZ, LOWPASS_ORDER)
-    probe = np.random.default_rng(20261125).standard_normal((16, n))
-    probe[0] = 0.0
-    probe[0, 0] = 1.0
-    exact = _iir.lfilter(b, a, probe)
-    m = _fast_length(2 * n - 1)
-    h = lowpass_impulse_response(fs, n)
-    conv = np.fft.irfft(np.fft.rfft(probe, m) * np.fft.rfft(h, m), m)[:, :n]
-    with np.errstate(all="ignore"):
-        ratio = np.linalg.norm(exact - conv, axis=-1) / np.linalg.norm(exact, axis=-1)
-    worst = float(np.max(ratio))
-    return worst if math.isfinite(worst) else math.inf
-
-
-def _fast_tolerance(fs: float, n: int) -> float | None:
-    """Relative gap under which a fast MaxIACCe lag is recomputed; None: no fast path."""
-    tol = _FAST_ROUNDING + _FAST_LOWPASS_MARGIN * _lowpass_discrepancy(fs, n)
-    return tol if tol <= _FAST_MAX_TOLERANCE else None
-
-
-@functools.lru_cache(maxsize=16)
-def _lowpass_spectrum(fs: float, n: int, m: int, device):
-    torch = _torch()
-    h = torch.from_numpy(lowpass_impulse_response(fs, n).copy()).to(device, torch.float32)
-    return torch.fft.rfft(h, n=m)
-
-
-def _maxiacce_fast(torch, x, fs: float, tol: float):
-    """MaxIACCe lags of ``x`` (D, 2, N) in float32 on its device, and which of them are sure.
-
-    Returns ``(lags, sure)``: int64 and bool, shape (D,). Where ``sure`` holds, the best |c|
-    exceeds the second best by more than ``tol * ||e_left|| * ||e_right||``, more than this path
-    can differ from the exact one, so the lag is the exact path's lag.
-    """
-    n = x.shape[-1]
-    m = _fast_length(2 * n - 1)
-    # Each ear scaled by a power of two (exact; |c| is only scaled, its argmax stays) so that
-    # float32 neither underflows nor overflows whatever the data's units.
-    exponent = torch.frexp(x.abs().amax(dim=-1, keepdim=True)).exponent
-    scaled = (x * torch.exp2(-exponent.to(x.dtype))).to(torch.float32)
-    spectrum = torch.fft.rfft(scaled, n=m) * _lowpass_spectrum(fs, n, m, x.device)
-    envelope = _hilbert_envelope(torch, torch.fft.irfft(spectrum, n=m)[..., :n])
-    circular = _correlation(torch, envelope, n, m)
-    # Indices n .. m - n hold no lag, only rounding: one of them can top the list only where
-    # every real lag is below rounding too, and then the gap is below ``tol`` (not sure).
-    top = circular.abs().topk(2, dim=-1)
-    norms = torch.linalg.vector_norm(envelope, dim=-1)
-    sure = top.values[..., 0] - top.values[..., 1] > tol * norms[..., 0] * norms[..., 1]
-    index = top.indices[..., 0]
-    return torch.where(index < n, index, index - m), sure
-
-
-def _blocks(x):
-    """(start, block) over the directions of ``x`` (D, 2, N), blocks of ~_ITD_BLOCK_SAMPLES."""
-    step = max(1, _ITD_BLOCK_SAMPLES // x.shape[-1])
-    return [(i, x[i : i + step]) for i in range(0, x.shape[0], step)]
-
-
-def _cat(torch, parts, like):
-    if not parts:
-        return torch.empty(0, dtype=torch.int64, device=like.device)
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _itd_lags(torch, sets: list, fs: float, method: str, fast: bool = True) -> list:
-    """ITD in whole samples (int64) of every set of IRs in ``sets``, each shaped (D_k, 2, N).
-
-    Directions are independent: they are worked through in blocks, so that the intermediates
-    (about 10 copies of the data) stay bounded on dense grids. MaxIACCe runs the fast path and
-    recomputes with :func:`_exact_lags` the directions whose lag it cannot vouch for -- those of
-    all sets in one call -- so every lag equals :func:`_exact_lags`'s.
-    """
-    n = sets[0].shape[-1]
-    tol = _fast_tolerance(fs, n) if fast and method == "maxiacce" else None
-    if tol is None:
-        return [
-            _cat(torch, [_exact_lags(torch, b, fs, method) for _, b in _blocks(x)], x) for x in sets
-        ]
-    out, redo, where = [], [], []
-    for k, x in enumerate(sets):
-        parts = []
-        for start, block in _blocks(x):
-            lags, sure = _maxiacce_fast(torch, block, fs, tol)
-            parts.append(lags)
-            if not bool(sure.all()):
-                unsure = (~sure).nonzero().squeeze(1)
-                redo.append(block[unsure])
-                where.append((k, unsure + start))
-        out.append(_cat(torch, parts, x))
-    if redo:
-        rows = torch.cat(redo)
-        exact = _cat(torch, [_exact_lags(torch, b, fs, method) for _, b in _blocks(rows)], rows)
-        done = 0
-        for k, index in where:
-            out[k][index] = exact[done : done + index.numel()]
-            done += index.numel()
-    return out
 
 
 def itd_seconds(ir, sampling_rate: float, method: str = "maxiacce", *, check_finite: bool = True):

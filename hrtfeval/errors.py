@@ -8,34 +8,33 @@ import sys
 import warnings
 
 
-class HrtfevalError(Exception):
+class _FileMessage(Exception):
+    """A message for the user, optionally naming the file it concerns.
+
+    ``str(x)`` is ``"<file>: <message>"`` when a file is known, else the message alone.
+    """
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = None if file is None else str(file)
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}" if self.file else self.message
+
+
+class HrtfevalError(_FileMessage):
     """Bad input or usage: a message for the user, optionally naming the file it concerns.
 
     ``str(err)`` is ``"<file>: <message>"`` when a file is known, else the message alone.
     """
 
-    def __init__(self, message: str, file: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.file = None if file is None else str(file)
 
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}" if self.file else self.message
-
-
-class HrtfevalWarning(UserWarning):
+class HrtfevalWarning(_FileMessage, UserWarning):
     """A warning about an input, shown as one line ``warning: <file>: <message>``.
 
     ``str(w)`` is ``"<file>: <message>"`` when a file is known, else the message alone.
     """
-
-    def __init__(self, message: str, file: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.file = None if file is None else str(file)
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}" if self.file else self.message
 
 
 def one_line(text: object) -> str:
@@ -100,6 +99,8 @@ def warning_printer(stream=None, *, quiet: bool = False, defer: bool = False):
         while held:
             write(held.pop(0), stream or sys.stderr)
 
-    show.flush = flush
-    show.discard = held.clear
+    # Plain function attributes: warnings.showwarning stays a function, as the warnings module
+    # expects; mypy does not model attributes set on a function.
+    show.flush = flush  # type: ignore[attr-defined]
+    show.discard = held.clear  # type: ignore[attr-defined]
     return show

@@ -28,7 +28,8 @@ def export_format(path: str | os.PathLike) -> str:
     ext = os.path.splitext(str(path))[1].lower()
     if ext not in FORMATS:
         raise HrtfevalError(
-            f"--per-direction writes .csv or .jsonl (JSON lines) files; got {ext or 'no extension'!r}",
+            "--per-direction writes .csv or .jsonl (JSON lines) files; "
+            f"got {ext or 'no extension'!r}",
             str(path),
         )
     return FORMATS[ext]

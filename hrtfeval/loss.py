@@ -11,8 +11,7 @@ install hint at the first call.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from .validate import check_epsilon, check_option
 
 METRICS = ("rmse", "mae", "lsd")
 INPUT_SCALES = ("db", "linear")
@@ -44,35 +43,6 @@ def require_torch(feature: str = "hrtf_loss"):
 
 def _torch():
     return require_torch("hrtf_loss")
-
-
-def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` stripped and lower-cased if it is one of ``allowed``, else raise ValueError."""
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in allowed:
-            return key
-    options = ", ".join(repr(a) for a in allowed)
-    raise ValueError(f"{name} must be one of {options}; got {value!r}")
-
-
-def check_epsilon(epsilon: Any) -> float:
-    """Return ``epsilon`` as a float if it is a finite positive real number, else raise ValueError.
-
-    ``bool`` is rejected (``True`` is not a tolerance); numeric strings such as ``"1e-3"`` are
-    accepted, as ``float()`` accepts them.
-    """
-    if isinstance(epsilon, bool):
-        raise ValueError(f"epsilon must be a finite positive real number; got {epsilon!r}")
-    try:
-        value = float(epsilon)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
-        raise ValueError(
-            f"epsilon must be a finite positive real number; got {epsilon!r}"
-        ) from None
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"epsilon must be a finite positive real number; got {epsilon!r}")
-    return value
 
 
 def _complex_of(torch, dtype):

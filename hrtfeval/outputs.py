@@ -332,6 +332,21 @@ def _make_folder(path: Path) -> list[Path]:
     return created
 
 
+def ensure_folder(folder: Path, what: str = "the folder") -> Path:
+    """``folder``, created with its parents if needed (``mkdir -p``).
+
+    Raises
+    ------
+    HrtfevalError
+        It cannot be created: ``cannot create <what>: <the system's reason>``, naming it.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HrtfevalError(f"cannot create {what}: {exc.strerror or exc}", str(folder)) from None
+    return folder
+
+
 def _new_file_mode(target: Path) -> int:
     """The mode a plain ``open(target, "w")`` would give: the existing file's, else
     ``0o666 & ~umask`` (``mkstemp``'s temporary files are private, 0o600)."""

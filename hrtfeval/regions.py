@@ -126,15 +126,17 @@ def region_mask(region: Region, positions: np.ndarray, tol: float) -> np.ndarray
         return x >= -half
     if region.kind == "back":
         return x <= half
+    lo, hi = region.lo, region.hi
+    assert lo is not None and hi is not None, "elevation and azimuth regions have both bounds"
     el = np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
     if region.kind == "elevation":
-        return (el >= region.lo - s) & (el <= region.hi + s)
-    span = region.hi - region.lo
+        return (el >= lo - s) & (el <= hi + s)
+    span = hi - lo
     if span >= 360.0 - s:
         return np.ones(len(u), dtype=bool)
     span %= 360.0
     az = np.degrees(np.arctan2(y, x))
-    offset = np.mod(az - region.lo, 360.0)
+    offset = np.mod(az - lo, 360.0)
     return (offset <= span + s) | (offset >= 360.0 - s)
 
 
@@ -341,8 +343,9 @@ def _read_exclude_csv(path: str) -> np.ndarray:
 
 
 def apply_exclude(aligned, path: str, tolerance_deg: float):
-    """A copy of ``aligned`` (with an attribute ``excluded``, the count left out) without the reference directions within ``tolerance_deg`` of a direction
-    listed in ``path`` (both sets lose the same rows).
+    """A copy of ``aligned`` (with an attribute ``excluded``, the count left out) without the
+    reference directions within ``tolerance_deg`` of a direction listed in ``path`` (both sets
+    lose the same rows).
 
     Raises
     ------

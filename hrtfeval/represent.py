@@ -15,7 +15,8 @@ from .model import DB, IR, MAGNITUDE, TF, HRTFSet
 
 
 def rfft_frequencies(n_fft: int, sampling_rate: float) -> np.ndarray:
-    """Bin frequencies ``k * fs / n_fft`` in Hz of a real FFT of length ``n_fft`` (k = 0 ... n_fft // 2)."""
+    """Bin frequencies ``k * fs / n_fft`` in Hz of a real FFT of length ``n_fft``
+    (k = 0 ... n_fft // 2)."""
     return np.arange(n_fft // 2 + 1, dtype=np.float64) * (float(sampling_rate) / n_fft)
 
 

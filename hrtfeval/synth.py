@@ -26,12 +26,18 @@ interaural time delay of a sphere.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import warnings
-from pathlib import Path
-
 import numpy as np
+
+from .synth_files import SOFA_CONVENTIONS, write_pt, write_sofa
+from .synth_geometry import (
+    DEFAULT_DISTANCE,
+    HEAD_RADIUS,
+    _check_positions,
+    _positive_int,
+    _unit_vectors,
+    measured_grid,
+    sphere_grid,
+)
 
 __all__ = [
     "DEFAULT_DISTANCE",
@@ -51,8 +57,6 @@ __all__ = [
 
 #: Speed of sound in m/s.
 SPEED_OF_SOUND = 343.0
-#: Default head radius in metres (Brown & Duda's average adult head).
-HEAD_RADIUS = 0.0875
 #: Azimuth of the left ear in degrees; the right ear sits at ``-EAR_AZIMUTH``. On the interaural
 #: axis (Brown & Duda used 100 deg) so that the largest ITD is at azimuth 90 deg, as users of the
 #: SOFA frame expect, and the model is front-back symmetric apart from the pinna.
@@ -61,10 +65,6 @@ EAR_AZIMUTH = 90.0
 #: arriving ``HEAD_RADIUS / SPEED_OF_SOUND`` (0.26 ms) before the head centre, still lands about
 #: 21 samples into a 48 kHz response: fractional delays and filters stay causal.
 ONSET_DELAY = 0.7e-3
-#: Source distance in metres written into the grids.
-DEFAULT_DISTANCE = 1.2
-#: Conventions that :func:`write_sofa` writes; the first two hold impulse responses.
-SOFA_CONVENTIONS = ("SimpleFreeFieldHRIR", "GeneralFIR", "SimpleFreeFieldHRTF", "GeneralTF")
 
 # Brown & Duda's head-shadow parameters: the high-frequency gain factor alpha falls from 2
 # (+6 dB, source at the ear) to ALPHA_MIN at THETA_MIN degrees from the ear axis.
@@ -80,129 +80,12 @@ _PINNA_A = np.array([1.0, 5.0, 5.0, 5.0, 5.0])
 _PINNA_B = np.array([2.0, 4.0, 7.0, 11.0, 13.0])
 _PINNA_FS = 44100.0
 
-#: Decimals (of a degree) that :func:`sphere_grid` keeps, so its output is platform independent.
-GRID_DECIMALS = 9
-
-# The elevation rings of :func:`measured_grid`: (elevation in degrees, number of azimuths).
-# Counts follow about 39*cos(elevation), rounded to a multiple of 4 so that 0, 90, 180 and
-# 270 deg are measured on every ring below the pole; 792 ring positions plus the pole give 793.
-_MEASURED_RINGS = (
-    (-45, 28), (-40, 32), (-35, 32), (-30, 36), (-25, 36), (-20, 36), (-15, 36),
-    (-10, 40), (-5, 40), (0, 40), (5, 40), (10, 40), (15, 36), (20, 36), (25, 36), (30, 36),
-    (35, 32), (40, 32), (45, 28), (50, 24), (55, 24), (60, 20), (65, 16), (70, 12), (75, 12),
-    (80, 8), (85, 4), (90, 1),
-)  # fmt: skip
-
-# Directions rendered per block in spherical_head_hrirs, to bound the memory of large grids.
 _BLOCK = 512
-
-
-# --------------------------------------------------------------------------------------------
-# Grids
-# --------------------------------------------------------------------------------------------
-
-
-def _wrap_azimuth(azimuth: np.ndarray) -> np.ndarray:
-    """Azimuth in degrees wrapped to [0, 360) (``np.mod`` can round -1e-15 up to 360.0)."""
-    az = np.mod(azimuth, 360.0)
-    return np.where(az >= 360.0, 0.0, az)
-
-
-def sphere_grid(n_directions: int, distance: float = DEFAULT_DISTANCE) -> np.ndarray:
-    """Near-uniform directions on the sphere: a Fibonacci (golden-angle) lattice.
-
-    Point ``i`` sits at height ``z = 1 - (2 i + 1) / M`` (equal-area bands, top to bottom) and
-    azimuth ``i`` times the golden angle (137.51 deg), so neighbouring points never line up.
-
-    Parameters
-    ----------
-    n_directions : int
-        Number of directions ``M`` (at least 1).
-    distance : float, optional
-        Source distance in metres written into the third column. Default 1.2 m.
-
-    Returns
-    -------
-    numpy.ndarray, shape (M, 3), float64
-        Azimuth (degree, [0, 360)), elevation (degree, (-90, 90)) and distance (metre). All rows
-        are distinct.
-
-    Raises
-    ------
-    ValueError
-        If ``n_directions`` is not a positive integer.
-    """
-    n = _positive_int("n_directions", n_directions)
-    i = np.arange(n, dtype=np.float64)
-    z = 1.0 - (2.0 * i + 1.0) / n
-    # Rounded to 1e-9 deg: vectorised arcsin differs by an ulp between numpy builds and CPUs, and
-    # the committed sample data must regenerate byte for byte everywhere.
-    elevation = np.round(np.rad2deg(np.arcsin(z)), GRID_DECIMALS)
-    golden_angle = 180.0 * (3.0 - np.sqrt(5.0))
-    azimuth = _wrap_azimuth(i * golden_angle)
-    return np.stack([azimuth, elevation, np.full(n, float(distance))], axis=1)
-
-
-def measured_grid(distance: float = DEFAULT_DISTANCE) -> np.ndarray:
-    """793 directions laid out like a measured HRTF grid (elevation rings, one pole point).
-
-    The count matches the 793-direction SONICOM grid used by the LAP challenge; the layout is
-    similar in spirit (rings every 5 deg from -45 deg to 85 deg, plus the zenith, fewer
-    azimuths toward the pole) but not identical to it.
-
-    Parameters
-    ----------
-    distance : float, optional
-        Source distance in metres written into the third column. Default 1.2 m.
-
-    Returns
-    -------
-    numpy.ndarray, shape (793, 3), float64
-        Azimuth (degree, [0, 360)), elevation (degree, [-45, 90]) and distance (metre), ring by
-        ring from the lowest, azimuth ascending within a ring. All rows are distinct.
-    """
-    rows = []
-    for elevation, count in _MEASURED_RINGS:
-        azimuth = np.arange(count, dtype=np.float64) * (360.0 / count)
-        rows.append(np.stack([azimuth, np.full(count, float(elevation))], axis=1))
-    grid = np.concatenate(rows, axis=0)
-    return np.concatenate([grid, np.full((grid.shape[0], 1), float(distance))], axis=1)
 
 
 # --------------------------------------------------------------------------------------------
 # Spherical-head model
 # --------------------------------------------------------------------------------------------
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
-def _check_positions(positions) -> np.ndarray:
-    pos = np.asarray(positions, dtype=np.float64)
-    if pos.ndim == 1:
-        pos = pos[None, :]
-    if pos.ndim != 2 or pos.shape[1] not in (2, 3):
-        raise ValueError(
-            "Expected positions of shape (M, 3) (azimuth deg, elevation deg, distance m), "
-            f"but got {np.shape(positions)}"
-        )
-    if not np.all(np.isfinite(pos)):
-        raise ValueError("positions contain NaN or infinite values")
-    return pos
-
-
-def _unit_vectors(azimuth_deg: np.ndarray, elevation_deg: np.ndarray) -> np.ndarray:
-    """Unit vectors (..., 3) in SOFA's frame: x to the front, y to the left, z up."""
-    az = np.deg2rad(azimuth_deg)
-    el = np.deg2rad(elevation_deg)
-    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
-
-
-def _spherical_to_cartesian(positions: np.ndarray) -> np.ndarray:
-    return _unit_vectors(positions[:, 0], positions[:, 1]) * positions[:, 2:3]
 
 
 def _head_parameters(seed):
@@ -456,206 +339,6 @@ def degrade(
     abs_spec = np.abs(spectrum)
     phase = np.where(abs_spec > 0, spectrum / np.where(abs_spec > 0, abs_spec, 1.0), 1.0)
     return np.fft.irfft(magnitude * phase, n=n, axis=-1)
-
-
-# --------------------------------------------------------------------------------------------
-# Writers
-# --------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _quiet_sofar():
-    """Send anything sofar prints to stderr and silence its warnings: our stdout is data."""
-    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def write_sofa(
-    path,
-    data,
-    positions,
-    sampling_rate: float | None,
-    convention: str = "SimpleFreeFieldHRIR",
-    frequencies=None,
-    delay=None,
-    position_type: str = "spherical",
-    title: str = "hrtfeval synthetic HRTF (spherical-head model)",
-    database: str = "hrtfeval synth",
-    date: str | None = None,
-) -> Path:
-    """Write an HRTF set as a SOFA file (AES69) with sofar.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Output file. As in :func:`sofar.write_sofa`, its suffix is replaced by ``.sofa``.
-    data : array_like, shape (M, 2, N)
-        Real impulse responses for ``SimpleFreeFieldHRIR`` / ``GeneralFIR`` (written to
-        ``Data.IR``), complex spectra for ``SimpleFreeFieldHRTF`` / ``GeneralTF`` (``Data.Real``
-        and ``Data.Imag``). Ear 0 is the left ear.
-    positions : array_like, shape (M, 3)
-        Source positions: azimuth (degree), elevation (degree), distance (metre).
-    sampling_rate : float or None
-        In Hz, written to ``Data.SamplingRate`` for the impulse-response conventions (required
-        there). The transfer-function conventions have no such field: there it only serves to
-        build the default ``frequencies``.
-    convention : str, optional
-        One of :data:`SOFA_CONVENTIONS`. Default ``"SimpleFreeFieldHRIR"``.
-    frequencies : array_like, shape (N,), optional
-        Bin frequencies in Hz for the transfer-function conventions (written to ``N``). Default:
-        the rfft grid, ``N`` bins evenly from 0 Hz to ``sampling_rate / 2``.
-    delay : array_like, shape (M, 2) or (1, 2), optional
-        Broadband delays in samples for ``Data.Delay`` (impulse-response conventions only).
-        Default zeros of shape (1, 2).
-    position_type : {"spherical", "cartesian"}, optional
-        How ``SourcePosition`` is stored: "spherical" (degree, degree, metre) as given, or
-        "cartesian" (metre; x front, y left, z up), converted here.
-    title, database : str, optional
-        ``GLOBAL:Title`` and, where the convention has it, ``GLOBAL:DatabaseName``.
-    date : str, optional
-        ``"YYYY-MM-DD hh:mm:ss"`` written to ``GLOBAL:DateCreated`` and ``GLOBAL:DateModified``
-        instead of the current time, for reproducible files.
-
-    Returns
-    -------
-    pathlib.Path
-        The file written.
-
-    Raises
-    ------
-    ValueError
-        On an unknown convention or position type, shapes that do not match, complex data
-        for an impulse-response convention, a ``delay`` for a transfer-function convention, or
-        a missing ``sampling_rate`` where one is needed.
-
-    Notes
-    -----
-    The listener is at the origin looking along +x; the receivers (ears) are at y = +/-0.0875 m.
-    sofar's compression default (zlib level 4) is used. Anything sofar prints goes to stderr.
-    """
-    import sofar
-
-    if convention not in SOFA_CONVENTIONS:
-        raise ValueError(
-            f"convention must be one of {', '.join(SOFA_CONVENTIONS)}; got {convention!r}"
-        )
-    if position_type not in ("spherical", "cartesian"):
-        raise ValueError(f"position_type must be 'spherical' or 'cartesian'; got {position_type!r}")
-    is_ir = convention in ("SimpleFreeFieldHRIR", "GeneralFIR")
-
-    values = np.asarray(data)
-    if values.ndim != 3 or values.shape[1] != 2:
-        raise ValueError(f"Expected data of shape (M, 2, N), but got {values.shape}")
-    m, _, n = values.shape
-    pos = _check_positions(positions)
-    if pos.shape != (m, 3):
-        raise ValueError(
-            f"Expected positions of shape ({m}, 3) to match data {values.shape}, "
-            f"but got {pos.shape}"
-        )
-    if is_ir and np.iscomplexobj(values):
-        raise ValueError(f"{convention} holds real impulse responses, but data is complex")
-    if sampling_rate is None and (is_ir or frequencies is None):
-        raise ValueError(f"sampling_rate is needed for {convention} without frequencies")
-
-    source = pos if position_type == "spherical" else _spherical_to_cartesian(pos)
-    with _quiet_sofar():
-        sofa = sofar.Sofa(convention)
-    sofa.GLOBAL_Title = title
-    if hasattr(sofa, "GLOBAL_DatabaseName"):
-        sofa.GLOBAL_DatabaseName = database
-    if hasattr(sofa, "GLOBAL_ListenerShortName"):
-        sofa.GLOBAL_ListenerShortName = "synthetic"
-    if date is not None:
-        sofa.GLOBAL_DateCreated = date
-        sofa.GLOBAL_DateModified = date
-    sofa.ReceiverPosition = np.array([[0.0, HEAD_RADIUS, 0.0], [0.0, -HEAD_RADIUS, 0.0]])
-    sofa.SourcePosition = source
-    sofa.SourcePosition_Type = position_type
-    sofa.SourcePosition_Units = "degree, degree, metre" if position_type == "spherical" else "metre"
-
-    if is_ir:
-        sofa.Data_IR = values.astype(np.float64)
-        sofa.Data_SamplingRate = float(sampling_rate)
-        d = np.zeros((1, 2)) if delay is None else np.asarray(delay, dtype=np.float64)
-        if d.ndim != 2 or d.shape[1] != 2 or d.shape[0] not in (1, m):
-            raise ValueError(f"Expected delay of shape ({m}, 2) or (1, 2), but got {d.shape}")
-        sofa.Data_Delay = d
-    else:
-        if delay is not None:
-            raise ValueError(f"{convention} has no Data.Delay; write delays into the phase")
-        if frequencies is None:
-            freqs = np.linspace(0.0, float(sampling_rate) / 2.0, n)
-        else:
-            freqs = np.asarray(frequencies, dtype=np.float64).reshape(-1)
-        if freqs.shape != (n,):
-            raise ValueError(
-                f"Expected frequencies of shape ({n},) to match data {values.shape}, "
-                f"but got {freqs.shape}"
-            )
-        sofa.N = freqs
-        sofa.Data_Real = np.real(values).astype(np.float64)
-        sofa.Data_Imag = np.imag(values).astype(np.float64)
-
-    target = Path(path).with_suffix(".sofa")
-    with _quiet_sofar():
-        sofar.write_sofa(str(target), sofa)
-    return target
-
-
-def write_pt(path, data, positions=None, sampling_rate=None, key: str | None = "hrir") -> Path:
-    """Save an HRTF set with :func:`torch.save`, as model code usually does.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Output file (``.pt`` by custom; written as given).
-    data : array_like, shape (M, 2, N)
-        Impulse responses or magnitudes, stored as a float32 tensor (complex64 if complex).
-    positions : array_like, shape (M, 3), optional
-        Azimuth (degree), elevation (degree), distance (metre), stored as float64 under
-        ``"positions"``.
-    sampling_rate : float, optional
-        In Hz, stored as a Python float under ``"sampling_rate"``.
-    key : str or None, optional
-        Dictionary key of the data (default ``"hrir"``). ``None`` saves the bare tensor.
-
-    Returns
-    -------
-    pathlib.Path
-        The file written.
-
-    Raises
-    ------
-    ValueError
-        If ``key`` is None but ``positions`` or ``sampling_rate`` is given (a bare tensor cannot
-        carry them), or if the shapes do not match.
-    """
-    import torch
-
-    values = np.asarray(data)
-    dtype = np.complex64 if np.iscomplexobj(values) else np.float32
-    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=dtype))
-    target = Path(path)
-    if key is None:
-        if positions is not None or sampling_rate is not None:
-            raise ValueError("a bare tensor (key=None) cannot carry positions or sampling_rate")
-        torch.save(tensor, target)
-        return target
-    payload: dict = {key: tensor}
-    if sampling_rate is not None:
-        payload["sampling_rate"] = float(sampling_rate)
-    if positions is not None:
-        pos = _check_positions(positions)
-        if values.ndim < 1 or pos.shape[0] != values.shape[0]:
-            raise ValueError(
-                f"Expected positions of shape ({values.shape[0] if values.ndim else 0}, 3) to "
-                f"match data {values.shape}, but got {pos.shape}"
-            )
-        payload["positions"] = torch.from_numpy(np.ascontiguousarray(pos, dtype=np.float64))
-    torch.save(payload, target)
-    return target
 
 
 def make_pair(

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import HrtfevalError
-from .loss import check_option
 from .model import spherical_to_unit
+from .validate import check_option
 
 SCHEMES = ("none", "area")
 #: Directions closer than this (degrees) are one direction sharing one Voronoi cell.
@@ -189,6 +189,7 @@ def _area_beyond(vertices: np.ndarray, level: float, below: bool) -> float:
                 exit_point = cross
                 out.append(cross[None])
             else:
+                assert exit_point is not None, "the walk starts at a kept vertex"
                 out.append(_latitude_arc(exit_point, cross, level, east=below))
                 out.append(cross[None])
     kept = np.concatenate(out)
@@ -324,7 +325,7 @@ def weighted_reduce(values, weights, reduction: str = "mean", epsilon: float = 1
     """
     import torch
 
-    from .loss import check_epsilon, check_option
+    from .validate import check_epsilon, check_option
 
     reduction = check_option("reduction", reduction, ("mean", "rms"))
     eps = check_epsilon(epsilon)

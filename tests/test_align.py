@@ -451,16 +451,16 @@ def test_zero_tolerance_matches_exact_copies():
 @pytest.mark.parametrize("tolerance", [0.1, 2.0])
 def test_brute_force_and_kd_tree_searches_agree(monkeypatch, tolerance):
     """Small grids use chunked dot products, large ones a KD-tree: same matches either way."""
-    import hrtfeval.align as align_module
+    import hrtfeval.grid_match as grid_match
 
     rng = np.random.default_rng(11)
     ref = np.column_stack([rng.uniform(-180, 180, 700), rng.uniform(-90, 90, 700), np.ones(700)])
     pred = ref[rng.permutation(700)].copy()
     pred[:, :2] += rng.normal(0, 0.06, (700, 2))  # some within 0.1 deg, some not
     pred = pred[:650]  # and some reference directions without any partner
-    monkeypatch.setattr(align_module, "_CHUNK_ELEMENTS", 1000)  # several chunks of 1 row
+    monkeypatch.setattr(grid_match, "_CHUNK_ELEMENTS", 1000)  # several chunks of 1 row
     brute = match_directions(pred, ref, tolerance)
-    monkeypatch.setattr(align_module, "_BRUTE_FORCE_PAIRS", 0)
+    monkeypatch.setattr(grid_match, "_BRUTE_FORCE_PAIRS", 0)
     tree = match_directions(pred, ref, tolerance)
     np.testing.assert_array_equal(brute[0], tree[0])
     np.testing.assert_allclose(brute[1], tree[1], equal_nan=True)
@@ -468,7 +468,7 @@ def test_brute_force_and_kd_tree_searches_agree(monkeypatch, tolerance):
 
 
 def test_group_rows_is_the_partition_of_np_unique_also_on_hash_collisions():
-    from hrtfeval.align import _group_rows
+    from hrtfeval.grid_match import _group_rows
 
     rng = np.random.default_rng(0)
     key = rng.integers(-(10**9), 10**9, size=(300, 3))

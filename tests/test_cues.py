@@ -13,7 +13,7 @@ import pytest
 import torch
 from scipy import signal
 
-from hrtfeval import cues
+from hrtfeval import _itd_lags, cues
 
 
 def _load_reference():
@@ -77,7 +77,7 @@ def test_itd_equals_reference_for_every_direction(fs, n, method):
 def test_exact_path_equals_reference(fs, n, method):
     # The path every unsure fast lag falls back to (and the threshold method's only path).
     ir, _ = _synthetic(fs, n)
-    lags = cues._exact_lags(torch, torch.from_numpy(np.array(ir)), float(fs), method)
+    lags = _itd_lags._exact_lags(torch, torch.from_numpy(np.array(ir)), float(fs), method)
     np.testing.assert_array_equal(lags.numpy() / fs, ref.reference_itd_seconds(ir, fs, method))
 
 
@@ -85,16 +85,16 @@ def test_exact_path_equals_reference(fs, n, method):
 def test_fast_maxiacce_lags_it_is_sure_of_are_the_reference_lags(fs, n):
     ir, _ = _synthetic(fs, n)
     x = torch.from_numpy(np.array(ir))
-    tol = cues._fast_tolerance(float(fs), n)
-    assert tol is not None and cues._FAST_ROUNDING <= tol < 1e-4
-    lags, sure = cues._maxiacce_fast(torch, x, float(fs), tol)
+    tol = _itd_lags._fast_tolerance(float(fs), n)
+    assert tol is not None and _itd_lags._FAST_ROUNDING <= tol < 1e-4
+    lags, sure = _itd_lags._maxiacce_fast(torch, x, float(fs), tol)
     expected = ref.reference_itd_seconds(ir, fs)
     np.testing.assert_array_equal((lags.numpy() / fs)[sure.numpy()], expected[sure.numpy()])
     # The fast path must carry nearly all directions, or it is no faster than the exact one.
     assert sure.double().mean() > 0.9
     # Whatever the data's units: every ear is scaled by a power of two before float32.
     for factor in (1e-30, 1e30):
-        scaled_lags, scaled_sure = cues._maxiacce_fast(torch, x * factor, float(fs), tol)
+        scaled_lags, scaled_sure = _itd_lags._maxiacce_fast(torch, x * factor, float(fs), tol)
         assert torch.equal(scaled_sure, sure)
         assert torch.equal(scaled_lags, lags)
 
@@ -117,9 +117,9 @@ def _near_tie(fs: float, n: int, first: int, second: int, onset: int = 60):
 
     def difference(gain):
         x = build(gain)
-        env = cues._hilbert_envelope(torch, cues._lowpass(torch, x, fs))
-        m = cues._fast_length(n_lags)
-        circ = cues._correlation(torch, env, n, m)[0]
+        env = _itd_lags._hilbert_envelope(torch, _itd_lags._lowpass(torch, x, fs))
+        m = _itd_lags._fast_length(n_lags)
+        circ = _itd_lags._correlation(torch, env, n, m)[0]
         full = torch.cat([circ[m - (n - 1) :], circ[:n]]).abs()
         norms = torch.linalg.vector_norm(env[0], dim=-1)
         return float((full[:split].max() - full[split:].max()) / (norms[0] * norms[1]))
@@ -148,21 +148,21 @@ def test_near_ties_are_recomputed_on_the_exact_path(fs, n):
             for first, second in [(20, 120), (30, 130), (40, 150), (25, 140), (45, 160), (15, 110)]
         ]
     )
-    _, sure = cues._maxiacce_fast(torch, x, float(fs), cues._fast_tolerance(float(fs), n))
+    _, sure = _itd_lags._maxiacce_fast(torch, x, float(fs), _itd_lags._fast_tolerance(float(fs), n))
     assert not sure.any()
-    exact = cues._exact_lags(torch, x, float(fs), "maxiacce")
+    exact = _itd_lags._exact_lags(torch, x, float(fs), "maxiacce")
     np.testing.assert_array_equal(cues.itd_seconds(x, fs).numpy(), exact.numpy() / fs)
 
 
 def test_fast_path_is_used_only_where_lfilter_rounding_allows():
     # The (b, a) recursion's rounding grows with the rate: about 3e-10 of the signal at 48 kHz,
     # 2e-7 at 96 kHz, 1e-4 at 192 kHz, where the tolerance would be too loose to help.
-    d48 = cues._lowpass_discrepancy(48000.0, 256)
-    d96 = cues._lowpass_discrepancy(96000.0, 256)
-    d192 = cues._lowpass_discrepancy(192000.0, 512)
+    d48 = _itd_lags._lowpass_discrepancy(48000.0, 256)
+    d96 = _itd_lags._lowpass_discrepancy(96000.0, 256)
+    d192 = _itd_lags._lowpass_discrepancy(192000.0, 512)
     assert 1e-11 < d48 < 3e-9 and 3e-8 < d96 < 2e-6 and d192 > 1e-5
-    assert cues._fast_tolerance(48000.0, 256) < cues._fast_tolerance(96000.0, 256)
-    assert cues._fast_tolerance(192000.0, 512) is None
+    assert _itd_lags._fast_tolerance(48000.0, 256) < _itd_lags._fast_tolerance(96000.0, 256)
+    assert _itd_lags._fast_tolerance(192000.0, 512) is None
     # ... where the exact path alone computes the lags, still equal to the reference.
     ir, _ = ref.synthetic_hrirs(40, 512, 192000, seed=4, noise_floor=1e-3)
     np.testing.assert_array_equal(
@@ -355,7 +355,7 @@ def test_lowpass_impulse_response_is_lfilter_of_an_impulse_and_cached():
     # The CPU path is lfilter itself, bit for bit, for any number of leading axes.
     batch = np.random.default_rng(1).standard_normal((3, 2, 256))
     np.testing.assert_array_equal(
-        cues._lowpass(torch, torch.from_numpy(batch), 48000.0).numpy(),
+        _itd_lags._lowpass(torch, torch.from_numpy(batch), 48000.0).numpy(),
         [[signal.lfilter(b, a, row) for row in pair] for pair in batch],
     )
 
@@ -365,7 +365,7 @@ def test_hilbert_envelope_equals_scipy(n):
     # Broadband input with a DC offset, so that the DC and Nyquist bins matter (after the 3 kHz
     # low-pass they barely do, and the ITD tests alone would not notice them being wrong).
     x = np.random.default_rng(n).standard_normal((4, 2, n)) + 0.5
-    got = cues._hilbert_envelope(torch, torch.from_numpy(x)).numpy()
+    got = _itd_lags._hilbert_envelope(torch, torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, np.abs(signal.hilbert(x)), rtol=1e-12, atol=1e-12)
 
 
@@ -466,7 +466,7 @@ def test_itd_blocks_over_directions_give_the_same_lags(monkeypatch):
     rng = np.random.default_rng(4)
     ir = rng.standard_normal((3, 7, 2, 96)) * np.exp(-np.arange(96) / 12)
     whole = cues.itd_seconds(ir, 48000)
-    monkeypatch.setattr(cues, "_ITD_BLOCK_SAMPLES", 96 * 2)  # blocks of 2 directions
+    monkeypatch.setattr(_itd_lags, "_ITD_BLOCK_SAMPLES", 96 * 2)  # blocks of 2 directions
     blocked = cues.itd_seconds(ir, 48000)
     assert blocked.shape == (3, 7)
     assert torch.equal(whole, blocked)
@@ -484,13 +484,14 @@ def test_itd_of_several_sets_at_once_equals_one_call_per_set(monkeypatch, block_
     set_b = np.concatenate([tie, _near_tie(48000.0, 256, 35, 125).numpy(), ir_a[40:60]])
     expected = [_itd(s, 48000) for s in (set_a, set_b)]
     if block_directions:
-        monkeypatch.setattr(cues, "_ITD_BLOCK_SAMPLES", 256 * block_directions)
+        monkeypatch.setattr(_itd_lags, "_ITD_BLOCK_SAMPLES", 256 * block_directions)
     got = cues.itd_seconds_many([set_a, set_b], 48000)
     assert [g.shape for g in got] == [(41,), (22,)]
     for g, e in zip(got, expected):
         np.testing.assert_array_equal(g.numpy(), e)
     exact = [
-        cues._exact_lags(torch, torch.from_numpy(s), 48000.0, "maxiacce") for s in (set_a, set_b)
+        _itd_lags._exact_lags(torch, torch.from_numpy(s), 48000.0, "maxiacce")
+        for s in (set_a, set_b)
     ]
     for g, e in zip(got, exact):
         np.testing.assert_array_equal(g.numpy(), e.numpy() / 48000)
@@ -511,7 +512,7 @@ def test_itd_of_unstructured_responses_equals_reference(fs, n):
     ir *= 10.0 ** rng.uniform(-3, 3, size=(m, 2, 1))  # ears at very different levels
     got = cues.itd_seconds(torch.from_numpy(ir), fs).numpy()
     np.testing.assert_array_equal(got, ref.reference_itd_seconds(ir, fs, "maxiacce"))
-    _, sure = cues._maxiacce_fast(
-        torch, torch.from_numpy(ir), float(fs), cues._fast_tolerance(float(fs), n)
+    _, sure = _itd_lags._maxiacce_fast(
+        torch, torch.from_numpy(ir), float(fs), _itd_lags._fast_tolerance(float(fs), n)
     )
     assert 0.5 < sure.double().mean() < 1.0  # both paths are exercised

@@ -365,7 +365,7 @@ def test_kd_tree_search_with_wide_tolerances(monkeypatch, tolerance):
     """Mutant: the k-d tree's chord bound computed from the tolerance in radians instead of
     degrees (at 12.6 deg: 2 sin(6.3 rad) = 0.034, a 1.9 deg bound). Expected: nearest directions
     by great-circle angle from a dense numpy arccos matrix."""
-    import hrtfeval.align as align_module
+    import hrtfeval.grid_match as align_module
 
     monkeypatch.setattr(align_module, "_BRUTE_FORCE_PAIRS", 0)  # force the k-d tree
     rng = np.random.default_rng(7)

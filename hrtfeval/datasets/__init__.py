@@ -6,9 +6,10 @@ whose arrays are described by :class:`HRTFSpec`; split by subject (train / valid
 ``hrtf_loss``. Importing this package does not import torch.
 """
 
-from .base import HRTFDataset, SOFAFolder
+from .base import HRTFDataset
 from .databases import ARI, HUTUBS, SONICOM
 from .export import save_prediction
+from .folder import SOFAFolder
 from .spec import HRTFSpec
 from .splits import split_subjects
 

@@ -10,97 +10,21 @@ and the signals of at most ``cache_size`` subjects are kept (least recently used
 from __future__ import annotations
 
 import os
-import re
-import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import HrtfevalError
-from .download import MANIFEST, verify_files
+from .checks import _shown
 from .spec import HRTFSpec, positions_count, subject_signal
-from .splits import SPLITS, check_split_ratio, natural_key, natural_sorted, split_subjects
+from .splits import natural_sorted, split_subjects
 
-__all__ = ["DEFAULT_CACHE_SIZE", "HRTFDataset", "SOFAFolder"]
+__all__ = ["DEFAULT_CACHE_SIZE", "HRTFDataset"]
 
 #: Subjects whose signals are kept in memory by default (HUTUBS: about 2 MB each per spec).
 DEFAULT_CACHE_SIZE = 16
-_SHOWN = 5
-
-
-def _shown(items: Sequence[str]) -> str:
-    more = f" ... and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
-    return ", ".join(items[:_SHOWN]) + more
-
-
-def check_specs(value: Any, what: str, required: bool) -> tuple[HRTFSpec, ...]:
-    """``inputs`` / ``target``: one HRTFSpec or a sequence of them (unique names)."""
-    if value is None:
-        if required:
-            return (HRTFSpec(),)
-        return ()
-    specs = (value,) if isinstance(value, HRTFSpec) else value
-    try:
-        specs = tuple(specs)
-    except TypeError:
-        specs = ()
-    if not specs or not all(isinstance(s, HRTFSpec) for s in specs):
-        raise ValueError(f"{what} must be an HRTFSpec or a sequence of HRTFSpec; got {value!r}")
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{what} specs need distinct names; got {names}")
-    return specs
-
-
-def check_spec_rows(specs: Sequence[HRTFSpec]) -> None:
-    """Every spec must index the same rows (a sample holds one row of each)."""
-    first = specs[0]
-    for spec in specs[1:]:
-        if spec.index_by != first.index_by:
-            raise ValueError(
-                f"inputs and target specs must share index_by (one sample is one row of each); "
-                f"got {first.index_by!r} ({first.name!r}) and {spec.index_by!r} ({spec.name!r})"
-            )
-        if "position" in first.index_by and spec.positions != first.positions:
-            raise ValueError(
-                "specs indexed by position must select the same positions; got "
-                f"{first.positions!r} ({first.name!r}) and {spec.positions!r} ({spec.name!r})"
-            )
-        if "ear" in first.index_by and spec.ears != first.ears:
-            raise ValueError(
-                "specs indexed by ear must select the same ears; got "
-                f"{first.ears!r} ({first.name!r}) and {spec.ears!r} ({spec.name!r})"
-            )
-
-
-def check_split_args(split: Any, split_ratio: Any, split_seed: Any) -> tuple[str, tuple, int]:
-    if not isinstance(split, str) or split.strip().lower() not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
-    ratio = check_split_ratio(split_ratio)
-    if (
-        isinstance(split_seed, bool)
-        or not isinstance(split_seed, (int, np.integer))
-        or split_seed < 0
-    ):
-        raise ValueError(f"split_seed must be an integer >= 0; got {split_seed!r}")
-    return split.strip().lower(), ratio, int(split_seed)
-
-
-def check_cache_size(cache_size: Any) -> int | None:
-    if cache_size is None:
-        return None
-    if (
-        isinstance(cache_size, bool)
-        or not isinstance(cache_size, (int, np.integer))
-        or cache_size < 1
-    ):
-        raise ValueError(
-            f"cache_size must be an integer >= 1 (subjects kept in memory) or None (all); got "
-            f"{cache_size!r}"
-        )
-    return int(cache_size)
 
 
 class HRTFDataset:
@@ -378,7 +302,9 @@ class HRTFDataset:
         root = Path(os.path.realpath(self.root))
         real = Path(os.path.realpath(out_dir))
         if real == root or root in real.parents:
-            where = "is the dataset's root" if real == root else f"is inside the dataset's root {root}"
+            where = (
+                "is the dataset's root" if real == root else f"is inside the dataset's root {root}"
+            )
             raise HrtfevalError(
                 f"the prediction folder {where}, where the reference files are; write the "
                 "predictions to a folder outside it",
@@ -456,7 +382,9 @@ class HRTFDataset:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise HrtfevalError(f"cannot write the pairs file: {exc.strerror or exc}", str(target))
+            raise HrtfevalError(
+                f"cannot write the pairs file: {exc.strerror or exc}", str(target)
+            ) from None
         plan = OutputPlan(self.files.values())
         plan.put(plan.file(target, "the pairs file"), buffer.getvalue())
         plan.commit()
@@ -501,133 +429,3 @@ def _count_measurements(path: Path) -> int:
     from ..io import read_hrtf
 
     return read_hrtf(path).n_directions
-
-
-def verify_checksums(root: Path, relative_paths: Iterable[str], downloaded: dict[str, str]) -> None:
-    """``verify_checksum=True``: check against ``SHA256SUMS``, record downloads, warn about
-    files that could not be checked."""
-    from .download import read_manifest, update_manifest
-
-    rels = list(dict.fromkeys(list(relative_paths) + list(downloaded)))
-    had_manifest = read_manifest(root) is not None
-    unlisted = verify_files(root, rels, downloaded)
-    new = {rel: downloaded[rel] for rel in unlisted if rel in downloaded}
-    if new:
-        update_manifest(root, new)
-    unchecked = [rel for rel in unlisted if rel not in downloaded]
-    if unchecked:
-        why = f"not listed in {MANIFEST}" if had_manifest else f"there is no {MANIFEST} in the root"
-        warnings.warn(
-            f"{root}: verify_checksum=True, but {len(unchecked)} file(s) could not be checked "
-            f"({why}): {_shown(unchecked)}",
-            stacklevel=3,
-        )
-
-
-def parse_ids(value: Any, what: str, normalise) -> list[str] | None:
-    """A sequence of subject ids (str or int) -> normalised, de-duplicated list; None stays."""
-    if value is None:
-        return None
-    if isinstance(value, (str, int, np.integer)):
-        value = [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise ValueError(f"{what} must be a sequence of subject ids; got {value!r}") from None
-    out = [normalise(v, what) for v in items]
-    return list(dict.fromkeys(out))
-
-
-class SOFAFolder(HRTFDataset):
-    """Any folder of per-subject SOFA (or ``.pt``) files; the subject id comes from the name.
-
-    Parameters
-    ----------
-    root : path
-    pattern : str, default "*.sofa"
-        Glob relative to ``root`` (``**`` and ``/`` allowed). The subject id is the file name
-        without extension, or, when the pattern holds ``{subject}``, the part of the relative
-        path that matches it (e.g. ``"{subject}/hrtf.sofa"``, ``"sub-{subject}_hrir.sofa"``).
-    subject_ids, exclude_subject_ids, inputs, target, split, split_ratio, split_seed, cache_size,
-    verify_checksum
-        As for :class:`~hrtfeval.datasets.HUTUBS`.
-    """
-
-    database = "SOFAFolder"
-
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        pattern: str = "*.sofa",
-        *,
-        subject_ids: Sequence[str] | None = None,
-        exclude_subject_ids: Sequence[str] | None = None,
-        verify_checksum: bool = False,
-        inputs: HRTFSpec | Sequence[HRTFSpec] | None = None,
-        target: HRTFSpec | Sequence[HRTFSpec] | None = None,
-        split: str = "all",
-        split_ratio: Sequence[float] = (0.8, 0.1, 0.1),
-        split_seed: int = 0,
-        cache_size: int | None = DEFAULT_CACHE_SIZE,
-    ) -> None:
-        if not isinstance(pattern, str) or not pattern.strip():
-            raise ValueError(f"pattern must be a non-empty glob string; got {pattern!r}")
-        ins = check_specs(inputs, "inputs", required=True)
-        tgt = check_specs(target, "target", required=False)
-        check_spec_rows(ins + tgt)
-        split, ratio, seed = check_split_args(split, split_ratio, split_seed)
-        cache = check_cache_size(cache_size)
-
-        def as_id(v: Any, what: str) -> str:
-            if not isinstance(v, str) or not v:
-                raise ValueError(f"{what} must hold non-empty strings; got {v!r}")
-            return v
-
-        ids = parse_ids(subject_ids, "subject_ids", as_id)
-        excluded = parse_ids(exclude_subject_ids, "exclude_subject_ids", as_id) or []
-        base = Path(root)
-        if not base.is_dir():
-            raise HrtfevalError("is not a directory", str(root))
-        found = _scan_pattern(base, pattern)
-        self.pattern = pattern
-        self._setup(
-            base, found, ids, excluded, ins, tgt, split, ratio, seed, cache,
-            f"pattern {pattern!r}",
-        )  # fmt: skip
-        if verify_checksum:
-            verify_checksums(base, [self.relative_reference(s) for s in self.subject_ids], {})
-
-
-def _scan_pattern(root: Path, pattern: str) -> dict[str, Path]:
-    if "{subject}" in pattern:
-        glob = pattern.replace("{subject}", "*")
-        parts = [re.escape(p) for p in pattern.split("{subject}")]
-        regex = re.compile(
-            "(?P<subject>[^/]+)".join(
-                p.replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
-                for p in parts
-            )
-            + r"\Z"
-        )
-    else:
-        glob, regex = pattern, None
-    found: dict[str, Path] = {}
-    for path in sorted(root.glob(glob), key=lambda p: natural_key(p.as_posix())):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        rel = path.relative_to(root).as_posix()
-        if regex is None:
-            sid = path.stem
-        else:
-            m = regex.match(rel)
-            if m is None:
-                continue
-            sid = m.group("subject")
-        if sid in found:
-            raise HrtfevalError(
-                f"subject {sid!r} matches two files, {found[sid].relative_to(root).as_posix()} "
-                f"and {rel}; narrow the pattern {pattern!r}",
-                str(root),
-            )
-        found[sid] = path
-    return found

@@ -18,10 +18,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 from ..errors import HrtfevalError
+from ..outputs import ensure_folder
 
 __all__ = [
     "MANIFEST",
@@ -112,10 +114,7 @@ def download_file(url: str, dest: str | os.PathLike, *, timeout: float = TIMEOUT
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + PART_SUFFIX)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HrtfevalError(f"cannot create the folder: {exc.strerror or exc}", str(dest.parent))
+    ensure_folder(dest.parent)
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     progress = None
@@ -214,7 +213,9 @@ def update_manifest(root: str | os.PathLike, sums: dict[str, str]) -> None:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise HrtfevalError(f"cannot write the checksum manifest: {exc.strerror or exc}", str(path))
+        raise HrtfevalError(
+            f"cannot write the checksum manifest: {exc.strerror or exc}", str(path)
+        ) from None
 
 
 def verify_files(

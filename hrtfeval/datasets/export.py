@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..outputs import ensure_folder
 from .spec import HRTFSpec
 
 __all__ = ["PT_KEYS", "save_prediction"]
@@ -121,12 +122,7 @@ def save_prediction(
     from ..outputs import OutputPlan
 
     plan = OutputPlan(inputs)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        from ..errors import HrtfevalError
-
-        raise HrtfevalError(f"cannot create the folder: {exc.strerror or exc}", str(path.parent))
+    ensure_folder(path.parent)
     target = plan.file(path, "the prediction file", replace_hrtf=True)
     with tempfile.TemporaryDirectory(prefix="hrtfeval-prediction-") as tmp:
         part = Path(tmp) / f"prediction{suffix}"

@@ -9,8 +9,9 @@ array into samples for the spec's ``index_by``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ class HRTFSpec:
                 f"{', '.join(repr(s) for s in allowed)}; got {self.signal!r}{hint}"
             )
         ears = _choice("ears", self.ears, EARS)
-        index_by = self.index_by
+        index_by: Any = self.index_by
         if isinstance(index_by, str):
             index_by = (index_by,)
         try:
@@ -172,7 +173,9 @@ def _check_positions(value: Any) -> str | tuple[int, ...]:
             return "all"
     else:
         try:
-            items = list(np.asarray(value).reshape(-1)) if not np.isscalar(value) else [value]
+            items: list[Any] | None = (
+                list(np.asarray(value).reshape(-1)) if not np.isscalar(value) else [value]
+            )
         except (TypeError, ValueError):
             items = None
         if items and all(
@@ -313,7 +316,7 @@ def _band_mask(freqs: np.ndarray, spec: HRTFSpec, file: str) -> np.ndarray:
     return keep
 
 
-def _spectral(x: np.ndarray, signal: str) -> np.ndarray:
+def _spectral(x: np.ndarray, signal: str | None) -> np.ndarray:
     if signal == "tf_complex":
         return np.ascontiguousarray(x, dtype=np.complex64)
     if signal == "tf_real":

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def natural_key(text: str) -> tuple:
     )
 
 
-def natural_sorted(ids: Sequence[str]) -> list[str]:
+def natural_sorted(ids: Iterable[str]) -> list[str]:
     return sorted(ids, key=natural_key)
 
 
@@ -58,7 +59,7 @@ def check_split_ratio(split_ratio: Any) -> tuple[float, float, float]:
             "split_ratio must be three numbers >= 0 (train, validation, test) that sum to 1; "
             f"got {split_ratio!r}"
         )
-    return values  # type: ignore[return-value]
+    return values
 
 
 def split_counts(n: int, split_ratio: Sequence[float]) -> tuple[int, int, int]:

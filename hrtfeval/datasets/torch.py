@@ -8,7 +8,8 @@ same numbers. Importing this module imports torch.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
