@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .coords import cartesian_to_spherical, spherical_to_unit  # noqa: F401 - their old home
+# Their home is coords; imported from here too (regions, align, weights, plot, tests).
+from .coords import cartesian_to_spherical, spherical_to_unit  # noqa: F401
 
 #: ``data`` holds impulse responses (time samples on the last axis).
 IR = "ir"
@@ -110,7 +111,7 @@ def silent_rows(data: np.ndarray, ear_sums: np.ndarray | None = None) -> np.ndar
     candidates = ear_sums == 0
     if candidates.any():
         silent[candidates] = ~np.any(data[candidates] != 0, axis=-1)
-    return silent.any(axis=-1) if silent.ndim > 1 else silent
+    return np.asarray(silent.any(axis=-1)) if silent.ndim > 1 else silent
 
 
 #: Directions named in a message about many (the rest are counted).

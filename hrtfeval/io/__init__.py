@@ -97,12 +97,17 @@ def read_hrtf(
     """
     name = str(path)
     kind = _detect_format(path)
-    limits = {"max_memory": max_memory, "n_fft": n_fft, "reserved": reserved}
     with warnings_about(name):
         try:
             if kind == "sofa":
-                return read_sofa(path, apply_delay=apply_delay, **limits)
-            return read_pt(path, **limits)
+                return read_sofa(
+                    path,
+                    apply_delay=apply_delay,
+                    max_memory=max_memory,
+                    n_fft=n_fft,
+                    reserved=reserved,
+                )
+            return read_pt(path, max_memory=max_memory, n_fft=n_fft, reserved=reserved)
         except HrtfevalError:
             raise
         except MemoryError:

@@ -103,8 +103,8 @@ def _check_data(values: np.ndarray, name: str, file: str, fill: Any = None) -> n
     Returns the (M,) mask of silent directions (an ear all zeros), found from the same per-ear
     sums that check finiteness: only ears summing to exactly 0 are looked at again. ``fill``
     returns the variable's fill value (asked only when needed): elements equal to it were never
-    written (or a damaged chunk index lost them). Only the netCDF-sized fills (|fill| >= 1e30) are checked, through the
-    same sums: an ear holding one has a sum of that size.
+    written (or a damaged chunk index lost them). Only the netCDF-sized fills (|fill| >= 1e30)
+    are checked, through the same sums: an ear holding one has a sum of that size.
     """
     if values.ndim != 3:
         raise HrtfevalError(

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..coords import _SAMPLE_UNITS, _SECOND_UNITS
+from ..coords import SAMPLE_UNITS, SECOND_UNITS
 from ..errors import HrtfevalError, HrtfevalWarning
 from ..model import IR
 from .checks import _Budget, _check_finite
@@ -58,7 +58,7 @@ def _sofa_delay(
         )
     units = _attr(ds.variables["Data.Delay"], "Units")
     unit = (units or "").lower()
-    if unit in _SECOND_UNITS:
+    if unit in SECOND_UNITS:
         if sampling_rate is None:
             if np.any(values != 0):
                 warnings.warn(
@@ -71,7 +71,7 @@ def _sofa_delay(
                 )
             return None
         values = values * sampling_rate
-    elif unit not in _SAMPLE_UNITS:
+    elif unit not in SAMPLE_UNITS:
         raise HrtfevalError(
             f"Data.Delay has units {units!r}; expected samples (no Units attribute) or 'second'",
             file=file,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..coords import (
-    _ANGLE_UNITS,
-    _LENGTH_UNITS,
-    _fold_elevation,
-    _unit_tokens,
+    ANGLE_UNITS,
+    LENGTH_UNITS,
     cartesian_to_spherical,
+    fold_elevation,
+    unit_tokens,
+    wrap_azimuth,
 )
 from ..errors import HrtfevalError
 from .checks import _check_finite
@@ -57,13 +58,13 @@ def _parse_positions(
     cartesian) for :attr:`~hrtfeval.model.HRTFSet.stored_positions`."""
     values = np.asarray(values, dtype=np.float64)
     _check_finite(values, name, file)
-    tokens = _unit_tokens(units) if units else []
-    angle_tokens = [_ANGLE_UNITS.get(t) for t in tokens]
+    tokens = unit_tokens(units) if units else []
+    angle_tokens = [ANGLE_UNITS.get(t) for t in tokens]
     ptype = (position_type or "").strip().lower()
     if not ptype:
         if not tokens or angle_tokens[0] is not None:
             ptype = "spherical"
-        elif tokens and all(t in _LENGTH_UNITS for t in tokens):
+        elif tokens and all(t in LENGTH_UNITS for t in tokens):
             ptype = "cartesian"
         else:
             raise HrtfevalError(
@@ -79,7 +80,7 @@ def _parse_positions(
             len(tokens) <= 3
             and angle_tokens[0] is not None
             and (len(tokens) < 2 or angle_tokens[1] is not None)
-            and (len(tokens) < 3 or tokens[2] in _LENGTH_UNITS)
+            and (len(tokens) < 3 or tokens[2] in LENGTH_UNITS)
         ):
             angle_unit = (angle_tokens[0], angle_tokens[1] if len(tokens) > 1 else angle_tokens[0])
         else:
@@ -93,14 +94,12 @@ def _parse_positions(
             if unit == "radian":
                 out[:, col] = np.rad2deg(out[:, col])
         stored = out.copy()
-        out[:, 0], out[:, 1] = _fold_elevation(out[:, 0], out[:, 1])
-        az = np.mod(out[:, 0], 360.0)
-        az[az >= 360.0] -= 360.0  # np.mod(-1e-15, 360) rounds to 360.0
-        out[:, 0] = az
+        out[:, 0], out[:, 1] = fold_elevation(out[:, 0], out[:, 1])
+        out[:, 0] = wrap_azimuth(out[:, 0])
         return out, stored
 
     if ptype == "cartesian":
-        if tokens and not (len(tokens) in (1, 3) and all(t in _LENGTH_UNITS for t in tokens)):
+        if tokens and not (len(tokens) in (1, 3) and all(t in LENGTH_UNITS for t in tokens)):
             raise HrtfevalError(
                 f"{name} is cartesian with units {units!r}; expected 'metre' (or 'meter', 'm')",
                 file=file,

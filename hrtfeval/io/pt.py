@@ -91,9 +91,9 @@ def read_pt(
     elif isinstance(obj, dict):
         keys = [k for k in obj if k in PT_DATA_KEYS]
         if len(keys) != 1:
-            found = ", ".join(repr(k) for k in keys) if keys else "none"
+            present = ", ".join(repr(k) for k in keys) if keys else "none"
             raise HrtfevalError(
-                f"the dict has {found} of the data keys; expected exactly one of "
+                f"the dict has {present} of the data keys; expected exactly one of "
                 + ", ".join(repr(k) for k in PT_DATA_KEYS),
                 file=name,
             )

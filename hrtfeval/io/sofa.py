@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..coords import _HERTZ
+from ..coords import is_hertz
 from ..errors import HrtfevalError
 from ..model import IR, TF, HRTFSet, silent_rows
 from .checks import (
@@ -275,7 +275,7 @@ def _sofa_tf(
         )
     _check_finite(frequencies, "N", file)
     units = _attr(ds.variables["N"], "Units")
-    if units is not None and units.lower() not in _HERTZ:
+    if units is not None and not is_hertz(units):
         raise HrtfevalError(
             f"variable N has units {units!r}; expected 'hertz' (or 'Hz')", file=file
         )
@@ -307,7 +307,7 @@ def _sofa_sampling_rate(
             file=file,
         )
     units = _attr(ds.variables["Data.SamplingRate"], "Units")
-    if units is not None and units.lower() not in _HERTZ:
+    if units is not None and not is_hertz(units):
         raise HrtfevalError(
             f"Data.SamplingRate has units {units!r}; expected 'hertz' (or 'Hz')", file=file
         )
