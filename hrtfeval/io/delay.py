@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
 
 import numpy as np
 
 from ..coords import SAMPLE_UNITS, SECOND_UNITS
 from ..errors import HrtfevalError, HrtfevalWarning
 from ..model import IR
+from .backend import SofaFile
 from .checks import _Budget, _check_finite
 from .variables import _attr, _per_measurement, _read_var
 
@@ -20,7 +20,11 @@ DELAY_LOSS_WARN_FRACTION = 1e-3
 
 
 def _sofa_delay(
-    ds: Any, m_count: int, sampling_rate: float | None, file: str, budget: _Budget | None = None
+    ds: SofaFile,
+    m_count: int,
+    sampling_rate: float | None,
+    file: str,
+    budget: _Budget | None = None,
 ) -> np.ndarray | None:
     """``Data.Delay`` as (M, 2) samples, or None when the file has none.
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..coords import is_hertz
 from ..errors import HrtfevalError
 from ..model import IR, TF, HRTFSet, silent_rows
+from .backend import SofaFile, Unhandled, open_fast, open_general
 from .checks import (
     _Budget,
     _check_data,
@@ -70,39 +71,16 @@ def read_sofa(
     name = str(path)
     _check_file(path, "SOFA/netCDF")
     budget = _Budget(max_memory, n_fft, reserved)
-    from ._h5sofa import Unhandled, open_dataset
-
-    # netCDF-4 files through h5py (~20x cheaper to open); anything else, or anything that path
-    # does not handle, through netCDF4 itself.
-    h5 = open_dataset(name)
-    if h5 is not None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                with h5:
-                    hrtf = _read_sofa_dataset(h5, name, apply_delay, budget)
-            except Unhandled:
-                hrtf = None
-                budget.used = 0
+    # netCDF-4 files through h5py (~20x cheaper to open); anything else, or anything that
+    # back-end does not handle, through netCDF4 itself.
+    fast = open_fast(name)
+    if fast is not None:
+        hrtf = _read_fast(fast, name, apply_delay, budget)
         if hrtf is not None:
-            for w in caught:  # only now: a fallback would warn again
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             return hrtf
-    _check_nc3_size(name)
-    import netCDF4
-
-    try:
-        ds = netCDF4.Dataset(name, "r")
-    except (OSError, RuntimeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        if getattr(exc, "errno", None) == -101 or "HDF error" in reason:
-            # NC_EHDFERR: the HDF5 layer failed, typically a cut-off or damaged file
-            reason += " (truncated or corrupt HDF5 file?)"
-        raise HrtfevalError(f"not a readable SOFA/netCDF file: {reason}", file=name) from None
-    with ds:
+        budget.used = 0
+    with open_general(name) as ds:
         try:
-            # Plain ndarrays: masked arrays are slower and a fill value is not a missing sample.
-            ds.set_auto_mask(False)
             return _read_sofa_dataset(ds, name, apply_delay, budget)
         except HrtfevalError:
             raise
@@ -113,32 +91,24 @@ def read_sofa(
             ) from None
 
 
-def _check_nc3_size(name: str) -> None:
-    """A netCDF-3 file shorter than its header declares -> HrtfevalError (netCDF-C would read
-    the missing values as zeros)."""
-    from ._nc3 import HeaderError, needed_size
-
-    try:
-        with open(name, "rb") as fh:
-            needed = needed_size(fh)
-            size = os.fstat(fh.fileno()).st_size
-    except HeaderError as exc:
-        raise HrtfevalError(
-            f"not a readable SOFA/netCDF file: damaged or truncated netCDF-3 header ({exc})",
-            file=name,
-        ) from None
-    except OSError as exc:
-        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
-    if needed is not None and size < needed:
-        raise HrtfevalError(
-            f"truncated netCDF-3 file: it has {size} bytes, its header declares data up to "
-            f"byte {needed}",
-            file=name,
-        )
+def _read_fast(ds: SofaFile, file: str, apply_delay: bool, budget: _Budget) -> HRTFSet | None:
+    """:func:`_read_sofa_dataset` through the fast back-end, or None when it hit a call that
+    back-end does not answer (:class:`~.backend.Unhandled`). Its warnings are only raised when
+    it succeeds: the general back-end, reading the file again, would raise them again."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with ds:
+                hrtf = _read_sofa_dataset(ds, file, apply_delay, budget)
+        except Unhandled:
+            return None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return hrtf
 
 
 def _read_sofa_dataset(
-    ds: Any, file: str, apply_delay: bool = True, budget: _Budget | None = None
+    ds: SofaFile, file: str, apply_delay: bool = True, budget: _Budget | None = None
 ) -> HRTFSet:
     convention = _attr(ds, "SOFAConventions")
     if convention is None:
@@ -222,7 +192,7 @@ def _convention_domain(convention: str) -> str | None:
     return folded.get(convention.lower())
 
 
-def _sofa_ir(ds: Any, file: str, budget: _Budget | None) -> tuple[np.ndarray, np.ndarray]:
+def _sofa_ir(ds: SofaFile, file: str, budget: _Budget | None) -> tuple[np.ndarray, np.ndarray]:
     fill: list = []
     got = _read_var(ds, "Data.IR", file, _MRN, budget=budget, data_domain=IR, fill=fill)
     if got is None:
@@ -234,7 +204,7 @@ def _sofa_ir(ds: Any, file: str, budget: _Budget | None) -> tuple[np.ndarray, np
 
 
 def _sofa_tf(
-    ds: Any, file: str, budget: _Budget | None
+    ds: SofaFile, file: str, budget: _Budget | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     fills: list = []
     real = _read_var(ds, "Data.Real", file, _MRN, budget=budget, data_domain=TF, fill=fills)
@@ -283,7 +253,7 @@ def _sofa_tf(
 
 
 def _sofa_sampling_rate(
-    ds: Any, m_count: int, file: str, budget: _Budget | None = None, *, required: bool
+    ds: SofaFile, m_count: int, file: str, budget: _Budget | None = None, *, required: bool
 ) -> float | None:
     got = _read_var(ds, "Data.SamplingRate", file, budget=budget)
     if got is None:
@@ -315,7 +285,7 @@ def _sofa_sampling_rate(
 
 
 def _sofa_positions(
-    ds: Any, m_count: int, file: str, budget: _Budget | None = None
+    ds: SofaFile, m_count: int, file: str, budget: _Budget | None = None
 ) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None]:
     got = _read_var(ds, "SourcePosition", file, ("M", "C"), ("I", "C"), budget=budget)
     if got is None:

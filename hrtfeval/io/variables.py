@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HrtfevalError
+from .backend import SofaFile, SofaVariable
 from .checks import _Budget, _check_packing, _dtype_text
 
 # The large data arrays, read through the raw-chunk fast path when their layout allows it;
@@ -19,7 +20,7 @@ _ATTR_PADDING = " \t\r\n\x00"
 _MRN = ("M", "R", "N")  # the AES69 order of Data.IR, Data.Real and Data.Imag
 
 
-def _attr(obj: Any, key: str) -> str | None:
+def _attr(obj: SofaFile | SofaVariable, key: str) -> str | None:
     """A netCDF attribute as a stripped str, or None when absent."""
     try:
         value = obj.getncattr(key)
@@ -39,7 +40,7 @@ def _attr_text(value: Any) -> str:
 
 
 def _read_var(
-    ds: Any,
+    ds: SofaFile,
     name: str,
     file: str,
     *orders: tuple[str, ...],
@@ -78,13 +79,7 @@ def _read_var(
     values = None
     if name in _BULK_VARIABLES and not packing:
         # Raw chunks inflated by libdeflate (_h5fast): about half the CPU time of HDF5's own read.
-        raw_read = getattr(var, "read_raw_chunks", None)
-        if raw_read is not None:
-            values = raw_read()
-        else:
-            from ._h5fast import read_variable
-
-            values = read_variable(file, name)
+        values = ds.raw_values(name)
         if values is not None and values.shape != tuple(var.shape):
             values = None
     if values is None:
@@ -100,7 +95,7 @@ def _read_var(
             file=file,
         )
     if fill is not None:
-        fill.append(getattr(var, "get_fill_value", None))
+        fill.append(var.get_fill_value)
     if not orders:
         return values, ()  # no order to check: the dimension names are not needed
     dims = tuple(var.dimensions)
