@@ -8,7 +8,7 @@ import os
 import pickle
 import re
 import warnings
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -150,18 +150,34 @@ def _check_zip_crc(name: str) -> None:
     ``torch.load`` never checks the CRCs, so a flipped byte in the tensor data would be read
     as data. One streaming pass over the file (which is read anyway), in bounded memory.
     """
+    try:
+        fh = open(name, "rb")
+    except OSError:
+        return  # torch.load reports it
+    with fh:  # one handle: its signature, then the archive
+        try:
+            if fh.read(4) != _ZIP_MAGIC:
+                return  # a legacy (pickle) file: no checksums to check
+        except OSError:
+            return
+        bad = _first_bad_entry(fh, name)
+    if bad is not None:
+        raise HrtfevalError(
+            f"not a readable PyTorch file: its entry {bad!r} fails its CRC-32 check (the file "
+            "is damaged)",
+            file=name,
+        )
+
+
+def _first_bad_entry(fh: BinaryIO, name: str) -> str | None:
+    """The first entry of the zip archive ``fh`` that fails its CRC-32 check, or None."""
     import zipfile
     import zlib
 
     try:
-        with open(name, "rb") as fh:
-            if fh.read(4) != _ZIP_MAGIC:
-                return  # a legacy (pickle) file: no checksums to check
-    except OSError:
-        return  # torch.load reports it
-    try:
-        with zipfile.ZipFile(name) as archive:
-            bad = archive.testzip()
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as archive:
+            return archive.testzip()
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -176,12 +192,6 @@ def _check_zip_crc(name: str) -> None:
             f"not a readable PyTorch file: damaged zip archive ({_exception_line(exc)})",
             file=name,
         ) from None
-    if bad is not None:
-        raise HrtfevalError(
-            f"not a readable PyTorch file: its entry {bad!r} fails its CRC-32 check (the file "
-            "is damaged)",
-            file=name,
-        )
 
 
 def _pt_array(
