@@ -1,4 +1,6 @@
-"""What ``hrtfeval info`` reports about one file (:func:`describe`)."""
+"""What ``hrtfeval info`` reports about one file (:func:`describe`): its format, shape, rate,
+directions, delay and silent directions, read through :func:`hrtfeval.io.read_hrtf`, and the
+ITD/ILD ranges (:mod:`hrtfeval.cues`, imported only when they are asked for)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from .model import HRTFSet
+from .model import SHOWN_DIRECTIONS, HRTFSet
 
 
 def _silent_facts(hrtf: HRTFSet) -> dict[str, Any]:
     """``{"count": k, "first": [{"azimuth_deg", "elevation_deg"}, ...] or [row, ...]}`` of the
     silent directions."""
-    from .model import SHOWN_DIRECTIONS
-
     rows = np.flatnonzero(hrtf.silent_mask())[:SHOWN_DIRECTIONS]
     if hrtf.positions is None:
         first: list[Any] = [int(i) for i in rows]
@@ -56,7 +56,7 @@ def describe(path: str | os.PathLike, cues: bool = False) -> dict[str, Any]:
     HrtfevalError
         See :func:`read_hrtf`.
     """
-    from .io import read_hrtf
+    from .io import read_hrtf  # here: hrtfeval.io imports this module
 
     hrtf = read_hrtf(path)
     meta = hrtf.meta

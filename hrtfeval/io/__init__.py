@@ -6,11 +6,24 @@ pickle -> torch) and falls back on the extension. Every problem with a user's fi
 
 SOFA files are read read-only, and only the variables that are needed are touched:
 ``sofar.read_sofa`` verifies the whole file against its convention, which costs several times the
-read and prints notices to stdout. netCDF-4 (HDF5) files go through h5py (:mod:`._h5sofa`, which
-answers the netCDF4 calls made here, and :mod:`._h5fast` for the data arrays); netCDF-3 files and
-anything that path does not handle go through ``netCDF4.Dataset``. h5py, ``netCDF4`` and
-``torch`` are imported inside the functions that need them, so importing this module stays
-cheap.
+read and prints notices to stdout. h5py, ``netCDF4`` and ``torch`` are imported inside the
+functions that need them, so importing this package stays cheap.
+
+One job per module:
+
+* this package: :func:`read_hrtf` (format detection, the one-line errors and warnings);
+* :mod:`.sofa`: SOFA conventions, data, sampling rate and positions (:func:`read_sofa`);
+* :mod:`.variables`: one variable or attribute of an open SOFA file;
+* :mod:`.backend`: the interface of the two SOFA back-ends -- h5py for netCDF-4 files
+  (:mod:`._h5sofa`, raw chunks through :mod:`._h5fast`) and ``netCDF4`` for everything else
+  and whatever the h5py one does not handle (netCDF-3 sizes checked by :mod:`._nc3`);
+* :mod:`.delay`: ``Data.Delay``, read and applied (:func:`apply_delay`);
+* :mod:`.positions`: source positions -> azimuth, elevation, distance
+  (:func:`parse_source_positions`; the conventions are in :mod:`hrtfeval.coords`);
+* :mod:`.pt`: ``.pt`` files (:func:`read_pt`);
+* :mod:`.checks`: the checks both readers share (the file, the memory budget, the values).
+
+:func:`describe` (``hrtfeval info``) lives in :mod:`hrtfeval.info`; it is importable from here too.
 """
 
 from __future__ import annotations
