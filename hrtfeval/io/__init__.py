@@ -34,7 +34,7 @@ from pathlib import Path
 from ..errors import HrtfevalError, warnings_about
 from ..info import describe
 from ..model import HRTFSet
-from .checks import _FORMATS, _check_regular, _exception_line
+from .checks import _FORMATS, _check_regular, _exception_line, _os_error
 from .delay import DELAY_LOSS_WARN_FRACTION, apply_delay
 from .positions import parse_source_positions
 from .pt import _ZIP_MAGIC, PT_DATA_KEYS, read_pt
@@ -144,10 +144,8 @@ def _detect_format(path: str | os.PathLike) -> str:
     try:
         with open(p, "rb") as fh:
             head = fh.read(_HDF5_OFFSETS[-1] + len(_HDF5_MAGIC))
-    except FileNotFoundError:
-        raise HrtfevalError("file not found", file=name) from None
     except OSError as exc:
-        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+        raise _os_error(exc, name) from None
     if any(head[o : o + 8] == _HDF5_MAGIC for o in _HDF5_OFFSETS) or head[:4] in _CDF_MAGICS:
         return "sofa"
     if head[:4] == _ZIP_MAGIC:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import HrtfevalError
+from .checks import _os_error
 
 __all__ = ["Unhandled", "SofaVariable", "SofaVariables", "SofaFile", "open_fast", "open_general"]
 
@@ -163,7 +164,7 @@ def _check_nc3_size(name: str) -> None:
             file=name,
         ) from None
     except OSError as exc:
-        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+        raise _os_error(exc, name) from None
     if needed is not None and size < needed:
         raise HrtfevalError(
             f"truncated netCDF-3 file: it has {size} bytes, its header declares data up to "

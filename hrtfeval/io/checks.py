@@ -47,16 +47,21 @@ class _Budget:
         self.take(need, f"{name} of shape {tuple(shape)} with the spectra to score it", file)
 
 
+def _os_error(exc: OSError, name: str) -> HrtfevalError:
+    """The one-line error of ``exc``, raised opening or reading file ``name``."""
+    if isinstance(exc, FileNotFoundError):
+        return HrtfevalError("file not found", file=name)
+    return HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name)
+
+
 def _check_regular(path: str | os.PathLike) -> os.stat_result:
     """Missing, a directory, a FIFO, a device or a socket -> HrtfevalError (before ``open``
     blocks on a FIFO or reads a device forever)."""
     name = str(path)
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        raise HrtfevalError("file not found", file=name) from None
     except OSError as exc:
-        raise HrtfevalError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+        raise _os_error(exc, name) from None
     mode = info.st_mode
     if stat.S_ISDIR(mode):
         raise HrtfevalError(f"is a directory; expected a {_FORMATS} file", file=name)
