@@ -39,7 +39,7 @@ from .delay import DELAY_LOSS_WARN_FRACTION, apply_delay
 from .positions import parse_source_positions
 from .pt import _ZIP_MAGIC, PT_DATA_KEYS, read_pt
 from .sofa import SOFA_CONVENTION_ALIASES, SOFA_CONVENTIONS, read_sofa
-from .sofa import _read_sofa_dataset as _read_sofa_dataset  # tests wrap it (hrtfeval.io.sofa's)
+from .sofa import _read_sofa_dataset as _read_sofa_dataset  # its old path
 
 __all__ = [
     "SOFA_CONVENTIONS",
