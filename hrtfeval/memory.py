@@ -169,7 +169,7 @@ class PairReader:
     def prepare(self) -> None:
         """Import the SOFA readers (numpy, h5py): a reading child does it before its time limit
         starts, so that ``--timeout`` bounds reading files, not importing libraries."""
-        from . import _h5sofa, io  # noqa: F401
+        from .io import _h5sofa  # noqa: F401
 
     def __call__(self, path):
         from .io import read_hrtf

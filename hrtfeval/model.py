@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+# Their home is coords; imported from here too (regions, align, weights, plot, tests).
+from .coords import cartesian_to_spherical, spherical_to_unit  # noqa: F401
+
 #: ``data`` holds impulse responses (time samples on the last axis).
 IR = "ir"
 #: ``data`` holds complex transfer functions at ``frequencies``.
@@ -108,7 +111,7 @@ def silent_rows(data: np.ndarray, ear_sums: np.ndarray | None = None) -> np.ndar
     candidates = ear_sums == 0
     if candidates.any():
         silent[candidates] = ~np.any(data[candidates] != 0, axis=-1)
-    return silent.any(axis=-1) if silent.ndim > 1 else silent
+    return np.asarray(silent.any(axis=-1)) if silent.ndim > 1 else silent
 
 
 #: Directions named in a message about many (the rest are counted).
@@ -125,22 +128,3 @@ def format_directions(positions: np.ndarray | None, rows: np.ndarray) -> str:
     else:
         text = ", ".join(f"(az {positions[i, 0]:.4g}, el {positions[i, 1]:.4g} deg)" for i in shown)
     return text + (", ..." if rows.size > SHOWN_DIRECTIONS else "")
-
-
-def spherical_to_unit(positions: np.ndarray) -> np.ndarray:
-    """(M, 3) azimuth/elevation in degrees (distance ignored) -> (M, 3) unit vectors (x front, y left, z up)."""
-    az = np.deg2rad(np.asarray(positions[:, 0], dtype=np.float64))
-    el = np.deg2rad(np.asarray(positions[:, 1], dtype=np.float64))
-    cos_el = np.cos(el)
-    return np.stack([cos_el * np.cos(az), cos_el * np.sin(az), np.sin(el)], axis=1)
-
-
-def cartesian_to_spherical(xyz: np.ndarray) -> np.ndarray:
-    """(M, 3) cartesian metres -> (M, 3) azimuth [0, 360) deg, elevation deg, distance m."""
-    xyz = np.asarray(xyz, dtype=np.float64)
-    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    r = np.sqrt(x * x + y * y + z * z)
-    az = np.mod(np.rad2deg(np.arctan2(y, x)), 360.0)
-    az[az >= 360.0] -= 360.0  # np.mod(-1e-15, 360) rounds to 360.0 (y just below the x axis)
-    el = np.rad2deg(np.arctan2(z, np.hypot(x, y)))
-    return np.stack([az, el, r], axis=1)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hrtfeval import synth
-from hrtfeval._h5fast import read_variable
 from hrtfeval.io import read_hrtf
+from hrtfeval.io._h5fast import read_variable
 
 
 def netcdf_values(path, name):
@@ -83,7 +83,7 @@ def test_reader_uses_it_and_agrees(tmp_path, monkeypatch):
     ir = synth.spherical_head_hrirs(positions, 44100, 128)
     path = synth.write_sofa(tmp_path / "e.sofa", ir, positions, 44100)
     fast = read_hrtf(path).data
-    import hrtfeval._h5fast as h5fast
+    import hrtfeval.io._h5fast as h5fast
 
     calls = []
     real = h5fast.read_dataset
@@ -106,7 +106,7 @@ def test_every_inflater_gives_the_same_values(tmp_path, monkeypatch, inflater):
 
     from zlib_ng import zlib_ng
 
-    import hrtfeval._h5fast as h5fast
+    import hrtfeval.io._h5fast as h5fast
 
     values = np.random.default_rng(5).standard_normal((9, 2, 40))
     path = write_var(tmp_path / "z.nc", values, zlib=True, shuffle=True, chunksizes=(4, 2, 40))

@@ -8,9 +8,9 @@ import netCDF4
 import numpy as np
 import pytest
 
-from hrtfeval import _h5sofa, synth
+from hrtfeval import synth
 from hrtfeval.errors import HrtfevalError
-from hrtfeval.io import read_hrtf
+from hrtfeval.io import _h5sofa, read_hrtf
 
 
 def _no_netcdf4(*args, **kwargs):

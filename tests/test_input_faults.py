@@ -443,10 +443,10 @@ def test_string_sampling_rate(tmp_path):
 
 def test_netcdf4_fallback_errors_are_one_line(tmp_path, monkeypatch):
     """netCDF4's RuntimeError ('NetCDF: HDF error') on damaged metadata becomes one line."""
-    import hrtfeval._h5sofa
+    import hrtfeval.io._h5sofa
 
     path = _write(tmp_path / "x.sofa")
-    monkeypatch.setattr(hrtfeval._h5sofa, "open_dataset", lambda p: None)
+    monkeypatch.setattr(hrtfeval.io._h5sofa, "open_dataset", lambda p: None)
 
     class Broken:
         def __init__(self, *a, **k):
@@ -540,17 +540,17 @@ def test_reader_warning_is_one_line_naming_the_file(tmp_path):
 
 
 def test_library_warnings_are_named_and_one_line(tmp_path, monkeypatch):
-    import hrtfeval.io
+    import hrtfeval.io.sofa
 
     path = _write(tmp_path / "w.sofa")
-    original = hrtfeval.io._read_sofa_dataset
+    original = hrtfeval.io.sofa._read_sofa_dataset
 
     def noisy(*a, **k):
         warnings.warn("a library\nsays two lines", RuntimeWarning)
         warnings.warn("a library\nsays two lines", RuntimeWarning)  # repeated: shown once
         return original(*a, **k)
 
-    monkeypatch.setattr(hrtfeval.io, "_read_sofa_dataset", noisy)
+    monkeypatch.setattr(hrtfeval.io.sofa, "_read_sofa_dataset", noisy)
     with pytest.warns(HrtfevalWarning, match=r"w.sofa: a library says two lines"):
         read_hrtf(path)
     result = runner.invoke(app, ["info", str(path)])
@@ -819,7 +819,7 @@ def test_truncated_netcdf3_file_is_an_error_not_zeros(tmp_path, fmt):
 def test_needed_size_of_netcdf3_files_with_records(tmp_path):
     """The header's declared size (with record variables) never exceeds a whole file's size, and
     one byte less of data is caught."""
-    from hrtfeval._nc3 import needed_size
+    from hrtfeval.io._nc3 import needed_size
 
     for fmt in ("NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"):
         path = tmp_path / f"{fmt}.nc"

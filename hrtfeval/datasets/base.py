@@ -411,7 +411,7 @@ def _take(values: np.ndarray, pos: int | None, ear: int | None) -> np.ndarray:
 
 def _count_measurements(path: Path) -> int:
     """M of a SOFA file without reading its data (h5py shape), else by reading it."""
-    from .._h5sofa import open_dataset
+    from ..io._h5sofa import open_dataset
 
     ds = open_dataset(str(path)) if path.suffix.lower() == ".sofa" else None
     if ds is not None:

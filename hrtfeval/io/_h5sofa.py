@@ -1,5 +1,6 @@
-"""Read the netCDF-4 (HDF5) layout of SOFA files with h5py, through the few calls of the netCDF4
-API that :mod:`hrtfeval.io` uses.
+"""The fast back-end (:func:`hrtfeval.io.backend.open_fast`): the netCDF-4 (HDF5) layout of SOFA
+files read with h5py, through the few calls of the netCDF4 API that :mod:`hrtfeval.io` uses
+(:class:`~hrtfeval.io.backend.SofaFile`).
 
 Opening a file with ``netCDF4.Dataset`` reads the whole file's metadata (every variable,
 dimension and attribute) and costs about 2 ms; a SOFA set is scored in a few milliseconds more,
@@ -8,7 +9,8 @@ reads only what is asked for (through h5py's low-level API: the high-level objec
 than the reads here). :func:`open_dataset` returns an object with the attributes and
 methods :mod:`hrtfeval.io` calls on a ``netCDF4.Dataset`` (``variables``, ``getncattr``,
 ``set_auto_mask``) and on its variables (``shape``, ``dtype``, ``dimensions``, ``ncattrs``,
-``getncattr``, ``[...]``), with the same values.
+``getncattr``, ``get_fill_value``, ``[...]``), with the same values, and ``raw_values``: the
+big data arrays through their raw chunks (:mod:`._h5fast`).
 
 It handles the layout the netCDF-C library writes -- every variable an HDF5 dataset whose
 ``DIMENSION_LIST`` names its dimensions, dimensions without a variable marked as such -- and
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import _h5fast
+from .backend import Unhandled
 
 #: The NAME attribute netCDF-C gives a dimension that has no coordinate variable.
 _PURE_DIMENSION = "This is a netCDF dimension but not a netCDF variable."
@@ -32,10 +35,6 @@ _PURE_DIMENSION = "This is a netCDF dimension but not a netCDF variable."
 _NON_COORD_PREFIX = "_nc4_non_coord_"
 #: netCDF attributes that make the library transform values on read (not modelled here).
 _TRANSFORMING_ATTRS = frozenset({"scale_factor", "add_offset"})
-
-
-class Unhandled(Exception):
-    """The file is not in the layout this module reads; read it with netCDF4 instead."""
 
 
 def open_dataset(path: str) -> Dataset | None:
@@ -275,6 +274,11 @@ class Dataset:
 
     def getncattr(self, key: str) -> Any:
         return _attribute(self._fid, key)
+
+    def raw_values(self, name: str) -> np.ndarray | None:
+        """Variable ``name`` through :meth:`Variable.read_raw_chunks`, or None."""
+        var = self.variables.get(name)
+        return None if var is None else var.read_raw_chunks()
 
     def close(self) -> None:
         self._fid.close()

@@ -43,6 +43,10 @@ def read_variable(path: str, name: str) -> np.ndarray | None:
 
     ``None`` means: h5py missing, not an HDF5 file, no such dataset, or a storage layout or
     filter this fast path does not decode. Never raises for those; the caller falls back.
+
+    A standalone read that opens the file (for tests and tools). The SOFA reader never calls
+    it: it reads through the file its back-end already holds open (:func:`read_dataset`, from
+    :meth:`hrtfeval.io._h5sofa.Variable.read_raw_chunks`).
     """
     try:
         import h5py
