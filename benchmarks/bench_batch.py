@@ -231,7 +231,7 @@ def main() -> None:
                 "default: speed-up over the per-pair code (median round)",
                 f"{speedup:.1f}x",
                 ">= 20x",
-                verdict(speedup >= 20)  # a negative marginal (noise) fails all three,
+                verdict(speedup >= 20),  # a negative marginal (noise) fails all three
             ),
             (
                 "default: marginal / netCDF4 read (median round)",
