@@ -114,14 +114,24 @@ def lfilter(b, a, x) -> np.ndarray:
     # Samples first: each step of the recursion then works on contiguous rows of all signals.
     xt = np.ascontiguousarray(x.reshape(-1, shape[-1]).T)
     yt = np.empty_like(xt)
-    state = np.zeros((b.shape[0] - 1, xt.shape[1]))
-    b_mid, a_mid = b[1:-1, None], a[1:-1, None]
+    order = b.shape[0] - 1
+    # z_0 .. z_{order-1}, then a row of -0.0 that is never written: x + -0.0 is x exactly (signed
+    # zeros too), so the last state x b_L - y a_L comes out of the same (z + x b) - y a as the
+    # others. Five ufunc calls a sample, into preallocated rows: the loop's cost is per call.
+    state = np.zeros((order + 1, xt.shape[1]))
+    state[order] = -0.0
+    z0, head, tail = state[0], state[:order], state[1:]
+    b_col, a_rest = b[:, None], a[1:, None]
+    bx = np.empty_like(state)
+    bx_rest = bx[1:]
+    ay = np.empty_like(head)
+    multiply, add, subtract = np.multiply, np.add, np.subtract
     for k in range(xt.shape[0]):
-        xn = xt[k]
-        yn = state[0] + b[0] * xn
-        last = xn * b[-1] - yn * a[-1]
+        yn = yt[k]
+        multiply(b_col, xt[k], out=bx)
+        add(z0, bx[0], out=yn)  # y = z_0 + x b_0
         # z_i = (z_{i+1} + x b_{i+1}) - y a_{i+1}, each from the previous step's z_{i+1}.
-        state[:-1] = state[1:] + b_mid * xn - a_mid * yn
-        state[-1] = last
-        yt[k] = yn
+        add(tail, bx_rest, out=bx_rest)
+        multiply(a_rest, yn, out=ay)
+        subtract(bx_rest, ay, out=head)
     return yt.T.reshape(shape)

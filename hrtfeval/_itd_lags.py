@@ -163,8 +163,10 @@ def _hilbert_envelope(torch, y):
     sign[0] = 0.0
     if n % 2 == 0:
         sign[-1] = 0.0
-    quadrature = torch.fft.irfft(spectrum * (sign * -1j), n=n)
-    return torch.sqrt(y * y + quadrature * quadrature)
+    # In place where a temporary is not needed again (the same operations, fewer passes over
+    # memory): the ITD's blocks are ~1 MB, so every extra buffer costs a pass.
+    quadrature = torch.fft.irfft(spectrum.mul_(sign * -1j), n=n)
+    return quadrature.mul_(quadrature).add_(y * y).sqrt_()
 
 
 def _correlation(torch, envelope, n: int, m: int):
@@ -174,7 +176,7 @@ def _correlation(torch, envelope, n: int, m: int):
     index m + k; indices n .. m - n hold no lag (zero up to rounding).
     """
     spectra = torch.fft.rfft(envelope, n=m)
-    return torch.fft.irfft(spectra[..., 0, :] * spectra[..., 1, :].conj(), n=m)
+    return torch.fft.irfft(spectra[..., 0, :].mul_(spectra[..., 1, :].conj()), n=m)
 
 
 def _exact_lags(torch, x, fs: float, method: str):
@@ -258,7 +260,7 @@ def _maxiacce_fast(torch, x, fs: float, tol: float):
     # float32 neither underflows nor overflows whatever the data's units.
     exponent = torch.frexp(x.abs().amax(dim=-1, keepdim=True)).exponent
     scaled = (x * torch.exp2(-exponent.to(x.dtype))).to(torch.float32)
-    spectrum = torch.fft.rfft(scaled, n=m) * _lowpass_spectrum(fs, n, m, x.device)
+    spectrum = torch.fft.rfft(scaled, n=m).mul_(_lowpass_spectrum(fs, n, m, x.device))
     envelope = _hilbert_envelope(torch, torch.fft.irfft(spectrum, n=m)[..., :n])
     circular = _correlation(torch, envelope, n, m)
     # Indices n .. m - n hold no lag, only rounding: one of them can top the list only where

@@ -617,11 +617,13 @@ class BatchScorer:
         if n_pairs is not None:
             n = 0 if n_pairs <= 1 else min(n, n_pairs)  # a pool costs more than one pair
         self.workers = n
-        if n > 1:  # W workers hold W pairs at once: each gets its share of the limit
+        if n > 1 or options.max_memory is None:
+            # W workers hold W pairs at once: each gets its share of the limit. The default limit
+            # is resolved once here, not (from /proc and the cgroup files) per pair and file.
             import dataclasses
 
             self.options = dataclasses.replace(
-                options, max_memory=max(1, options.memory_limit // n)
+                options, max_memory=max(1, options.memory_limit // max(n, 1))
             )
         self.stack = stack
         self.batch_size = max(1, int(batch_size))

@@ -245,9 +245,10 @@ def linear_to_db(torch, x, eps: float):
             # 20*log10(max(|x|, eps)) == 10*log10(max(|x|**2, eps**2)): torch's complex abs is
             # several times slower on the CPU than the two squares. |x|**2 overflows only above
             # 1.3e154; should it, take the modulus after all.
-            power = x.real.square() + x.imag.square()
+            power = x.real.square().add_(x.imag.square())
             if not bool(torch.isinf(power).any()):
-                return 10.0 * torch.log10(torch.clamp(power, min=eps * eps))
+                # In place on the temporary: the same operations, fewer passes over memory.
+                return power.clamp_(min=eps * eps).log10_().mul_(10.0)
         x = x.abs()
     return 20.0 * torch.log10(torch.clamp(x, min=eps))
 

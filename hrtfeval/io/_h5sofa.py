@@ -111,6 +111,10 @@ def _wrap(object_id):
 class Variable:
     """One netCDF variable (an HDF5 dataset)."""
 
+    #: :meth:`_Variables._lookup` raises :class:`Unhandled` for a variable with scale_factor or
+    #: add_offset, so a Variable never needs unpacking (the reader skips listing its attributes).
+    never_packed = True
+
     def __init__(self, dsid, name: str, scale_name):
         self._id = dsid
         self.name = name

@@ -73,7 +73,9 @@ def _read_var(
             budget.take_data(shape, data_domain, itemsize, name, file)
         else:
             budget.take(math.prod(shape) * (itemsize + 8), f"{name} of shape {shape}", file)
-    packing = set(var.ncattrs()) & _PACKING_ATTRS
+    # The h5py path never hands out a packed variable (it leaves those to netCDF4): no need to
+    # list its attributes (one HDF5 open per attribute).
+    packing = set() if getattr(var, "never_packed", False) else set(var.ncattrs()) & _PACKING_ATTRS
     for attr in sorted(packing):
         _check_packing(var.getncattr(attr), name, attr, file)
     values = None
