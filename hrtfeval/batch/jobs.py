@@ -1,18 +1,44 @@
-"""The jobs a worker process runs (read and align a pair, score it) and the worker set-up;
-the same functions run in this process with ``--workers 0``."""
+"""The stages of scoring one pair, as job functions: read and align it (:func:`load_job`), score
+it (:func:`score_job` = both stages), and the worker set-up.
+
+The same functions run in a worker process (the pool pickles them by name and their results
+back), in this process with ``--workers 0``, and under the stacked (CUDA) path, which loads with
+:func:`load_job` and falls back on :func:`score_aligned_dict` pair by pair. Every job returns an
+:data:`Outcome` instead of raising: a pair's failure must not stop the run.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import HrtfevalError
 from .pairing import Pair
 
-# ----------------------------------------------------------------------------------------------
-# Scoring one pair (in a worker process or in-process)
+if TYPE_CHECKING:
+    from ..align import AlignedPair
+    from ..scoring import ScoreOptions
+
+#: What a job gives: ``("ok", value)`` or ``("error", message)`` (the pool's protocol too).
+Outcome = tuple[str, Any]
+
+
+class Job(NamedTuple):
+    """One pair's job, sent to a worker (pickled).
+
+    ``read_timeout`` (s) reads the files in a child process (in-process scoring); in a worker it
+    is None, the pool times the whole job. ``device``: a device name (``"cpu"``, ``"cuda:0"``) or
+    a ``torch.device``.
+    """
+
+    prediction: str
+    target: str
+    options: ScoreOptions
+    device: Any
+    read_timeout: float | None
 
 
 @dataclass
@@ -22,6 +48,12 @@ class PairResult:
     pair: Pair
     score: dict[str, Any] | None = None
     error: str | None = None
+
+    @classmethod
+    def of(cls, pair: Pair, outcome: Outcome) -> PairResult:
+        """The result of ``pair`` from a job's :data:`Outcome`."""
+        status, value = outcome
+        return cls(pair, score=value) if status == "ok" else cls(pair, error=value)
 
 
 def error_text(exc: BaseException) -> str:
@@ -34,36 +66,45 @@ def error_text(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {exc} (please report this as a bug)"
 
 
-def _score_job(job) -> tuple[str, Any]:
-    """Worker: read, align and score one pair -> ("ok", PairScore.as_dict()) or ("error", text).
-
-    ``job`` is ``(prediction, target, options, device, read_timeout)``; ``read_timeout`` (s)
-    reads the files in a child process (in-process scoring); in a worker it is None, the pool
-    times the whole job.
-    """
-    prediction, target, options, device, read_timeout = job
+def guarded(fn: Callable[..., Any], *args: Any) -> Outcome:
+    """``("ok", fn(*args))``, or ``("error", error_text(exc))`` when it raises."""
     try:
-        from ..scoring import load_aligned, resolve_device, score_aligned
-
-        aligned = load_aligned(prediction, target, options, timeout=read_timeout)
-        dev = resolve_device(device) if isinstance(device, str) else device
-        return "ok", score_aligned(aligned, options, dev).as_dict()
+        return "ok", fn(*args)
     except Exception as exc:  # noqa: BLE001 - a pair's failure must not stop the run
         return "error", error_text(exc)
 
 
-def _load_job(job) -> tuple[str, Any]:
-    """Worker: read and align one pair -> ("ok", AlignedPair) or ("error", text)."""
-    prediction, target, options, _device, read_timeout = job
-    try:
-        from ..scoring import load_aligned
+def load_aligned_pair(job: Job) -> AlignedPair:
+    """Stage 1: read both files of ``job`` and align them (raises on a bad pair)."""
+    from ..scoring import load_aligned
 
-        return "ok", load_aligned(prediction, target, options, timeout=read_timeout)
-    except Exception as exc:  # noqa: BLE001
-        return "error", error_text(exc)
+    return load_aligned(job.prediction, job.target, job.options, timeout=job.read_timeout)
 
 
-def _init_worker(quiet: bool = False) -> None:
+def score_aligned_dict(aligned: AlignedPair, options: ScoreOptions, device: Any) -> dict[str, Any]:
+    """Stage 2: score an aligned pair on ``device`` (a name or a ``torch.device``) ->
+    ``PairScore.as_dict()`` (raises on a pair that cannot be scored)."""
+    from ..scoring import resolve_device, score_aligned
+
+    dev = resolve_device(device) if isinstance(device, str) else device
+    return score_aligned(aligned, options, dev).as_dict()
+
+
+def _load_and_score(job: Job) -> dict[str, Any]:
+    return score_aligned_dict(load_aligned_pair(job), job.options, job.device)
+
+
+def score_job(job: Job) -> Outcome:
+    """Read, align and score one pair -> ("ok", PairScore.as_dict()) or ("error", text)."""
+    return guarded(_load_and_score, job)
+
+
+def load_job(job: Job) -> Outcome:
+    """Read and align one pair -> ("ok", AlignedPair) or ("error", text)."""
+    return guarded(load_aligned_pair, job)
+
+
+def init_worker(quiet: bool = False) -> None:
     """Worker set-up: one torch thread, stdout kept clean, Ctrl-C left to the main process;
     ``quiet`` (``--quiet``): no warnings."""
     import signal
@@ -109,11 +150,12 @@ def keep_heap_memory() -> None:
     libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
 
 
-def _resolve_job(device: str) -> tuple[str, str]:
-    """Worker: the device ``auto`` means here (so that the main process need not import torch)."""
-    try:
-        from ..scoring import resolve_device
+def _resolved_name(device: str) -> str:
+    from ..scoring import resolve_device
 
-        return "ok", str(resolve_device(device))
-    except Exception as exc:  # noqa: BLE001
-        return "error", error_text(exc)
+    return str(resolve_device(device))
+
+
+def resolve_job(device: str) -> Outcome:
+    """Worker: the device ``auto`` means here (so that the main process need not import torch)."""
+    return guarded(_resolved_name, device)

@@ -4,16 +4,20 @@ and running a batch: pairs in, the batch document out."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, closing
+from typing import TYPE_CHECKING, Any
 
 from .. import procs
 from ..errors import HrtfevalError
 from .document import batch_spec, finish, make_entry
-from .jobs import PairResult, _init_worker, _load_job, _resolve_job, _score_job
+from .jobs import Job, Outcome, PairResult, init_worker, load_job, resolve_job, score_job
 from .pairing import Pair, PairList
 from .shards import select_shard
-from .stacked import score_group, stack_key
+from .stacked import score_stacked
+
+if TYPE_CHECKING:
+    from ..scoring import ScoreOptions
 
 #: Pairs stacked into one batch on the GPU (only pairs of identical shape, domain and rate).
 DEFAULT_BATCH_SIZE = 32
@@ -78,21 +82,21 @@ class WorkerPool(procs.WorkerPool):
             workers,
             timeout=timeout,
             preload=_PRELOAD,
-            initializer=functools.partial(_init_worker, quiet) if quiet else _init_worker,
+            initializer=functools.partial(init_worker, quiet) if quiet else init_worker,
         )
 
     def start(self, device: str = "cpu") -> str:
         """Start the workers and return ``device`` resolved by one of them (``auto`` -> cpu or
         cuda). Raises HrtfevalError when they cannot start or the device is not available."""
-        status, value = next(self.map(_resolve_job, [device], 1))
+        status, value = next(self.map(resolve_job, [device], 1))
         if status != "ok":
             raise HrtfevalError(value)
         return value
 
 
 def ordered_map(
-    fn: Callable, jobs: list, pool: WorkerPool | None, window: int
-) -> Iterator[tuple[str, Any]]:
+    fn: Callable[[Any], Outcome], jobs: list, pool: WorkerPool | None, window: int
+) -> Iterator[Outcome]:
     """``fn(job)`` for every job, in order, in ``pool`` with at most ``window`` jobs in flight
     (so results never pile up), or in this process when ``pool`` is None."""
     if pool is None:
@@ -137,7 +141,7 @@ class BatchScorer:
 
     def __init__(
         self,
-        options,
+        options: ScoreOptions,
         device: str = "auto",
         workers: int | None = None,
         *,
@@ -163,29 +167,20 @@ class BatchScorer:
             )
         self.stack = stack
         self.batch_size = max(1, int(batch_size))
-        self.device = None
-        self._torch_device = None
+        self.device: str | None = None
+        self._torch_device: Any = None  # torch.device, when this process scores
         self._pool: WorkerPool | None = None
-        self._threads = None
+        self._threads: AbstractContextManager[Any] | None = None
 
     def __enter__(self) -> BatchScorer:
         try:
+            from_workers = None
             requested = str(self.requested).strip().lower()
             if self.workers > 0:
                 self._pool = WorkerPool(self.workers, self.timeout, self.quiet)
                 # The main process imports torch only when it scores (stacked batches).
-                self.device = self._pool.start(requested)
-            if self.workers == 0 or self.device.startswith("cuda"):
-                from ..scoring import resolve_device
-
-                self._torch_device = resolve_device(requested)
-                self.device = str(self._torch_device)
-            if self.stack is None:
-                self.stack = self.device.startswith("cuda")
-            if self.stack and self._torch_device is None:
-                from ..scoring import resolve_device
-
-                self._torch_device = resolve_device(self.device)
+                from_workers = self._pool.start(requested)
+            self.device = self._enter_device(requested, from_workers)
             if self.workers == 0:
                 from ..scoring import one_cpu_thread
 
@@ -195,6 +190,22 @@ class BatchScorer:
             self.__exit__(type(exc), exc, None)
             raise
         return self
+
+    def _enter_device(self, requested: str, from_workers: str | None) -> str:
+        """The run's device name; sets :attr:`stack` when None and the torch device this process
+        scores on (``--workers 0``, CUDA, stacked batches). ``from_workers``: the device a worker
+        resolved, None without workers."""
+        from ..scoring import resolve_device
+
+        device = from_workers
+        if device is None or device.startswith("cuda"):
+            self._torch_device = resolve_device(requested)
+            device = str(self._torch_device)
+        if self.stack is None:
+            self.stack = device.startswith("cuda")
+        if self.stack and self._torch_device is None:
+            self._torch_device = resolve_device(device)
+        return device
 
     def __exit__(self, exc_type=None, *exc) -> None:
         if self._threads is not None:
@@ -215,40 +226,21 @@ class BatchScorer:
     def _score(self, pairs: list[Pair]) -> Iterator[PairResult]:
         read_timeout = self.timeout if self._pool is None else None
         jobs = [
-            (p.prediction_path, p.target_path, self.options, self.device, read_timeout)
+            Job(p.prediction_path, p.target_path, self.options, self.device, read_timeout)
             for p in pairs
         ]
         window = 2 * self.workers + 2
         if not self.stack:
-            results = ordered_map(_score_job, jobs, self._pool, window)
-            for pair, (status, value) in zip(pairs, results):
-                yield (
-                    PairResult(pair, score=value)
-                    if status == "ok"
-                    else PairResult(pair, error=value)
-                )
+            outcomes = ordered_map(score_job, jobs, self._pool, window)
+            yield from (PairResult.of(pair, outcome) for pair, outcome in zip(pairs, outcomes))
             return
-        loaded = ordered_map(_load_job, jobs, self._pool, window)
-        dev, options = self._torch_device, self.options
-        group: list[tuple[Pair, Any]] = []
-        for pair, (status, value) in zip(pairs, loaded):
-            if status != "ok":
-                yield from score_group(group, options, dev)
-                group = []
-                yield PairResult(pair, error=value)
-                continue
-            if group and (
-                len(group) >= self.batch_size or stack_key(group[0][1]) != stack_key(value)
-            ):
-                yield from score_group(group, options, dev)
-                group = []
-            group.append((pair, value))
-        yield from score_group(group, options, dev)
+        loaded = ordered_map(load_job, jobs, self._pool, window)
+        yield from score_stacked(pairs, loaded, self.options, self._torch_device, self.batch_size)
 
 
 def score_stream(
     pairs: list[Pair],
-    options,
+    options: ScoreOptions,
     device: str = "auto",
     workers: int | None = None,
     *,
@@ -256,9 +248,14 @@ def score_stream(
     batch_size: int = DEFAULT_BATCH_SIZE,
     timeout: float | None = procs.DEFAULT_TIMEOUT_S,
     quiet: bool = False,
-) -> Iterator[PairResult]:
+    on_start: Callable[[BatchScorer], None] | None = None,
+) -> Generator[PairResult, None, None]:
     """Score ``pairs`` one after another: a :class:`PairResult` per pair, in order (see
-    :class:`BatchScorer` for the parameters)."""
+    :class:`BatchScorer` for the parameters). ``on_start`` is called with the scorer once it is
+    ready (workers started, :attr:`BatchScorer.device` resolved), before the first pair.
+
+    The scorer lives as long as the stream: close the stream (``contextlib.closing``) to stop
+    the workers at once when leaving early."""
     with BatchScorer(
         options,
         device,
@@ -269,12 +266,14 @@ def score_stream(
         timeout=timeout,
         quiet=quiet,
     ) as scorer:
+        if on_start is not None:
+            on_start(scorer)
         yield from scorer.score(pairs)
 
 
 def run_batch(
     pair_list: PairList,
-    options,
+    options: ScoreOptions,
     *,
     device: str = "auto",
     workers: int | None = None,
@@ -342,19 +341,26 @@ def run_batch(
         pairs = select_shard(pairs, *shard)
         shard_text = f"{shard[0]}/{shard[1]}"
     entries: list[dict[str, Any]] = []
-    with BatchScorer(
+    run: dict[str, Any] = {}  # what the scorer resolved: device, time limit
+
+    def started(scorer: BatchScorer) -> None:
+        run.update(device=scorer.device, timeout_s=scorer.timeout)
+        if progress is not None:
+            progress.start(len(pairs))
+
+    stream = score_stream(
+        pairs,
         options,
         device,
         workers,
         stack=stack,
         batch_size=batch_size,
-        n_pairs=len(pairs),
         timeout=timeout,
         quiet=quiet,
-    ) as scorer:
-        if progress is not None:
-            progress.start(len(pairs))
-        for result in scorer.score(pairs):
+        on_start=started,
+    )
+    with closing(stream):  # leaving on an error or a stop signal stops the workers at once
+        for result in stream:
             block = (result.score or {}).pop("per_direction", None)
             if per_direction is not None and block is not None:
                 per_direction.write(block, (result.pair.prediction, result.pair.target))
@@ -368,12 +374,12 @@ def run_batch(
                 progress.advance()
     spec = batch_spec(
         options,
-        scorer.device,
+        run["device"],
         pair_list.source,
         shard=shard_text,
         pairs_total=len(pair_list.pairs),
         ignore_unmatched=ignore_unmatched,
-        timeout_s=scorer.timeout,
+        timeout_s=run["timeout_s"],
     )
     doc = {
         "spec": spec,
