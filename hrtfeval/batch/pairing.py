@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -113,7 +114,7 @@ def scan_directory(root: str | os.PathLike) -> dict[str, str]:
         if (st.st_dev, st.st_ino) in seen:
             return
         seen.add((st.st_dev, st.st_ino))
-        subfolders = []
+        subfolders: list[tuple[os.DirEntry, PurePosixPath]] = []
         for entry in listing(folder):
             name = entry.name
             if name.startswith("."):
@@ -157,7 +158,7 @@ def pair_directories(prediction_dir: str | os.PathLike, target_dir: str | os.Pat
     preds = scan_directory(prediction_dir)
     refs = scan_directory(target_dir)
     source: dict[str, Any] = {"prediction_dir": str(prediction_dir), "target_dir": str(target_dir)}
-    in_scope = refs.keys()
+    in_scope: Set[str] = refs.keys()
     expected = read_expected_targets(prediction_dir)
     if expected is not None:
         manifest = os.path.join(prediction_dir, EXPECTED_TARGETS_FILE)
@@ -225,10 +226,18 @@ def read_expected_targets(prediction_dir: str | os.PathLike) -> set[str] | None:
 
 
 def read_pairs_csv(path: str | os.PathLike) -> PairList:
-    """Pairs from a CSV file with the columns ``prediction,target`` (header required).
+    """Pairs from a CSV file with the columns ``prediction,reference`` (header required;
+    ``target`` is accepted for ``reference``, the older name of the column).
 
     Relative paths are resolved against the CSV file's folder; they are reported as written.
     Blank rows are skipped; a row that names a pair twice is an error.
+
+    Raises
+    ------
+    HrtfevalError
+        The file cannot be read, is empty, lacks the ``prediction`` or the reference column,
+        has both a ``reference`` and a ``target`` column, or a row lacks a path or repeats a
+        pair.
     """
     name = str(path)
     kind = procs.special_file(path)
@@ -245,15 +254,11 @@ def read_pairs_csv(path: str | os.PathLike) -> PairList:
         ) from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise HrtfevalError("the pairs file is empty; expected a header 'prediction,target'", name)
-    head = [c.strip().lower() for c in rows[0]]
-    if "prediction" not in head or "target" not in head:
         raise HrtfevalError(
-            f"the pairs file needs the columns 'prediction' and 'target'; got "
-            f"{', '.join(repr(h) for h in head)}",
-            name,
+            "the pairs file is empty; expected a header 'prediction,reference'", name
         )
-    ip, it = head.index("prediction"), head.index("target")
+    head = [c.strip().lower() for c in rows[0]]
+    ip, it = _pairs_columns(head, name)
     base = Path(path).parent
     pairs: list[Pair] = []
     seen: set[tuple[str, str]] = set()
@@ -262,13 +267,35 @@ def read_pairs_csv(path: str | os.PathLike) -> PairList:
         pred = cells[ip] if ip < len(cells) else ""
         ref = cells[it] if it < len(cells) else ""
         if not pred or not ref:
-            raise HrtfevalError(f"row {line} needs both a prediction and a target", name)
+            raise HrtfevalError(f"row {line} needs both a prediction and a reference", name)
         if (pred, ref) in seen:
             raise HrtfevalError(f"row {line} repeats the pair {pred}, {ref}", name)
         seen.add((pred, ref))
         pairs.append(_make_pair(pred, ref, str(base / pred), str(base / ref)))
     pairs.sort(key=pair_key)
     return PairList(pairs, source={"pairs_file": name})
+
+
+#: Names of the reference column of a ``--pairs`` file: the project's word, and the older one.
+REFERENCE_COLUMNS = ("reference", "target")
+
+
+def _pairs_columns(head: list[str], name: str) -> tuple[int, int]:
+    """Indices of the prediction and the reference column in a ``--pairs`` header (lower case)."""
+    found = [c for c in REFERENCE_COLUMNS if c in head]
+    if len(found) > 1:
+        raise HrtfevalError(
+            "the pairs file has both 'reference' and 'target' columns (the same thing under "
+            "two names); use one",
+            name,
+        )
+    if "prediction" not in head or not found:
+        raise HrtfevalError(
+            "the pairs file needs the columns 'prediction' and 'reference' (or 'target'); got "
+            f"{', '.join(repr(h) for h in head)}",
+            name,
+        )
+    return head.index("prediction"), head.index(found[0])
 
 
 def pair_key(pair) -> tuple[str, str]:
@@ -278,8 +305,20 @@ def pair_key(pair) -> tuple[str, str]:
     return (pair["prediction"], pair["target"])
 
 
-def find_pairs(prediction: str | None, target: str | None, pairs_file: str | None) -> PairList:
-    """The pairs of a batch run: ``--pairs FILE`` or two directories."""
+def find_pairs(
+    prediction: str | os.PathLike | None,
+    target: str | os.PathLike | None,
+    pairs_file: str | os.PathLike | None,
+) -> PairList:
+    """The pairs of a batch run: ``--pairs FILE`` or two directories (prediction, reference).
+
+    Raises
+    ------
+    HrtfevalError
+        Neither a pairs file nor both directories are given.
+    """
     if pairs_file is not None:
         return read_pairs_csv(pairs_file)
+    if prediction is None or target is None:
+        raise HrtfevalError("a batch needs two directories (prediction, reference) or a pairs file")
     return pair_directories(prediction, target)
