@@ -2,11 +2,15 @@
 
 Data flows one way::
 
-    find_pairs()  ->  PairList (sorted pairs + unmatched files)
-    select_shard()    every N-th pair, for job arrays
-    score_stream()    PairResult per pair, in order (worker processes read + align + score)
-    make_entry()      the pair's JSON entry (relative names, per-pair spec, scores)
-    finish()          aggregate, counts and the checks (thresholds, baseline regression)
+    find_pairs()  ->  PairList (sorted pairs + unmatched files)              pairing.py
+    select_shard()    every N-th pair, for job arrays                          shards.py
+    score_stream()    PairResult per pair, in order (worker processes read     runner.py,
+                      + align + score; on a GPU, stacked batches)              jobs.py, stacked.py
+    make_entry()      the pair's JSON entry (relative names, per-pair spec)    document.py
+    finish()          aggregate, counts and the checks (thresholds, baseline)  document.py
+
+:func:`run_batch` (runner.py) runs the whole chain; :func:`merge_documents` (document.py)
+combines the documents of the shards of one run.
 
 Only the small per-pair score dictionaries are kept; the HRTF arrays of a pair live in one
 worker process while it is scored (or, on a GPU, in one stacked batch), so memory does not grow

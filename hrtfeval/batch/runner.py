@@ -313,7 +313,7 @@ def run_batch(
     Returns
     -------
     dict
-        The batch document (see the module docstring).
+        The batch document (see :mod:`hrtfeval.batch`).
 
     Raises
     ------
