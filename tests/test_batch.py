@@ -175,10 +175,35 @@ def test_pairs_csv(tmp_path, clean):
     )
     assert all(Path(p.prediction_path).exists() or "../" in p.prediction for p in pl.pairs)
     sheet.write_text("pred,ref\na,b\n")
-    with pytest.raises(HrtfevalError, match="columns 'prediction' and 'target'"):
+    with pytest.raises(HrtfevalError, match="columns 'prediction' and 'reference'"):
         read_pairs_csv(sheet)
     sheet.write_text("prediction,target\na,b\na,b\n")
     with pytest.raises(HrtfevalError, match="row 3 repeats"):
+        read_pairs_csv(sheet)
+
+
+def test_pairs_csv_reference_column(tmp_path):
+    """The project's word for the reference set is "reference": the column may be named so;
+    "target" (the older name) means the same."""
+    sheet = tmp_path / "pairs.csv"
+    sheet.write_text("Prediction, Reference\nb.pt,y.sofa\na.pt,x.sofa\n")
+    by_reference = read_pairs_csv(sheet)
+    sheet.write_text("prediction,target\nb.pt,y.sofa\na.pt,x.sofa\n")
+    assert read_pairs_csv(sheet).pairs == by_reference.pairs
+    assert [(p.prediction, p.target) for p in by_reference.pairs] == [
+        ("a.pt", "x.sofa"),
+        ("b.pt", "y.sofa"),
+    ]
+    assert by_reference.pairs[0].target_path == str(tmp_path / "x.sofa")
+    sheet.write_text("prediction,reference,target\na.pt,x.sofa,x.sofa\n")
+    with pytest.raises(HrtfevalError, match="both 'reference' and 'target' columns") as err:
+        read_pairs_csv(sheet)
+    assert str(sheet) in str(err.value)
+    sheet.write_text("prediction,reference\na.pt,\n")
+    with pytest.raises(HrtfevalError, match="row 2 needs both a prediction and a reference"):
+        read_pairs_csv(sheet)
+    sheet.write_text("\n\n")
+    with pytest.raises(HrtfevalError, match="expected a header 'prediction,reference'"):
         read_pairs_csv(sheet)
 
 

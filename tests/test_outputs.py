@@ -250,16 +250,16 @@ def test_any_exception_during_the_write_removes_the_temporary_files(tmp_path, mo
 def test_no_output_file_exists_while_a_batch_runs(dirs, tmp_path, monkeypatch):
     """Before: the JSON lines output had a temporary file (with partial content) from the start;
     a SIGTERM left it behind."""
-    import hrtfeval.batch
+    import hrtfeval.batch.runner
 
-    real = hrtfeval.batch.make_entry
+    real = hrtfeval.batch.runner.make_entry
     seen = []
 
     def watching(result):
         seen.append(listing(tmp_path))
         return real(result)
 
-    monkeypatch.setattr(hrtfeval.batch, "make_entry", watching)
+    monkeypatch.setattr(hrtfeval.batch.runner, "make_entry", watching)
     out = tmp_path / "out.jsonl"
     result = score(dirs / "pred", dirs / "ref", "-o", out, "-q")
     assert result.exit_code == 0, result.output
@@ -269,7 +269,7 @@ def test_no_output_file_exists_while_a_batch_runs(dirs, tmp_path, monkeypatch):
 
 
 def test_interrupted_batch_leaves_nothing(dirs, tmp_path, monkeypatch):
-    import hrtfeval.batch
+    import hrtfeval.batch.runner
 
     calls = []
 
@@ -279,7 +279,7 @@ def test_interrupted_batch_leaves_nothing(dirs, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return {"prediction": "x", "target": "y", "error": "e"}
 
-    monkeypatch.setattr(hrtfeval.batch, "make_entry", interrupt)
+    monkeypatch.setattr(hrtfeval.batch.runner, "make_entry", interrupt)
     result = score(
         dirs / "pred", dirs / "ref", "-o", tmp_path / "out.jsonl", "--junit", tmp_path / "r.xml"
     )
