@@ -148,7 +148,7 @@ def test_score_help_is_in_panels_at_80_columns():
 def test_every_option_has_a_panel_and_no_python_type_is_shown(command):
     import re
 
-    from hrtfeval._help import panel_of
+    from hrtfeval.cli.help import panel_of
 
     group = typer_main_group()
     ctx = group.make_context("hrtfeval", [command, "--help"], resilient_parsing=True)
@@ -158,7 +158,7 @@ def test_every_option_has_a_panel_and_no_python_type_is_shown(command):
         for p in cmd.get_params(ctx)
         if p.param_type_name == "option" and not p.hidden and panel_of(p) is None
     ]
-    assert missing == [], f"options of {command} without a panel (hrtfeval/_help.py PANELS)"
+    assert missing == [], f"options of {command} without a panel (hrtfeval/cli/help.py PANELS)"
     text = _help(command)
     assert not re.search(TYPE_METAVAR, text), re.search(TYPE_METAVAR, text)
     assert "Options:" not in text
