@@ -261,7 +261,7 @@ def test_unmatched_gives_exit_2_unless_ignored(tmp_path, clean):
         (["PRED"], "needs PREDICTION and TARGET"),
         (["PRED", "REF", "--pairs", "x.csv"], "not both"),
         (["PRED", "REF", "--shard", "4/3"], "--shard"),
-        (["FILE", "FILE", "--shard", "1/2"], "--shard needs a batch"),
+        (["FILE", "FILE", "--shard", "1/2"], "--shard are for batch runs"),
         (["PRED", "REF", "--format", "yaml"], "--format"),
     ],
 )

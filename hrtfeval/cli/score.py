@@ -135,6 +135,10 @@ def score(
 
         check_workers(workers)
     batch = _is_batch(prediction, target, pairs)
+    if not batch:
+        _refuse_batch_only(
+            workers=workers, per_ear=per_ear, ignore_unmatched=ignore_unmatched, shard=shard
+        )
     fmt = resolve_format(fmt, output, BATCH_FORMATS if batch else PAIR_FORMATS)
     from ..procs import check_timeout
 
@@ -204,11 +208,33 @@ def score(
                 per_ear=per_ear,
             )
         )
-    if shard is not None:
-        raise HrtfevalError("--shard needs a batch: two directories or --pairs FILE.csv")
     code = score_pair(reading, run)
     if code != EXIT_OK:
         raise typer.Exit(code)
+
+
+#: The options only the batch path reads (:func:`.score_batch.score_batch`), by parameter name.
+#: Each defaults to None or False (a flag without a --no- form), so "given" is "not default".
+BATCH_ONLY = {
+    "workers": "--workers",
+    "per_ear": "--per-ear",
+    "ignore_unmatched": "--ignore-unmatched",
+    "shard": "--shard",
+}
+
+
+def _refuse_batch_only(**values: object) -> None:
+    """A usage error naming the batch-only options (:data:`BATCH_ONLY`) given for one pair:
+    they would be ignored."""
+    # By identity: --workers 0 is given (0 == False, but 0 is not False).
+    given = [
+        BATCH_ONLY[name] for name, value in values.items() if not (value is None or value is False)
+    ]
+    if given:
+        verb = "is" if len(given) == 1 else "are"
+        raise HrtfevalError(
+            f"{', '.join(given)} {verb} for batch runs (directories or --pairs); got one pair"
+        )
 
 
 def _check_outputs_and_gates(options, device, per_direction, baseline, max_regression):
