@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..constants import EXIT_CHECK_FAILED
+from ..constants import COMPARE_FORMATS, EXIT_CHECK_FAILED
 from .options import OutputOpt, QuietOpt
 from .shell import commit_outputs, emit, plan_outputs, resolve_format, stdout_console, user_errors
 
@@ -55,7 +55,7 @@ def compare(
     fmt = resolve_format(
         None if fmt == "table" and output is not None else fmt,
         output,
-        ("table", "json", "markdown"),
+        COMPARE_FORMATS,
     )
     plan, out_t, _, _ = plan_outputs([document_a, document_b], output)
     from ..compare import compare_documents

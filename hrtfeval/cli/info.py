@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
+from ..constants import INFO_FORMATS
 from ..procs import DEFAULT_TIMEOUT_S
 from .options import TimeoutOpt
-from .shell import check_format, emit, stdout_console, user_errors
+from .shell import emit, stdout_console, user_errors
 
 
 def _describe_file(path, cues: bool = False):
@@ -37,7 +38,9 @@ def info(
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Show what is in an HRTF file: convention, dimensions, rate, grid, delays (cues: --cues)."""
-    fmt = check_format(fmt, ("table", "json"))
+    from ..loss import check_option
+
+    fmt = check_option("--format", fmt, INFO_FORMATS)
     from ..procs import check_timeout, read_in_child
 
     reader = functools.partial(_describe_file, cues=cues)

@@ -163,7 +163,9 @@ def resolve_format(fmt: Optional[str], output: Optional[Path], allowed) -> str:
                 f"only; use one of {', '.join(allowed)}"
             )
         return key
-    key = check_format(fmt, allowed)
+    from ..loss import check_option
+
+    key = check_option("--format", fmt, tuple(allowed))
     if implied is not None and implied != key:
         raise HrtfevalError(
             f"--format {key} contradicts the extension of --output {output.name} ({implied}); "
@@ -189,14 +191,6 @@ def stdout_console():
 
     console.on_broken_pipe = broken_pipe
     return console
-
-
-def check_format(fmt: str, allowed=("table", "json", "csv", "markdown")) -> str:
-    key = fmt.strip().lower()
-    if key not in allowed:
-        raise HrtfevalError(f"--format must be one of {', '.join(allowed)}; got {fmt!r}")
-    return key
-
 
 
 #: Notes of the alignment that change what is compared: shown on stderr too, as warnings.
