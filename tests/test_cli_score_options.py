@@ -78,3 +78,23 @@ def test_defaults_of_batch_only_options_are_no_error_for_one_pair():
     result = invoke("score", *PAIR, "-f", "json", "--device", "cpu")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["scores"]["lsd"]["overall"] > 0
+
+
+def test_the_second_set_is_called_reference(tmp_path):
+    # Before: TARGET in the usage line, the arguments and the messages.
+    text = runner.invoke(app, ["score", "--help"], env={"COLUMNS": "80"}, terminal_width=80).stdout
+    assert "score [OPTIONS] [PREDICTION] [REFERENCE]" in " ".join(text.split())
+    assert "TARGET" not in text and "Score PREDICTION against REFERENCE" in text
+    result = invoke("score", PAIR[0])
+    assert result.exit_code == 2 and "score needs PREDICTION and REFERENCE" in result.stderr
+    (tmp_path / "pred").mkdir()
+    result = invoke("score", tmp_path / "pred", PAIR[1])
+    assert "PREDICTION is a directory but REFERENCE is not" in result.stderr
+    for folder in ("pred", "ref"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        shutil.copy(SAMPLE / "reference.sofa", tmp_path / folder / "s.sofa")
+    shutil.copy(SAMPLE / "reference.sofa", tmp_path / "ref" / "extra.sofa")
+    result = invoke("score", tmp_path / "pred", tmp_path / "ref", "-j", "0", "-f", "json")
+    assert result.exit_code == 2
+    assert "warning: 1 reference file(s) without a prediction: extra.sofa" in result.stderr
+    assert json.loads(result.stdout)["unmatched"]["target"] == ["extra.sofa"]  # the key stays

@@ -6,14 +6,14 @@ from __future__ import annotations
 from .shell import _warn_notes, commit_outputs, emit, say, stdout_console
 
 
-def _list_unmatched(predictions: list[str], targets: list[str], quiet: bool) -> None:
+def _list_unmatched(predictions: list[str], references: list[str], quiet: bool) -> None:
     """Files without a partner, on stderr (all of them are also in the output document)."""
     if quiet:
         return
     shown = 20
     for side, other, files in (
-        ("prediction", "target", predictions),
-        ("target", "prediction", targets),
+        ("prediction", "reference", predictions),
+        ("reference", "prediction", references),
     ):
         if files:
             more = f" … and {len(files) - shown} more" if len(files) > shown else ""

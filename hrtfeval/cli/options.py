@@ -194,7 +194,7 @@ PairsOpt = Annotated[
         metavar="FILE.csv",
         help="Batch: score the pairs listed in a CSV "
         "file with the columns prediction,target (relative paths are relative to the "
-        "CSV's folder) instead of PREDICTION_DIR TARGET_DIR.",
+        "CSV's folder) instead of PREDICTION_DIR REFERENCE_DIR.",
     ),
 ]
 IgnoreUnmatchedOpt = Annotated[

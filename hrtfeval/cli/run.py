@@ -18,7 +18,7 @@ class ScoreRun:
     """
 
     prediction: Optional[Path]
-    target: Optional[Path]
+    reference: Optional[Path]
     options: Any
     device: str
     fmt: str

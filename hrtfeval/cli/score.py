@@ -71,10 +71,10 @@ def score(
             show_default=False,
         ),
     ] = None,
-    target: Annotated[
+    reference: Annotated[
         Optional[Path],
         typer.Argument(
-            metavar="TARGET",
+            metavar="REFERENCE",
             help="Reference (measured) set: .sofa or .pt file, or a directory of "
             "them (batch: files are paired by relative path without extension).",
             show_default=False,
@@ -121,7 +121,7 @@ def score(
     ignore_delay: IgnoreDelayOpt = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Score PREDICTION against TARGET, per ear and overall.
+    """Score PREDICTION against REFERENCE, per ear and overall.
 
     With two directories (or --pairs FILE.csv) every pair is scored: a table row per pair and
     the mean, median, min and max over pairs (see the README, "Batch scoring").
@@ -134,7 +134,7 @@ def score(
         from ..batch import check_workers
 
         check_workers(workers)
-    batch = _is_batch(prediction, target, pairs)
+    batch = _is_batch(prediction, reference, pairs)
     if not batch:
         _refuse_batch_only(
             workers=workers, per_ear=per_ear, ignore_unmatched=ignore_unmatched, shard=shard
@@ -148,7 +148,7 @@ def score(
     reading = (
         None
         if batch
-        else start_reading(prediction, target, ignore_delay, max_memory, n_fft, timeout)
+        else start_reading(prediction, reference, ignore_delay, max_memory, n_fft, timeout)
     )
     options = build_options(
         metric,
@@ -182,7 +182,7 @@ def score(
     )
     run = ScoreRun(
         prediction,
-        target,
+        reference,
         options,
         device,
         fmt,
@@ -262,22 +262,25 @@ def _check_outputs_and_gates(options, device, per_direction, baseline, max_regre
     return options, limits, base
 
 
-def _is_batch(prediction: Optional[Path], target: Optional[Path], pairs: Optional[Path]) -> bool:
+def _is_batch(
+    prediction: Optional[Path], reference: Optional[Path], pairs: Optional[Path]
+) -> bool:
     """Two directories or --pairs: a batch; two files: one pair; anything else: a usage error."""
     if pairs is not None:
-        if prediction is not None or target is not None:
-            raise HrtfevalError("give either PREDICTION TARGET or --pairs FILE.csv, not both")
+        if prediction is not None or reference is not None:
+            raise HrtfevalError("give either PREDICTION REFERENCE or --pairs FILE.csv, not both")
         return True
-    if prediction is None or target is None:
+    if prediction is None or reference is None:
         raise HrtfevalError(
-            "score needs PREDICTION and TARGET (two files or two directories), or --pairs FILE.csv"
+            "score needs PREDICTION and REFERENCE (two files or two directories), or --pairs "
+            "FILE.csv"
         )
-    p_dir, t_dir = prediction.is_dir(), target.is_dir()
+    p_dir, t_dir = prediction.is_dir(), reference.is_dir()
     if p_dir != t_dir:
         raise HrtfevalError(
-            f"{'PREDICTION' if p_dir else 'TARGET'} is a directory but "
-            f"{'TARGET' if p_dir else 'PREDICTION'} is not: give two files (one pair) or two "
+            f"{'PREDICTION' if p_dir else 'REFERENCE'} is a directory but "
+            f"{'REFERENCE' if p_dir else 'PREDICTION'} is not: give two files (one pair) or two "
             "directories (a batch)",
-            str(prediction if p_dir else target),
+            str(prediction if p_dir else reference),
         )
     return p_dir

@@ -27,7 +27,7 @@ def score_batch(
     from ..render_batch import JsonlWriter, Progress
 
     shard_kn = parse_shard(shard) if shard is not None else None
-    pair_list = find_pairs(run.prediction, run.target, pairs)
+    pair_list = find_pairs(run.prediction, run.reference, pairs)
     plan, out_t, junit_t, plot_f = plan_outputs(
         [f for p in pair_list.pairs for f in (p.prediction_path, p.target_path)]
         + [pairs, run.baseline, run.exclude],

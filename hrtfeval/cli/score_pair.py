@@ -12,7 +12,7 @@ from .shell import _warn_notes, commit_outputs, emit, plan_outputs, say, stdout_
 
 def start_reading(
     prediction: Optional[Path],
-    target: Optional[Path],
+    reference: Optional[Path],
     ignore_delay: bool,
     max_memory: Optional[str],
     n_fft: Optional[int],
@@ -28,7 +28,7 @@ def start_reading(
 
     return ChildRead(
         PairReader(not ignore_delay, None if max_memory is None else parse_size(max_memory), n_fft),
-        [str(prediction), str(target)],
+        [str(prediction), str(reference)],
         timeout,
     )
 
@@ -40,7 +40,7 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
     from ..scoring import align_sets, resolve_device, score_aligned
 
     plan, out_t, junit_t, plot_f = plan_outputs(
-        [run.prediction, run.target, run.baseline, run.exclude], run.output, run.junit, run.plot_dir
+        [run.prediction, run.reference, run.baseline, run.exclude], run.output, run.junit, run.plot_dir
     )
     per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
     dev = resolve_device(run.device)
