@@ -244,9 +244,6 @@ def _check_outputs_and_gates(options, device, per_direction, baseline, max_regre
     Returns ``(options, limits, base)``: the options (keeping per-direction values when asked
     for), the limits and the loaded baseline (None without one).
     """
-    from ..batch import batch_spec
-    from ..gates import Baseline, check_regression_options
-
     if per_direction is not None:
         from dataclasses import replace
 
@@ -256,15 +253,21 @@ def _check_outputs_and_gates(options, device, per_direction, baseline, max_regre
         options = replace(options, per_direction=True)
         options.validate()
     limits = parse_assignments(max_regression, "--max-regression")
+    if not limits and baseline is None:  # no regression check: gates and batch not imported
+        return options, limits, None
+    from ..gates import Baseline, check_regression_options
+
     base = Baseline.load(baseline) if baseline is not None else None
-    planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)
+    planned = None
+    if base is not None:  # the baseline must be scored as this run is
+        from ..batch import batch_spec
+
+        planned = batch_spec(options, device, {}, shard=None, pairs_total=0, ignore_unmatched=False)
     check_regression_options(options.metrics, base, limits, planned)
     return options, limits, base
 
 
-def _is_batch(
-    prediction: Optional[Path], reference: Optional[Path], pairs: Optional[Path]
-) -> bool:
+def _is_batch(prediction: Optional[Path], reference: Optional[Path], pairs: Optional[Path]) -> bool:
     """Two directories or --pairs: a batch; two files: one pair; anything else: a usage error."""
     if pairs is not None:
         if prediction is not None or reference is not None:

@@ -40,7 +40,10 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
     from ..scoring import align_sets, resolve_device, score_aligned
 
     plan, out_t, junit_t, plot_f = plan_outputs(
-        [run.prediction, run.reference, run.baseline, run.exclude], run.output, run.junit, run.plot_dir
+        [run.prediction, run.reference, run.baseline, run.exclude],
+        run.output,
+        run.junit,
+        run.plot_dir,
     )
     per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
     dev = resolve_device(run.device)
@@ -79,12 +82,14 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
         emit(text)
     elif run.fmt == "table" and run.output is None:
         from ..render import pair_table, printable
-        from ..render_batch import regression_lines
 
         console = stdout_console()
         pair_table(doc, console)
-        for line in regression_lines(doc):
-            console.print(printable(line), markup=False)
+        if "regression" in doc:  # only then (render_batch imports the batch modules)
+            from ..render_batch import regression_lines
+
+            for line in regression_lines(doc):
+                console.print(printable(line), markup=False)
     return EXIT_CHECK_FAILED if doc["passed"] is False else EXIT_OK
 
 
@@ -101,5 +106,3 @@ def write_pair_plots(aligned, options, device, folder, plan) -> None:
         warn=lambda message: say(f"note: {message}"),
         save=lambda view, path, dpi: plan.put_in(folder, path.name, view_bytes(view, dpi)),
     )
-
-
