@@ -65,6 +65,14 @@ def test_score_lap_imports_no_scipy_signal(pair):
     assert "torch" in names  # it did score
     for heavy in ("scipy.signal", "scipy.interpolate", "scipy.stats", "matplotlib", "netCDF4"):
         assert heavy not in names, f"score --preset lap imported {heavy}"
+    # issue 13: one pair imports neither the batch modules nor the other commands' libraries
+    for unneeded in (
+        "hrtfeval.batch",
+        "hrtfeval.render_batch",
+        "hrtfeval.compare",
+        "hrtfeval.plot",
+    ):
+        assert unneeded not in names, f"score of one pair imported {unneeded}"
 
 
 def test_info_cue_ranges_only_with_cues(pair):

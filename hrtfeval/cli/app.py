@@ -82,7 +82,6 @@ def _root(
     """Score predicted HRTFs/HRIRs against reference sets."""
 
 
-
 def main() -> None:
     """Console-script entry point.
 

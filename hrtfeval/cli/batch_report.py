@@ -77,11 +77,8 @@ def _finish_batch(
     return exit_code(doc)
 
 
-
 def write_batch_plot(doc: dict, folder, plan) -> None:
     """The batch overview (``batch_overview.png``) of a batch document, handed to ``plan``."""
     from ..plot import batch_view, view_bytes
 
     plan.put_in(folder, "batch_overview.png", view_bytes(batch_view(doc)))
-
-

@@ -82,5 +82,3 @@ def compare(
         commit_outputs(plan, quiet)
     if doc["passed"] is False:
         raise typer.Exit(EXIT_CHECK_FAILED)
-
-

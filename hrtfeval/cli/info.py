@@ -20,7 +20,6 @@ def _describe_file(path, cues: bool = False):
     return describe(path, cues=cues)
 
 
-
 @user_errors
 def info(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A .sofa or .pt file.")],
@@ -76,5 +75,3 @@ def _plain(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return "-" if value is None else str(value)
-
-

@@ -96,5 +96,3 @@ def merge(
     finish(doc)
     _list_unmatched(doc["unmatched"]["prediction"], doc["unmatched"]["target"], quiet)
     raise typer.Exit(_finish_batch(doc, fmt, out_t, per_ear, quiet, junit_t, None, None, plan))
-
-

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..errors import HrtfevalError
 
 
-def parse_assignments(items: list[str], option: str) -> dict[str, float]:
+def parse_assignments(items: list[str] | None, option: str) -> dict[str, float]:
     """``["lsd=7.4", "itd=100"]`` -> ``{"lsd": 7.4, "itd": 100.0}``.
 
     Every value is a limit on an error (or on its growth), so it must be a finite number >= 0:
@@ -40,7 +40,7 @@ def parse_assignments(items: list[str], option: str) -> dict[str, float]:
 
 # Options shared by the scoring commands, declared once.
 MetricOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--metric",
         "-m",
@@ -50,7 +50,7 @@ MetricOpt = Annotated[
     ),
 ]
 PresetOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--preset",
         metavar="NAME",
@@ -64,13 +64,13 @@ FreqMinOpt = Annotated[
 ]
 FreqMaxOpt = Annotated[float, typer.Option("--freq-max", metavar="HZ", help="Upper band edge, Hz.")]
 NfftOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--n-fft", metavar="N", help="FFT length for IR spectra (default: the IR length)."
     ),
 ]
 DomainOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--domain",
         metavar="DOMAIN",
@@ -128,7 +128,7 @@ DeviceOpt = Annotated[
     ),
 ]
 FailAboveOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--fail-above",
         metavar="METRIC=VALUE",
@@ -136,7 +136,7 @@ FailAboveOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--format",
         "-f",
@@ -149,7 +149,7 @@ FormatOpt = Annotated[
     ),
 ]
 PlotDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--plot",
         metavar="DIR",
@@ -159,7 +159,7 @@ PlotDirOpt = Annotated[
     ),
 ]
 OutputOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--output",
         "-o",
@@ -178,7 +178,7 @@ ExcludeSilentOpt = Annotated[
     ),
 ]
 MaxMemoryOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--max-memory",
         metavar="SIZE",
@@ -188,7 +188,7 @@ MaxMemoryOpt = Annotated[
 ]
 # Batch runs and CI gates (score with two directories or --pairs, and merge).
 PairsOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--pairs",
         metavar="FILE.csv",
@@ -205,7 +205,7 @@ IgnoreUnmatchedOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--workers",
         "-j",
@@ -229,7 +229,7 @@ QuietOpt = Annotated[
     ),
 ]
 BaselineOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--baseline",
         metavar="OLD.json",
@@ -238,7 +238,7 @@ BaselineOpt = Annotated[
     ),
 ]
 MaxRegressionOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--max-regression",
         metavar="METRIC=DELTA",
@@ -247,7 +247,7 @@ MaxRegressionOpt = Annotated[
     ),
 ]
 JunitOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--junit",
         metavar="FILE.xml",
@@ -255,7 +255,7 @@ JunitOpt = Annotated[
     ),
 ]
 ShardOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--shard",
         metavar="K/N",
@@ -265,7 +265,7 @@ ShardOpt = Annotated[
 ]
 # The localisation model (metrics qe, pe, eb).
 LateralOpt = Annotated[
-    Optional[list[float]],
+    list[float] | None,
     typer.Option(
         "--lateral",
         metavar="DEG",
@@ -305,7 +305,7 @@ WeightingOpt = Annotated[
     ),
 ]
 BandsOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--bands",
         metavar="octave|third-octave|erb",
@@ -314,7 +314,7 @@ BandsOpt = Annotated[
     ),
 ]
 RegionOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--region",
         metavar="NAME",
@@ -324,7 +324,7 @@ RegionOpt = Annotated[
     ),
 ]
 RegionToleranceOpt = Annotated[
-    Optional[float],
+    float | None,
     typer.Option(
         "--region-tolerance",
         metavar="DEG",
@@ -333,7 +333,7 @@ RegionToleranceOpt = Annotated[
     ),
 ]
 ExcludeOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--exclude",
         metavar="FILE",
@@ -358,7 +358,7 @@ IgnoreDelayOpt = Annotated[
     ),
 ]
 PerDirectionOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--per-direction",
         metavar="FILE",
@@ -366,7 +366,6 @@ PerDirectionOpt = Annotated[
         "values of each metric; a batch adds the pair's names) to FILE: .csv or .jsonl.",
     ),
 ]
-
 
 
 def build_options(
@@ -426,5 +425,3 @@ def build_options(
         exclude_silent=exclude_silent,
         max_memory=None if max_memory is None else parse_size(max_memory),
     )
-
-

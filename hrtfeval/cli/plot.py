@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -55,7 +55,7 @@ def plot_command(
         ),
     ],
     view: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--view",
             metavar="VIEW",
@@ -75,7 +75,7 @@ def plot_command(
         ),
     ] = "lsd",
     direction: Annotated[
-        Optional[tuple[float, float]],
+        tuple[float, float] | None,
         typer.Option(
             "--direction",
             metavar="AZ EL",
@@ -124,7 +124,7 @@ def plot_command(
     from ..procs import check_timeout
 
     image_format(output)  # a bad extension or view fails before any work
-    timeout = check_timeout(timeout)
+    limit_s = check_timeout(timeout)  # None: no limit
     chosen = None if view is None else check_option("view", view, VIEWS)
     plan, target, _, _ = plan_outputs(files, output)
     if len(files) == 1:
@@ -165,7 +165,7 @@ def plot_command(
         from ..scoring import load_aligned, resolve_device
 
         dev = resolve_device(device)
-        aligned = load_aligned(str(files[0]), str(files[1]), options, timeout)
+        aligned = load_aligned(str(files[0]), str(files[1]), options, limit_s)
         drawn = pair_view(
             aligned,
             chosen or "direction",
@@ -181,5 +181,3 @@ def plot_command(
         )
     plan.put(target, view_bytes(drawn, dpi, image_format(output)))
     commit_outputs(plan, quiet=False)
-
-

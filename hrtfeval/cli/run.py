@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,18 +17,18 @@ class ScoreRun:
     pair may take to read (in a batch: to read and score).
     """
 
-    prediction: Optional[Path]
-    reference: Optional[Path]
+    prediction: Path | None
+    reference: Path | None
     options: Any
     device: str
     fmt: str
-    output: Optional[Path]
-    junit: Optional[Path]
-    plot_dir: Optional[Path]
-    per_direction: Optional[Path]
+    output: Path | None
+    junit: Path | None
+    plot_dir: Path | None
+    per_direction: Path | None
     quiet: bool
     base: Any
-    baseline: Optional[Path]
+    baseline: Path | None
     limits: dict[str, float]
-    exclude: Optional[Path]
-    timeout: float
+    exclude: Path | None
+    timeout: float | None

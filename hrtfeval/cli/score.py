@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -64,7 +64,7 @@ from .shell import resolve_format, user_errors
 @user_errors
 def score(
     prediction: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Argument(
             metavar="PREDICTION",
             help="Predicted set: .sofa or .pt file, or a directory of them (batch).",
@@ -72,7 +72,7 @@ def score(
         ),
     ] = None,
     reference: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Argument(
             metavar="REFERENCE",
             help="Reference (measured) set: .sofa or .pt file, or a directory of "
@@ -142,13 +142,13 @@ def score(
     fmt = resolve_format(fmt, output, BATCH_FORMATS if batch else PAIR_FORMATS)
     from ..procs import check_timeout
 
-    timeout = check_timeout(timeout)
+    limit_s = check_timeout(timeout)  # None: no limit
     # One pair: the files are read in a child process (stopped after --timeout) started now,
     # before this process imports numpy and torch, which it does meanwhile.
     reading = (
         None
         if batch
-        else start_reading(prediction, reference, ignore_delay, max_memory, n_fft, timeout)
+        else start_reading(prediction, reference, ignore_delay, max_memory, n_fft, limit_s)
     )
     options = build_options(
         metric,
@@ -195,7 +195,7 @@ def score(
         baseline,
         limits,
         exclude,
-        timeout,
+        limit_s,
     )
     if batch:
         raise typer.Exit(
@@ -267,7 +267,7 @@ def _check_outputs_and_gates(options, device, per_direction, baseline, max_regre
     return options, limits, base
 
 
-def _is_batch(prediction: Optional[Path], reference: Optional[Path], pairs: Optional[Path]) -> bool:
+def _is_batch(prediction: Path | None, reference: Path | None, pairs: Path | None) -> bool:
     """Two directories or --pairs: a batch; two files: one pair; anything else: a usage error."""
     if pairs is not None:
         if prediction is not None or reference is not None:

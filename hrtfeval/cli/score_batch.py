@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 from .batch_report import _finish_batch, _list_unmatched
 from .run import ScoreRun
@@ -13,10 +12,10 @@ from .shell import document_stream, plan_outputs, say
 
 def score_batch(
     run: ScoreRun,
-    pairs: Optional[Path],
+    pairs: Path | None,
     *,
-    workers: Optional[int],
-    shard: Optional[str],
+    workers: int | None,
+    shard: str | None,
     ignore_unmatched: bool,
     per_ear: bool,
 ) -> int:
@@ -27,7 +26,9 @@ def score_batch(
     from ..render_batch import JsonlWriter, Progress
 
     shard_kn = parse_shard(shard) if shard is not None else None
-    pair_list = find_pairs(run.prediction, run.reference, pairs)
+    pair_list = find_pairs(
+        *(None if p is None else str(p) for p in (run.prediction, run.reference, pairs))
+    )
     plan, out_t, junit_t, plot_f = plan_outputs(
         [f for p in pair_list.pairs for f in (p.prediction_path, p.target_path)]
         + [pairs, run.baseline, run.exclude],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..constants import EXIT_CHECK_FAILED, EXIT_OK
 from .run import ScoreRun
@@ -11,12 +11,12 @@ from .shell import _warn_notes, commit_outputs, emit, plan_outputs, say, stdout_
 
 
 def start_reading(
-    prediction: Optional[Path],
-    reference: Optional[Path],
+    prediction: Path | None,
+    reference: Path | None,
     ignore_delay: bool,
-    max_memory: Optional[str],
-    n_fft: Optional[int],
-    timeout: float,
+    max_memory: str | None,
+    n_fft: int | None,
+    timeout: float | None,
 ) -> Any:
     """Start reading the two files in a child process (stopped after ``timeout`` seconds).
 
@@ -47,7 +47,8 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
     )
     per_dir_t = None if per_direction is None else plan.file(per_direction, "--per-direction")
     dev = resolve_device(run.device)
-    aligned = align_sets(*reading.result(), options)
+    pred, ref = reading.result()
+    aligned = align_sets(pred, ref, options)
     result = score_aligned(aligned, options, dev)
     doc = result.as_dict()
     doc["spec"]["timeout_s"] = run.timeout  # the files were read under this limit (--timeout)

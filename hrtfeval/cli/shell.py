@@ -13,7 +13,6 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -150,16 +149,17 @@ def commit_outputs(plan, quiet: bool) -> None:
         say(f"wrote {n} plot{'s' if n != 1 else ''} to {folder_path}")
 
 
-def resolve_format(fmt: Optional[str], output: Optional[Path], allowed) -> str:
+def resolve_format(fmt: str | None, output: Path | None, allowed) -> str:
     """``--format``, or the format of ``--output``'s extension (``.json``, ``.jsonl``, ``.csv``,
     ``.md``) when it is not given; ``table`` otherwise. An explicit format that contradicts the
     extension is a usage error."""
     implied = None if output is None else FORMAT_OF_SUFFIX.get(output.suffix.lower())
+    name = "" if output is None else output.name  # named only when it implies a format
     if fmt is None:
         key = implied or "table"
         if key not in allowed:
             raise HrtfevalError(
-                f"--output {output.name}: the extension means {key}, which is for batch runs "
+                f"--output {name}: the extension means {key}, which is for batch runs "
                 f"only; use one of {', '.join(allowed)}"
             )
         return key
@@ -168,7 +168,7 @@ def resolve_format(fmt: Optional[str], output: Optional[Path], allowed) -> str:
     key = check_option("--format", fmt, tuple(allowed))
     if implied is not None and implied != key:
         raise HrtfevalError(
-            f"--format {key} contradicts the extension of --output {output.name} ({implied}); "
+            f"--format {key} contradicts the extension of --output {name} ({implied}); "
             "drop --format (the extension decides) or change the extension"
         )
     return key
@@ -204,4 +204,3 @@ def _warn_notes(notes, quiet: bool) -> None:
     for note in notes:
         if any(mark in note for mark in _WARN_NOTE_MARKS):
             say(f"warning: {note}")
-
