@@ -14,7 +14,7 @@ class ScoreRun:
 
     ``options`` are the validated ``ScoreOptions``; ``base`` the loaded ``--baseline`` (None
     without one) and ``limits`` the ``--max-regression`` limits; ``timeout`` the seconds one
-    pair may take to read (in a batch: to read and score).
+    pair may take to read (in a batch: to read and score; None: no limit).
     """
 
     prediction: Path | None

@@ -181,21 +181,21 @@ def score(
         options, device, per_direction, baseline, max_regression
     )
     run = ScoreRun(
-        prediction,
-        reference,
-        options,
-        device,
-        fmt,
-        output,
-        junit,
-        plot_dir,
-        per_direction,
-        quiet,
-        base,
-        baseline,
-        limits,
-        exclude,
-        limit_s,
+        prediction=prediction,
+        reference=reference,
+        options=options,
+        device=device,
+        fmt=fmt,
+        output=output,
+        junit=junit,
+        plot_dir=plot_dir,
+        per_direction=per_direction,
+        quiet=quiet,
+        base=base,
+        baseline=baseline,
+        limits=limits,
+        exclude=exclude,
+        timeout=limit_s,
     )
     if batch:
         raise typer.Exit(
