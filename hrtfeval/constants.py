@@ -41,6 +41,7 @@ DATA_SUFFIXES = (".sofa", ".pt")
 PAIR_FORMATS = ("table", "json", "csv", "markdown")
 BATCH_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 COMPARE_FORMATS = ("table", "json", "markdown")
+INFO_FORMATS = ("table", "json")  # hrtfeval info
 #: Output formats implied by the extension of ``--output`` when ``--format`` is not given.
 FORMAT_OF_SUFFIX = {
     ".json": "json",

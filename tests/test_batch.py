@@ -282,11 +282,11 @@ def test_unmatched_gives_exit_2_unless_ignored(tmp_path, clean):
     "args,message",
     [
         (["EMPTY", "EMPTY2"], "nothing to score"),
-        (["PRED", "FILE"], "is a directory but TARGET is not"),
-        (["PRED"], "needs PREDICTION and TARGET"),
+        (["PRED", "FILE"], "is a directory but REFERENCE is not"),
+        (["PRED"], "needs PREDICTION and REFERENCE"),
         (["PRED", "REF", "--pairs", "x.csv"], "not both"),
         (["PRED", "REF", "--shard", "4/3"], "--shard"),
-        (["FILE", "FILE", "--shard", "1/2"], "--shard needs a batch"),
+        (["FILE", "FILE", "--shard", "1/2"], "--shard are for batch runs"),
         (["PRED", "REF", "--format", "yaml"], "--format"),
     ],
 )

@@ -33,7 +33,9 @@ def invoke(*args):
 
 
 def score(*args, code=0, fmt="json"):
-    result = invoke("score", *args, "--format", fmt, "--device", "cpu", "--workers", "0")
+    # --workers only for a batch: for one pair it is a usage error (issue 13)
+    workers = ["--workers", "0"] if "--pairs" in map(str, args) or Path(args[0]).is_dir() else []
+    result = invoke("score", *args, "--format", fmt, "--device", "cpu", *workers)
     assert code is None or result.exit_code == code, result.stderr
     return json.loads(result.stdout) if fmt == "json" else result
 

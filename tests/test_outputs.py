@@ -62,7 +62,9 @@ def dirs(tmp_path_factory):
 
 
 def score(*args):
-    return invoke("score", *args, "--device", "cpu", "--workers", "0")
+    # --workers only for a batch: for one pair it is a usage error (issue 13)
+    batch = "--pairs" in map(str, args) or os.path.isdir(args[0])
+    return invoke("score", *args, "--device", "cpu", *(["--workers", "0"] if batch else []))
 
 
 def listing(folder: Path) -> list[str]:

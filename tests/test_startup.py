@@ -65,6 +65,14 @@ def test_score_lap_imports_no_scipy_signal(pair):
     assert "torch" in names  # it did score
     for heavy in ("scipy.signal", "scipy.interpolate", "scipy.stats", "matplotlib", "netCDF4"):
         assert heavy not in names, f"score --preset lap imported {heavy}"
+    # issue 13: one pair imports neither the batch modules nor the other commands' libraries
+    for unneeded in (
+        "hrtfeval.batch",
+        "hrtfeval.render_batch",
+        "hrtfeval.compare",
+        "hrtfeval.plot",
+    ):
+        assert unneeded not in names, f"score of one pair imported {unneeded}"
 
 
 def test_info_cue_ranges_only_with_cues(pair):
@@ -148,7 +156,7 @@ def test_score_help_is_in_panels_at_80_columns():
 def test_every_option_has_a_panel_and_no_python_type_is_shown(command):
     import re
 
-    from hrtfeval._help import panel_of
+    from hrtfeval.cli.help import panel_of
 
     group = typer_main_group()
     ctx = group.make_context("hrtfeval", [command, "--help"], resilient_parsing=True)
@@ -158,7 +166,7 @@ def test_every_option_has_a_panel_and_no_python_type_is_shown(command):
         for p in cmd.get_params(ctx)
         if p.param_type_name == "option" and not p.hidden and panel_of(p) is None
     ]
-    assert missing == [], f"options of {command} without a panel (hrtfeval/_help.py PANELS)"
+    assert missing == [], f"options of {command} without a panel (hrtfeval/cli/help.py PANELS)"
     text = _help(command)
     assert not re.search(TYPE_METAVAR, text), re.search(TYPE_METAVAR, text)
     assert "Options:" not in text

@@ -124,7 +124,8 @@ class HelpCommand(TyperCommand):
         return pieces
 
     def format_options(self, ctx, formatter) -> None:
-        arguments, panels = [], {}
+        arguments: list[tuple[str, str]] = []
+        panels: dict[str, list[tuple[str, str]]] = {}
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is None:
