@@ -836,7 +836,7 @@ def score(
     check_regression_options(options.metrics, base, limits, planned)
     if batch:
         from .batch import find_pairs, parse_shard, run_batch
-        from .render_batch import JsonlWriter, Progress
+        from .render.stream import JsonlWriter, Progress
 
         shard_kn = parse_shard(shard) if shard is not None else None
         pair_list = find_pairs(prediction, target, pairs)
@@ -923,7 +923,7 @@ def score(
             emit(text, out_t, plan)
             text = None
     if junit_t is not None:
-        from .gates import junit_xml
+        from .render.junit import junit_xml
 
         plan.put(junit_t, junit_xml(doc))
     if plot_f is not None:
@@ -933,7 +933,7 @@ def score(
         emit(text)
     elif fmt == "table" and output is None:
         from .render import pair_table, printable
-        from .render_batch import regression_lines
+        from .render.batch import regression_lines
 
         console = stdout_console()
         pair_table(doc, console)
@@ -1009,7 +1009,7 @@ def _finish_batch(
     code. ``output``, ``junit`` and ``plot_dir`` are targets of ``plan`` (see
     :func:`plan_outputs`); all files are written together, after the run."""
     from .gates import exit_code
-    from .render_batch import batch_table, error_line, jsonl_summary, render_batch, summary_line
+    from .render.batch import batch_table, error_line, jsonl_summary, render_batch, summary_line
 
     for e in doc["pairs"]:  # also with --quiet: an error is not an info message
         if "error" in e:
@@ -1030,7 +1030,7 @@ def _finish_batch(
     elif fmt != "table":
         text = render_batch(doc, fmt, per_ear)
     if junit is not None:
-        from .gates import junit_xml
+        from .render.junit import junit_xml
 
         plan.put(junit, junit_xml(doc))
     if plot_dir is not None:
@@ -1184,11 +1184,11 @@ def compare(
         worst=worst,
     )
     if fmt == "table" and output is None:
-        from .render_compare import compare_table
+        from .render.compare import compare_table
 
         compare_table(doc, stdout_console())
     else:
-        from .render_compare import render_compare
+        from .render.compare import render_compare
 
         emit(render_compare(doc, fmt), out_t, plan)
         commit_outputs(plan, quiet)

@@ -5,75 +5,22 @@ and the JSON written from one run always hold the same numbers (the table rounds
 digits; JSON keeps full float precision).
 """
 
-from __future__ import annotations
-
 import csv
 import io
-import json
-import math
-import re
 from typing import Any
 
-#: Below this fraction of the reference directions matched (``--allow-missing``), the table
-#: shows the matched fraction in a warning colour.
-LOW_MATCHED_FRACTION = 0.9
-WARNING_STYLE = "bold yellow"
-
-
-def matched_fraction(spec: dict[str, Any]) -> float | None:
-    """``spec.directions.matched_fraction`` (matched / reference directions), or None."""
-    d = spec.get("directions") or {}
-    if d.get("matched_fraction") is not None:
-        return float(d["matched_fraction"])
-    if d.get("reference") and d.get("matched") is not None:  # None: each set on its own grid
-        return d["matched"] / d["reference"]
-    return None
-
-
-def low_coverage(spec: dict[str, Any]) -> bool:
-    """True when fewer than :data:`LOW_MATCHED_FRACTION` of the reference directions matched."""
-    fraction = matched_fraction(spec)
-    return fraction is not None and fraction < LOW_MATCHED_FRACTION
-
-
-def fmt(value: float | None, digits: int = 6) -> str:
-    """A number for people: ``digits`` significant digits, ``-`` for a missing value."""
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.{digits}g}"
-
-
-def printable(text: str, keep_whitespace: bool = False) -> str:
-    """``text`` safe to print on a terminal: control characters (ESC, BEL, C1 codes, ...) and
-    undecodable bytes of file names are written as ``\\x1b``-style escapes.
-
-    With ``keep_whitespace`` newlines and tabs stay (a caller joins the lines itself).
-    """
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if keep_whitespace and ch in "\n\t\r":
-            out.append(ch)
-        elif code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029):
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def verdict(passed: bool | None) -> str:
-    return "-" if passed is None else ("pass" if passed else "FAIL")
-
-
-def to_json(document: dict[str, Any]) -> str:
-    """Stable, strict JSON (no NaN/Infinity tokens) with a trailing newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+from .common import (
+    WARNING_STYLE,
+    fmt,
+    low_coverage,
+    markdown_lines,
+    markdown_table,
+    matched_fraction,
+    printable,
+    table_to_text,
+    to_json,
+    verdict,
+)
 
 
 def pair_header_lines(doc: dict[str, Any]) -> list[str]:
@@ -123,7 +70,7 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     if spec.get("preset"):
         how.append(f"preset {spec['preset']}")
     if spec.get("localisation"):
-        from .perceptual import spec_line
+        from ..perceptual import spec_line
 
         how.append(spec_line(spec["localisation"]))
     lines.append(" · ".join(how))
@@ -201,7 +148,7 @@ def pair_table(doc: dict[str, Any], console) -> None:
         table.add_row(*styled)
     console.print(table)
     if doc.get("bands") or doc.get("regions"):
-        from .render_analyses import extra_tables
+        from .analyses import extra_tables
 
         extra_tables(doc, console)
     if doc.get("passed") is not None:
@@ -246,25 +193,6 @@ def _csv(v) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def markdown_table(head: list[str], rows: list[list[str]]) -> str:
-    def esc(cell: str) -> str:
-        return str(cell).replace("|", "\\|")
-
-    lines = [
-        "| " + " | ".join(esc(h) for h in head) + " |",
-        "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(head))) + "|",
-    ]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def markdown_lines(lines: list[str]) -> str:
-    """Context lines as visible Markdown (a CI job summary hides HTML comments): special
-    characters escaped, one hard line break per line."""
-    special = re.compile(r"([\\`*_\[\]<>#|~])")
-    return "  \n".join(special.sub(r"\\\1", line) for line in lines)
-
-
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
     lines = pair_header_lines(doc)
@@ -280,7 +208,7 @@ def pair_markdown(doc: dict[str, Any]) -> str:
     intro = markdown_lines(lines)
     text = intro + "\n\n" + markdown_table(head, rows)
     if doc.get("bands") or doc.get("regions"):
-        from .render_analyses import extra_markdown
+        from .analyses import extra_markdown
 
         text += "\n" + extra_markdown(doc)
     return text
@@ -298,20 +226,3 @@ def render_text(doc: dict[str, Any], fmt_name: str, kind: str = "pair") -> str:
         if fmt_name == "table":
             return table_to_text(lambda console: pair_table(doc, console))
     raise ValueError(f"unknown format {fmt_name!r} for a {kind} document")
-
-
-def table_to_text(draw, width: int = 120) -> str:
-    """Render a rich drawing function to plain text (for ``--output FILE`` with table format)."""
-    from rich.console import Console
-
-    buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=width,
-        no_color=True,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-    )
-    draw(console)
-    return buf.getvalue()
