@@ -821,7 +821,7 @@ def batch_spec(
     from . import __version__
     from .scoring import definitions
 
-    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
+    thresholds = {m: t.to_spec(m) for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):
@@ -876,13 +876,15 @@ def batch_spec(
 
 def make_entry(result: PairResult) -> dict[str, Any]:
     """A pair's entry in the batch document (names relative, per-pair spec only)."""
+    from .results import pair_names
+
     pair = result.pair
+    names = pair_names(pair.prediction, pair.target)
     if result.score is None:
-        return {"prediction": pair.prediction, "target": pair.target, "error": result.error}
+        return {**names, "error": result.error}
     spec = result.score["spec"]
     return {
-        "prediction": pair.prediction,
-        "target": pair.target,
+        **names,
         "spec": {k: spec[k] for k in PAIR_SPEC_KEYS if k in spec},
         "scores": result.score["scores"],
         "passed": result.score["passed"],

@@ -927,7 +927,7 @@ def score(
 
         plan.put(junit_t, junit_xml(doc))
     if plot_f is not None:
-        write_pair_plots(aligned, options, dev, plot_f, plan)
+        write_pair_plots(aligned, options, dev, plot_f, plan, result)
     commit_outputs(plan, quiet)
     if text is not None:
         emit(text)
@@ -1252,7 +1252,7 @@ def _plain(value) -> str:
     return "-" if value is None else str(value)
 
 
-def write_pair_plots(aligned, options, device, folder, plan) -> None:
+def write_pair_plots(aligned, options, device, folder, plan, score=None) -> None:
     """The standard views of one scored pair, handed to ``plan`` for its ``folder`` (a planned
     ``--plot DIR``); views that cannot be drawn are noted on stderr."""
     from .plot import standard_views, view_bytes
@@ -1264,6 +1264,7 @@ def write_pair_plots(aligned, options, device, folder, plan) -> None:
         device,
         warn=lambda message: say(f"note: {message}"),
         save=lambda view, path, dpi: plan.put_in(folder, path.name, view_bytes(view, dpi)),
+        score=score,
     )
 
 

@@ -77,6 +77,7 @@ __all__ = [
     "score_files",
     "score_tensors",
     "score_values",
+    "scored_errors",
     "spec_dict",
     "spectral_values",
     "tensors_for",
@@ -138,7 +139,7 @@ def reduce_pair(
     check = options.threshold_map.get(metric)
     if check is not None:
         score.threshold = check.limit
-        score.passed = check.passes(overall)
+        score.passed = check.passes(overall, metric)
     return score
 
 
@@ -192,8 +193,13 @@ def tensors_for(aligned, options: ScoreOptions, device):
     )
 
 
-def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
+def score_aligned(
+    aligned, options: ScoreOptions, device, *, with_definitions: bool = True
+) -> PairScore:
     """Score an :class:`~hrtfeval.align.AlignedPair` with every metric in ``options``.
+
+    ``with_definitions=False`` leaves the metric definitions out of the pair's spec (a batch
+    states them once, in its own spec: :func:`hrtfeval.batch.batch_spec`).
 
     Checks first (before any heavy computation) that the pair fits ``options.max_memory``
     and that no silent direction is left for the ITD or ILD (see :func:`apply_silent_policy`).
@@ -206,7 +212,7 @@ def score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
         warnings_about(_pair_label(aligned.prediction, aligned.reference)),
         one_cpu_thread(device),
     ):
-        return _score_aligned(aligned, options, device)
+        return _score_aligned(aligned, options, device, with_definitions)
 
 
 @contextmanager
@@ -231,12 +237,16 @@ def one_cpu_thread(device):
         torch.set_num_threads(saved)
 
 
-def _score_aligned(aligned, options: ScoreOptions, device) -> PairScore:
+def _score_aligned(
+    aligned, options: ScoreOptions, device, with_definitions: bool = True
+) -> PairScore:
     if options.localisation_only:
-        return score_values(aligned, options, device)
+        return score_values(aligned, options, device, with_definitions=with_definitions)
     pred_t, ref_t = tensors_for(aligned, options, device)
     values = spectral_values(pred_t, ref_t, options)
-    return score_values(aligned, options, device, pred_t, ref_t, values)
+    return score_values(
+        aligned, options, device, pred_t, ref_t, values, with_definitions=with_definitions
+    )
 
 
 def spectral_values(pred_t, ref_t, options: ScoreOptions) -> dict[str, Any]:
@@ -258,6 +268,8 @@ def score_values(
     ref_t=None,
     values: dict[str, Any] | None = None,
     stacked: bool = False,
+    *,
+    with_definitions: bool = True,
 ) -> PairScore:
     """One pair's :class:`PairScore` from its per-direction ``values`` (:func:`spectral_values`).
 
@@ -265,7 +277,10 @@ def score_values(
     batch alike: reductions, localisation scores, spec and extra blocks. ``pred_t``/``ref_t`` are
     the tensors the values were computed from (None when only localisation metrics are scored);
     ``stacked`` says they hold a whole stack, so that blocks needing the pair's own tensors
-    (``--bands``) rebuild them.
+    (``--bands``) rebuild them. ``with_definitions``: as in :func:`score_aligned`.
+
+    The score keeps ``values`` and (not stacked) the tensors (:attr:`PairScore.values`,
+    :attr:`PairScore.tensors`), so that pictures of the pair draw what was scored.
     """
     files = _pair_label(aligned.prediction, aligned.reference)
     scores: dict[str, MetricScore] = {}
@@ -281,19 +296,29 @@ def score_values(
         extras = pair_extras(aligned, *own_t, options, weights, values)
     notes: list[str] = []
     scores.update(localisation_scores(aligned, options, notes))
-    spec = spec_dict(aligned, options, device, pred_t, ref_t, weights)
+    spec = spec_dict(aligned, options, device, pred_t, ref_t, weights, with_definitions)
     spec["notes"] += notes
     scores = {m: scores[m] for m in options.metrics}
-    return PairScore(aligned.prediction.path, aligned.reference.path, spec, scores, extras)
+    return PairScore(
+        aligned.prediction.path,
+        aligned.reference.path,
+        spec,
+        scores,
+        extras,
+        values=dict(values or {}),
+        tensors=None if stacked or pred_t is None else (pred_t, ref_t),
+    )
 
 
-def pair_units(options: ScoreOptions, pred_t, ref_t) -> dict[str, str]:
-    """The unit of each scored metric for one pair (spectral and interaural metrics)."""
+def pair_units(options: ScoreOptions, pred_t, ref_t, metrics=None) -> dict[str, str]:
+    """The unit of each scored metric (or of ``metrics``) for one pair (spectral and interaural
+    metrics)."""
     return {
         m: metric_unit(
-            m, effective_domain(options, pred_t.domain, ref_t.domain) if m in ("rmse", "mae") else ""
+            m,
+            effective_domain(options, pred_t.domain, ref_t.domain) if m in ("rmse", "mae") else "",
         )
-        for m in options.metrics
+        for m in (options.metrics if metrics is None else metrics)
         if m not in LOCALISATION
     }
 
@@ -430,7 +455,12 @@ def per_direction_errors(aligned, metric: str, options: ScoreOptions, device="cp
     dev = resolve_device(device) if isinstance(device, str) else device
     pred_t, ref_t = tensors_for(aligned, options, dev)
     values = per_direction(pred_t, ref_t, metric, options).detach().cpu()
-    domain = (
-        effective_domain(options, pred_t.domain, ref_t.domain) if metric in ("rmse", "mae") else ""
-    )
-    return PerDirection(metric, metric_unit(metric, domain), values, aligned.reference.positions)
+    unit = pair_units(options, pred_t, ref_t, (metric,))[metric]
+    return PerDirection(metric, unit, values, aligned.reference.positions)
+
+
+def scored_errors(aligned, score: PairScore, metric: str) -> PerDirection:
+    """:func:`per_direction_errors` of ``metric`` as ``score`` computed them (no new pass):
+    ``score`` is the :class:`PairScore` of ``aligned`` (:func:`score_aligned`)."""
+    values = score.values[metric].detach().cpu()
+    return PerDirection(metric, score.scores[metric].unit, values, aligned.reference.positions)

@@ -54,9 +54,17 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
 
 
 def spec_dict(
-    aligned, options: ScoreOptions, device, pred_t=None, ref_t=None, weights=None
+    aligned,
+    options: ScoreOptions,
+    device,
+    pred_t=None,
+    ref_t=None,
+    weights=None,
+    with_definitions: bool = True,
 ) -> dict[str, Any]:
-    """The facts behind a pair's numbers, printed above the table and stored in the JSON."""
+    """The facts behind a pair's numbers, printed above the table and stored in the JSON.
+
+    ``with_definitions=False``: ``definitions`` is left empty (a batch states them once)."""
     from . import __version__
     from .represent import band_bins
 
@@ -71,7 +79,7 @@ def spec_dict(
         n_bins = int(
             band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size
         )
-    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
+    thresholds = {m: t.to_spec(m) for m, t in options.thresholds}
     n_fft = ref_t.fft_length if ref_t is not None else options.n_fft
     padded = None
     if ref_t is not None and ref_t.domain == IR and n_fft > ref_t.n_samples:
@@ -136,7 +144,7 @@ def spec_dict(
         "max_memory_bytes": options.memory_limit,
         "device": str(device),
         "thresholds": thresholds,
-        "definitions": definitions(options, domain or "time", n_bins),
+        "definitions": definitions(options, domain or "time", n_bins) if with_definitions else {},
         "notes": list(aligned.notes),
     }
     localisation = localisation_spec(options)

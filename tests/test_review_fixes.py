@@ -105,8 +105,8 @@ def test_fail_above_eb_checks_the_size_of_the_bias():
     check = opts.threshold_map["eb"]
     assert check.passes(4.0, "eb") and check.passes(-4.0, "eb")
     assert not check.passes(-40.0, "eb") and not check.passes(40.0, "eb")
-    assert check.as_spec("eb")["rule"] == "passes when |value| <= limit"
-    assert ScoreOptions.build(["lsd"], fail_above={"lsd": 5.0}).threshold_map["lsd"].as_spec(
+    assert check.to_spec("eb")["rule"] == "passes when |value| <= limit"
+    assert ScoreOptions.build(["lsd"], fail_above={"lsd": 5.0}).threshold_map["lsd"].to_spec(
         "lsd"
     )["rule"] == "passes when value <= limit"
     doc = {

@@ -11,13 +11,15 @@ model's files still finds its baseline); a single-pair run against a single-pair
 compares the two whatever the file names.
 
 The package: :mod:`.documents` (reading and checking a document), :mod:`.specs` (spec keys and
-their comparison), :mod:`.baseline` (regression), :mod:`.verdicts` (fail-above, exit code). The
+their comparison), :mod:`.baseline` (regression), :mod:`.fail_above` (checks added to a stored
+document); the verdicts and the exit code are :mod:`hrtfeval.results`' (re-exported here). The
 JUnit XML is rendered by :mod:`hrtfeval.render.junit` (re-exported here).
 """
 
 from __future__ import annotations
 
 from ..constants import SIGNED_METRICS
+from ..results import error_size, exit_code, pair_passed, threshold_rule
 from .baseline import (
     Baseline,
     _delta,
@@ -31,6 +33,7 @@ from .documents import (
     load_document,
     validate_document,
 )
+from .fail_above import apply_fail_above
 from .specs import (
     NOT_SCORING_SPEC_KEYS,
     PAIR_FACTS,
@@ -40,13 +43,6 @@ from .specs import (
     options_view,
     scoring_spec,
     spec_differences,
-)
-from .verdicts import (
-    apply_fail_above,
-    error_size,
-    exit_code,
-    pair_passed,
-    threshold_rule,
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..constants import SIGNED_METRICS
 from ..errors import HrtfevalError
+from ..results import error_size, pair_passed, reference_name
 from .documents import is_batch, load_document, validate_document
 from .specs import (
     PAIR_FACTS,
@@ -20,7 +21,6 @@ from .specs import (
     options_view,
     spec_differences,
 )
-from .verdicts import error_size, pair_passed
 
 
 class Baseline:
@@ -40,10 +40,10 @@ class Baseline:
         self.single = not is_batch(doc)
         entries = [doc] if self.single else doc["pairs"]
         self.entries = [e for e in entries if isinstance(e, dict) and "scores" in e]
-        self.by_pair = {(e.get("prediction"), e.get("target")): e for e in self.entries}
+        self.by_pair = {(e.get("prediction"), reference_name(e)): e for e in self.entries}
         targets: dict[str, list] = {}
         for e in self.entries:
-            targets.setdefault(e.get("target"), []).append(e)
+            targets.setdefault(reference_name(e), []).append(e)
         self.by_target = {t: es[0] for t, es in targets.items() if len(es) == 1}
         self.metrics = {m for e in self.entries for m in e["scores"]}
         self.spec = doc["spec"]
@@ -104,8 +104,8 @@ def _check_pair_spec(entry: dict[str, Any], base: dict[str, Any], baseline: Base
     differ = spec_differences(old, run, keys)
     if differ:
         raise HrtfevalError(
-            f"the baseline's pair {base.get('prediction')}, {base.get('target')} was scored with "
-            f"other definitions than {entry['prediction']}, {entry['target']} here ("
+            f"the baseline's pair {base.get('prediction')}, {reference_name(base)} was scored with "
+            f"other definitions than {entry['prediction']}, {reference_name(entry)} here ("
             + _differences_text(differ, old, run)
             + "); its numbers cannot be compared: score the baseline again with this run's "
             "options",
@@ -158,10 +158,11 @@ def annotate_pair(
     """
     if "scores" not in entry:
         return
-    base = baseline.lookup(entry["prediction"], entry["target"], single_run)
+    base = baseline.lookup(entry["prediction"], reference_name(entry), single_run)
     if base is None and single_run:
         raise HrtfevalError(
-            f"has no pair {entry['prediction']}, {entry['target']} (nor its target) to compare "
+            f"has no pair {entry['prediction']}, {reference_name(entry)} (nor its target) to "
+            "compare "
             "this run with; give the baseline of these files",
             baseline.name,
         )
@@ -217,7 +218,7 @@ def regression_block(
     matched = [e for e in entries if e.get("regression")]
     scored = [e for e in entries if "scores" in e]
     if scored and not matched:
-        shown = ", ".join(e["target"] for e in scored[:3])
+        shown = ", ".join(reference_name(e) for e in scored[:3])
         more = f" and {len(scored) - 3} more" if len(scored) > 3 else ""
         raise HrtfevalError(
             f"has none of the run's {len(scored)} scored pair(s) ({shown}{more}), so nothing "
@@ -240,14 +241,14 @@ def regression_block(
         "max": dict(max_regression),
         "aggregate": agg,
         "missing": [
-            {"prediction": e["prediction"], "target": e["target"]}
+            {"prediction": e["prediction"], "target": reference_name(e)}
             for e in entries
             if "scores" in e and e.get("regression") is None
         ],
         "regressed": [
             {
                 "prediction": e["prediction"],
-                "target": e["target"],
+                "target": reference_name(e),
                 "metrics": [m for m, r in e["regression"].items() if r["passed"] is False],
             }
             for e in matched

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from ..errors import HrtfevalError
+from ..results import reference_name
 
 
 def load_document(path: str | os.PathLike) -> dict[str, Any]:
@@ -191,8 +192,14 @@ def _check_pair_regression(reg: Any, where: str) -> None:
 def _check_entry(entry: Any, prefix: str, batch: bool) -> None:
     """A pair entry (``prefix`` = ``"pairs[3]."``) or a single-pair document (``prefix`` = "")."""
     _expect(entry, prefix.rstrip(".") or "the document", dict, "a pair object")
-    for key in ("prediction", "target"):
+    # The reference file: "reference" (since 13, with "target" beside it) or only "target".
+    for key in ("prediction", "reference" if "reference" in entry else "target"):
         _expect(_field(entry, key, prefix), prefix + key, str, "a file name")
+    if "reference" in entry and entry.get("target", entry["reference"]) != entry["reference"]:
+        raise _Invalid(
+            f"{prefix}reference ({_shown(entry['reference'])}) and {prefix}target "
+            f"({_shown(entry['target'])}) differ; expected one name of the reference file"
+        )
     if batch and "error" in entry:
         _expect(entry["error"], prefix + "error", str, "a message")
         return
@@ -250,7 +257,7 @@ def validate_document(doc: Any, name: str) -> None:
         seen: dict[tuple[str, str], int] = {}
         for i, entry in enumerate(_expect(doc["pairs"], "pairs", list, "a list of pairs")):
             _check_entry(entry, f"pairs[{i}].", batch=True)
-            key = (entry["prediction"], entry["target"])
+            key = (entry["prediction"], reference_name(entry))
             if key in seen:  # a baseline lookup or a merge would silently take one of them
                 raise _Invalid(f"pairs[{i}] repeats the pair of pairs[{seen[key]}] ({key[0]})")
             seen[key] = i

@@ -200,5 +200,6 @@ def _source_text(doc: dict[str, Any]) -> str:
         if parts:
             return " vs ".join(parts)
     if isinstance(doc, dict) and "scores" in doc and "prediction" in doc:
-        return f"{Path(str(doc['prediction'])).name} vs {Path(str(doc.get('target', ''))).name}"
+        reference = doc.get("reference", doc.get("target", ""))
+        return f"{Path(str(doc['prediction'])).name} vs {Path(str(reference)).name}"
     return "results"

@@ -36,7 +36,7 @@ from .common import (
 
 
 def direction_view(
-    aligned, metric: str, options, device="cpu", *, dpi: float = DEFAULT_DPI
+    aligned, metric: str, options, device="cpu", *, dpi: float = DEFAULT_DPI, per=None
 ) -> View:
     """Per-direction error of ``metric`` on a Hammer projection (azimuth x elevation).
 
@@ -48,6 +48,9 @@ def direction_view(
     options : hrtfeval.scoring.ScoreOptions
         Band, FFT length, epsilon, ITD method and reduction, as for scoring.
     device : str or torch.device
+    per : hrtfeval.scoring.PerDirection, optional
+        The errors already computed by the score (:func:`hrtfeval.scoring.scored_errors`);
+        None computes them.
 
     Returns
     -------
@@ -67,7 +70,8 @@ def direction_view(
 
     from ..scoring import INTERAURAL, per_direction_errors, reduce_pair
 
-    per = per_direction_errors(aligned, metric, options, _device(device))
+    if per is None:
+        per = per_direction_errors(aligned, metric, options, _device(device))
     metric, unit = per.metric, per.unit
     values = per.values.numpy().astype(np.float64)
     positions = _positions(aligned, "direction map")

@@ -52,6 +52,7 @@ def standard_views(
     fmt: str = "png",
     warn=None,
     save=None,
+    score=None,
 ) -> list[Path]:
     """Write the standard pictures of a scored pair into ``out_dir`` (created if needed).
 
@@ -60,7 +61,9 @@ def standard_views(
     that cannot be drawn for this pair (e.g. no source positions) is skipped and reported
     through ``warn(message)``; the others are still written. Returns the paths written.
     ``save(view, path, dpi) -> path`` replaces :func:`save_view` (the folder is then not
-    created here).
+    created here). ``score``: the pair's :class:`~hrtfeval.scoring.PairScore`, whose
+    per-direction values and tensors the views draw (nothing is computed again); None computes
+    them.
     """
     out = plot_folder(out_dir) if save is None else Path(out_dir)
     written: list[Path] = []
@@ -77,20 +80,24 @@ def standard_views(
         finally:
             view.figure.clear()
 
-    from ..scoring import LOCALISATION
+    from ..scoring import LOCALISATION, scored_errors
+
+    def errors(metric: str):
+        return None if score is None else scored_errors(aligned, score, metric)
 
     for metric in options.metrics:
         if metric in LOCALISATION:
             continue
         attempt(
             f"{metric}_by_direction",
-            lambda m=metric: direction_view(aligned, m, options, device, dpi=dpi),
+            lambda m=metric: direction_view(aligned, m, options, device, dpi=dpi, per=errors(m)),
         )
     if any(m in LOCALISATION for m in options.metrics):
         attempt("localisation", lambda: localisation_view(aligned, options, dpi=dpi))
     if not aligned.matched:  # each set on its own grid: no spectral comparison to draw
         return written
-    tensors = _pair_tensors(aligned, options, device)  # shared by the two spectral views
+    # The score's tensors, shared by the two spectral views.
+    tensors = _pair_tensors(aligned, options, device, None if score is None else score.tensors)
     attempt(
         "lsd_by_frequency",
         lambda: frequency_view(aligned, options, device, dpi=dpi, tensors=tensors),

@@ -15,6 +15,7 @@ from typing import Any
 from ..batch import stats
 from ..constants import AGGREGATES, INTERAURAL, LOCALISATION
 from ..constants import BATCH_FORMATS as FORMATS
+from ..results import reference_name, thresholds_of
 from .common import (
     LOW_MATCHED_FRACTION,
     WARNING_STYLE,
@@ -58,12 +59,12 @@ def _has_regression(doc: dict[str, Any]) -> bool:
 
 
 def _show_target(doc: dict[str, Any]) -> bool:
-    """A Target column only when some target is not named like its prediction."""
+    """A Reference column only when some reference is not named like its prediction."""
 
     def stem(name: str) -> str:
         return name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
 
-    return any(stem(e["prediction"]) != stem(e["target"]) for e in doc["pairs"])
+    return any(stem(e["prediction"]) != stem(reference_name(e)) for e in doc["pairs"])
 
 
 def _columns(doc: dict[str, Any], per_ear: bool) -> list[tuple[str, str, str]]:
@@ -119,11 +120,12 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False, digits: int = 6):
     significant digits)."""
     cols = _columns(doc, per_ear)
     show_target = _show_target(doc)
-    head = ["Prediction"] + (["Target"] if show_target else []) + [c[0] for c in cols] + ["Result"]
+    names = ["Prediction"] + (["Reference"] if show_target else [])
+    head = names + [c[0] for c in cols] + ["Result"]
     rows = []
     for e in doc["pairs"]:
         # Names are escaped: a control character in a file name must not reach the terminal.
-        row = [printable(e["prediction"])] + ([printable(e["target"])] if show_target else [])
+        row = [printable(e["prediction"])] + ([printable(reference_name(e))] if show_target else [])
         for _, m, f in cols:
             v = _value(e, m, f)
             row.append(_delta_text(v) if f == "delta" else fmt(v, digits))
@@ -148,7 +150,7 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False, digits: int = 6):
 def error_line(entry: dict[str, Any]) -> str:
     """A pair's error, prefixed with its name unless the message already names a file of it."""
     msg = entry["error"]
-    if entry["prediction"] in msg or entry["target"] in msg:
+    if entry["prediction"] in msg or reference_name(entry) in msg:
         return msg
     return f"{entry['prediction']}: {msg}"
 
@@ -194,14 +196,13 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         how.append(
             "thresholds "
             + ", ".join(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g}"
+                t.shown(m)
                 + (
-                    f" (--{t['source']}, replaces preset {t['replaces']['source']}'s "
-                    f"{t['replaces']['limit']:g})"
-                    if t.get("replaces")
+                    f" (--{t.source}, replaces preset {t.replaces.source}'s {t.replaces.limit:g})"
+                    if t.replaces
                     else ""
                 )
-                for m, t in spec["thresholds"].items()
+                for m, t in thresholds_of(spec).items()
             )
         )
     if spec.get("localisation"):
@@ -270,7 +271,7 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
         console.print(Text(line, style="dim"))
     head, rows, agg_rows, widths, pad, fits = _fitting_rows(doc, per_ear, console.width)
     table = Table(show_edge=True, header_style="bold", padding=(0, pad))
-    n_names = 2 if head[1] == "Target" else 1
+    n_names = 2 if head[1] == "Reference" else 1
     for i, h in enumerate(head):
         # Text, not str: "[dB]" and file names must not be read as rich markup. A value column
         # is as wide as its widest number, so numbers never wrap; headers and names fold.
@@ -305,7 +306,7 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
         console.print(Text(line, style=style))
 
 
-#: Fewest characters a name column (Prediction, Target) keeps when the table is squeezed.
+#: Fewest characters a name column (Prediction, Reference) keeps when the table is squeezed.
 NAME_MIN_WIDTH = 8
 
 
@@ -316,7 +317,7 @@ def _fitting_rows(doc: dict[str, Any], per_ear: bool, width: int | None):
     whether the table fits. Widths are None where the natural width fits."""
     for digits, pad in ((6, 1), (5, 1), (4, 1), (4, 0), (3, 0)):
         head, rows, agg_rows = batch_rows(doc, per_ear, digits)
-        n_names = 2 if head[1] == "Target" else 1
+        n_names = 2 if head[1] == "Reference" else 1
         cells = [[r[i] for r in rows + agg_rows] + [head[i]] for i in range(len(head))]
         natural = [max(len(c) for c in col) for col in cells]
         numbers = [max([len(c) for c in col[:-1]] + [1]) for col in cells]
@@ -364,11 +365,11 @@ def _csv_value(v) -> str:
 
 
 def render_csv(doc: dict[str, Any]) -> str:
-    """One row per pair: ``prediction,target,<m>_left,<m>_right,<m>_overall[,<m>_delta],...,
+    """One row per pair: ``prediction,reference,<m>_left,<m>_right,<m>_overall[,<m>_delta],...,
     passed,error``; files without a partner follow as rows with only an error."""
     metrics = _metrics(doc)
     reg = _has_regression(doc)
-    head = ["prediction", "target"]
+    head = ["prediction", "reference"]
     for m in metrics:
         head += [f"{m}_left", f"{m}_right", f"{m}_overall"] + ([f"{m}_delta"] if reg else [])
         if m in LOCALISATION:
@@ -378,7 +379,7 @@ def render_csv(doc: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
     for e in doc["pairs"]:
-        row = [e["prediction"], e["target"]]
+        row = [e["prediction"], reference_name(e)]
         for m in metrics:
             row += [_csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
             if reg:

@@ -6,6 +6,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..gates import is_batch
+from ..results import reference_name, thresholds_of
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -36,16 +37,12 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
-    rules = {
-        m: str(t.get("rule", "<=")).split()[-2] if " " in str(t.get("rule", "")) else "<="
-        for m, t in (doc.get("spec", {}).get("thresholds") or {}).items()
-    }
+    rules = {m: t.op for m, t in thresholds_of(doc.get("spec")).items()}
     for e in entries:
-        label = (
-            e["prediction"]
-            if e["prediction"] == e["target"]
-            else (f"{e['prediction']} vs {e['target']}")
-        )
+        reference = reference_name(e)
+        label = e["prediction"]
+        if label != reference:
+            label = f"{label} vs {reference}"
         if "error" in e:
             add(label, "score", "error", e["error"], e["error"])
             continue
@@ -75,7 +72,8 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     continue
                 checked = True
                 unit = s.get("unit") or ""
-                name = f"{region}.{m} <= {_num(s['threshold'], unit)}"
+                op = rules.get(f"{region}.{m}", "<=")
+                name = f"{region}.{m} {op} {_num(s['threshold'], unit)}"
                 if s["passed"]:
                     add(label, name)
                 else:
@@ -84,7 +82,7 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
                         name,
                         "failure",
                         f"{m} {_num(s['overall'], unit)} over the {block['directions']} "
-                        f"directions of the region {region} fails the threshold: value <= "
+                        f"directions of the region {region} fails the threshold: value {op} "
                         f"{_num(s['threshold'], unit)}",
                     )
         if "regression" in e:

@@ -9,6 +9,7 @@ import csv
 import io
 from typing import Any
 
+from ..results import reference_name, thresholds_of
 from .common import (
     WARNING_STYLE,
     fmt,
@@ -47,7 +48,7 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
         )
     lines = [
         f"prediction  {printable(doc['prediction'])}",
-        f"reference   {printable(doc['target'])}",
+        f"reference   {printable(reference_name(doc))}",
         " · ".join(parts),
     ]
     how = []
@@ -91,12 +92,12 @@ def replaced_thresholds(spec: dict[str, Any]) -> list[str]:
     """``lsd <= 5 (--fail-above, replaces preset lap's < 7.4)`` for every preset threshold that
     ``--fail-above`` replaced."""
     out = []
-    for m, t in (spec.get("thresholds") or {}).items():
-        old = t.get("replaces")
+    for m, t in thresholds_of(spec).items():
+        old = t.replaces
         if old:
             out.append(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g} (--{t['source']}, replaces preset "
-                f"{old['source']}'s {old['rule'].split()[-2]} {old['limit']:g})"
+                f"{t.shown(m)} (--{t.source}, replaces preset {old.source}'s {old.op} "
+                f"{old.limit:g})"
             )
     return out
 
@@ -196,12 +197,12 @@ def _csv(v) -> str:
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
     lines = pair_header_lines(doc)
-    checks = doc["spec"].get("thresholds") or {}
+    checks = thresholds_of(doc["spec"])
     if checks:  # the table's Threshold column has the limits; the rule and source are here
         lines = lines + [
             "thresholds "
             + ", ".join(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g} ({t['source']})"
+                f"{t.shown(m)} ({t.source})"
                 for m, t in checks.items()
             )
         ]
