@@ -11,8 +11,6 @@ import math
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
 from .checks import (  # re-exported (__all__)
     apply_silent_policy,
     check_n_fft,
@@ -36,6 +34,7 @@ from .pair_metrics import (
     metric_unit,
     per_direction,
 )
+from .prepare import align_sets, load_aligned
 from .results import MetricScore, PairScore, PerDirection, Threshold
 from .spec import definitions, spec_dict
 
@@ -367,75 +366,6 @@ def localisation_scores(aligned, options: ScoreOptions, notes=None) -> dict[str,
     from .perceptual import localisation_scores as scores
 
     return scores(aligned, options, notes)
-
-
-def load_aligned(prediction: str, target: str, options: ScoreOptions, timeout: float | None = None):
-    """Read both files and align them (directions, rate, length) as ``options`` say.
-
-    ``timeout`` (s): read the files in a child process that is stopped after that long
-    (:func:`hrtfeval.procs.read_in_child`), for callers that cannot afford a hanging reader;
-    None reads them here.
-
-    The readers check each file's declared sizes against ``options.max_memory`` before
-    reading (the second file within what the first left); then the aligned pair's working
-    memory is checked (:func:`check_pair_memory`) and the silent directions handled
-    (:func:`apply_silent_policy`), so that a pair that cannot be scored fails here, before any
-    heavy computation.
-    """
-    from .memory import PairReader
-
-    reader = PairReader(not options.ignore_delay, options.max_memory, options.n_fft)
-    if timeout is None:
-        sets = [reader(prediction), reader(target)]
-    else:
-        from .procs import read_in_child
-
-        sets = read_in_child(reader, [prediction, target], timeout)
-    return align_sets(*sets, options)
-
-
-def align_sets(pred, ref, options: ScoreOptions):
-    """Align two :class:`~hrtfeval.model.HRTFSet` as ``options`` say (nothing to match when
-    only the localisation metrics are asked for: each set keeps its own grid)."""
-    from .align import AlignedPair, align_pair
-
-    if options.localisation_only:
-        return AlignedPair(
-            pred,
-            ref,
-            ref.n_directions,
-            np.zeros(0, dtype=np.intp),
-            0.0,
-            [],
-            matched=False,
-            originals=(pred, ref),
-        )
-    aligned = align_pair(
-        pred,
-        ref,
-        tolerance_deg=options.tolerance_deg,
-        allow_missing=options.allow_missing,
-        length_policy=options.length_policy,
-    )
-    if any(m in LOCALISATION for m in options.metrics):
-        aligned.originals = (pred, ref)
-    if options.allow_missing and aligned.n_reference:
-        fraction = len(aligned.missing) / aligned.n_reference
-        if fraction > options.max_missing:
-            raise HrtfevalError(
-                f"{len(aligned.missing)} of the {aligned.n_reference} reference directions "
-                f"({fraction:.0%}) have no prediction, more than --max-missing "
-                f"{options.max_missing:g} ({options.max_missing:.0%}) allows with --allow-missing",
-                ref.path,
-            )
-    if options.exclude is not None:
-        from .regions import apply_exclude
-
-        aligned = apply_exclude(aligned, options.exclude, options.tolerance_deg)
-    check_n_fft(pred, ref, options)
-    check_pair_memory(aligned, options)
-    aligned = apply_silent_policy(aligned, options)
-    return aligned
 
 
 def score_files(prediction: str, target: str, options: ScoreOptions, device="auto") -> PairScore:
