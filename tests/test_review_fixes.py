@@ -278,7 +278,7 @@ def test_merge_errors_name_the_documents(baselines):
         merge_documents([copy(shard="1/2"), copy(shard="2/3")], ["one.json", "two.json"])
     assert "one.json: 1/2" in str(info.value) and "two.json: 2/3" in str(info.value)
     a, b = copy(shard="1/2", pairs_total=2), copy(shard="2/2", pairs_total=2)
-    b["pairs"][0]["prediction"] = b["pairs"][0]["target"] = "s1.sofa"
+    b["pairs"][0]["prediction"] = b["pairs"][0]["reference"] = b["pairs"][0]["target"] = "s1.sofa"
     a["regression"] = {"baseline": "old.json", "max": {"lsd": 0.1}}
     with pytest.raises(HrtfevalError) as info:
         merge_documents([a, b], ["one.json", "two.json"])
