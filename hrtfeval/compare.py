@@ -99,10 +99,10 @@ def pair_up(
             keyed = (ka, kb)
             break
     if keyed is None:
-        ka = {reference_name(e): e for e in ea}
-        kb = {reference_name(e): e for e in eb}
-        only_a = sorted(ka.keys() - kb.keys())
-        only_b = sorted(kb.keys() - ka.keys())
+        by_a = {reference_name(e): e for e in ea}
+        by_b = {reference_name(e): e for e in eb}
+        only_a = sorted(by_a.keys() - by_b.keys())
+        only_b = sorted(by_b.keys() - by_a.keys())
         parts = []
         for side, only in ((names[0], only_a), (names[1], only_b)):
             if only:

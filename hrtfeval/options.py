@@ -33,7 +33,7 @@ LAP_DEFINITIONS = {
     "itd_method": "maxiacce",
     "weighting": "none",  # the LAP means are unweighted over directions
 }
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "lap": {
         "metrics": ("itd", "ild", "lsd"),
         "thresholds": LAP_THRESHOLDS,
@@ -185,7 +185,8 @@ class ScoreOptions:
             )
         if not (0 <= self.freq_min < self.freq_max):
             raise ValueError(
-                f"the band needs 0 <= freq-min < freq-max; got {self.freq_min:g} and {self.freq_max:g}"
+                "the band needs 0 <= freq-min < freq-max; got "
+                f"{self.freq_min:g} and {self.freq_max:g}"
             )
         check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
         from .weights import check_scheme
@@ -204,7 +205,9 @@ class ScoreOptions:
         if not (math.isfinite(self.tolerance_deg) and self.tolerance_deg >= 0):
             raise ValueError(f"--position-tolerance must be >= 0 degrees; got {self.tolerance_deg}")
         if not (math.isfinite(self.max_missing) and 0 <= self.max_missing <= 1):
-            raise ValueError(f"--max-missing must be a fraction from 0 to 1; got {self.max_missing}")
+            raise ValueError(
+                f"--max-missing must be a fraction from 0 to 1; got {self.max_missing}"
+            )
         if self.n_fft is not None and not (2 <= self.n_fft <= MAX_N_FFT):
             raise ValueError(
                 f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "

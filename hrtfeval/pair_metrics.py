@@ -23,7 +23,8 @@ def metric_unit(metric: str, domain: str) -> str:
 
 
 def effective_domain(options: ScoreOptions, pred_domain: str, ref_domain: str) -> str:
-    """The representation rmse/mae are computed on (``--domain``, default time when both are IRs)."""
+    """The representation rmse/mae are computed on (``--domain``; by default time when both
+    are IRs)."""
     both_ir = pred_domain == IR and ref_domain == IR
     if options.domain is None:
         return "time" if both_ir else "magnitude"

@@ -1,13 +1,20 @@
 """Score an aligned pair: per-direction errors, their reductions per ear and overall, checks.
 
-The spectral and time-domain metrics are the per-vector values of :func:`hrtfeval.loss.metric_values`
-(the ``hrtf_loss`` core), reduced with :func:`hrtfeval.loss.reduce_values`; so a table printed by
-the CLI and ``hrtf_loss`` on the same tensors can never disagree.
+The spectral and time-domain metrics are the per-vector values of
+:func:`hrtfeval.loss.metric_values` (the ``hrtf_loss`` core), reduced with
+:func:`hrtfeval.loss.reduce_values`; so a table printed by the CLI and ``hrtf_loss`` on the same
+tensors can never disagree.
+
+The stages live in their own modules, re-exported here: :mod:`hrtfeval.options` (what decides a
+score), :mod:`hrtfeval.prepare` (read and align), :mod:`hrtfeval.checks`,
+:mod:`hrtfeval.pair_metrics` (per-direction errors), :mod:`hrtfeval.spec`,
+:mod:`hrtfeval.results` (the result model).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,13 +126,14 @@ def reduce_pair(
     ``files`` names the pair in the error about a non-finite result.
     """
     red, eps = options.reduction, options.epsilon
-    if weights is None:
-        reduce = reduce_values
-    else:
+    reduce: Callable[[Any, str, float], Any] = reduce_values
+    if weights is not None:
         from .weights import weighted_reduce
 
-        def reduce(v, r, e):
+        def weighted(v, r, e):
             return weighted_reduce(v, weights, r, e)
+
+        reduce = weighted
 
     if metric in INTERAURAL:
         left = right = None

@@ -192,7 +192,7 @@ def _delta(
     signed metric (``signed``) the change is that of the sizes, ``|value| - |baseline|``, and the
     record says so (``"of": "|value|"``)."""
     delta = abs(value) - abs(baseline) if signed else value - baseline
-    out = {
+    out: dict[str, Any] = {
         "baseline": baseline,
         "value": value,
         "delta": delta,

@@ -109,7 +109,7 @@ def _unit_label(metric: str, unit: str) -> str:
     return f"{label} ({unit})" if unit else f"{label} (linear amplitude)"
 
 
-def _num(value: float, unit: str) -> str:
+def _num(value: float | None, unit: str) -> str:
     text = f"{value:.3g}"
     return f"{text} {unit}" if unit else text
 

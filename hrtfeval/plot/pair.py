@@ -176,13 +176,13 @@ def direction_view(
         label=_unit_label(metric, unit),
     )
     pred_name, ref_name = _names(aligned)
-    ears = (
+    ear_values = (
         "" if interaural else (f" (left {_num(score.left, unit)}, right {_num(score.right, unit)})")
     )
     fig.suptitle(
         _wrap(
             f"{_NAMES.get(metric, metric)} by direction: {pred_name} vs {ref_name}\n"
-            f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ears}, "
+            f"overall {_LABELS.get(metric, metric)} = {_num(score.overall, unit)}{ear_values}, "
             f"{options.reduction} over {m} directions",
             fig.get_figwidth(),
             11,
@@ -224,8 +224,9 @@ def frequency_view(
     """Per-frequency log-spectral difference (RMS over directions) for each ear.
 
     Every bin above 0 Hz and below Nyquist is drawn; the frequencies outside the scored band
-    (``options.freq_min`` to ``options.freq_max``) are greyed out. ``data``: ``frequencies`` (K,) in Hz, ``lsd`` (2, K) in dB
-    (left, right), ``band_mean`` (2,) the mean of each curve over the scored band.
+    (``options.freq_min`` to ``options.freq_max``) are greyed out. ``data``: ``frequencies``
+    (K,) in Hz, ``lsd`` (2, K) in dB (left, right), ``band_mean`` (2,) the mean of each curve
+    over the scored band.
     """
     from ..represent import band_bins, check_same_bins
 

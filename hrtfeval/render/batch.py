@@ -246,7 +246,8 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(
             f"directions matched below {100 * LOW_MATCHED_FRACTION:g} % ({len(low)}): "
             + ", ".join(
-                f"{e['prediction']} ({100 * matched_fraction(e['spec']):.3g} %)" for e in low
+                f"{e['prediction']} ({100 * (matched_fraction(e['spec']) or 0.0):.3g} %)"
+                for e in low
             )
         )
     errors = [e for e in doc["pairs"] if "error" in e]
@@ -300,7 +301,7 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
             or "FAIL" in line
             or "MISSING" in line
         )
-        style = "bold red" if bad else ("bold" if i == 0 else None)
+        style = "bold red" if bad else ("bold" if i == 0 else "")
         if line.startswith("directions matched below"):
             style = WARNING_STYLE
         console.print(Text(line, style=style))

@@ -44,7 +44,8 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     ]
     if d["missing"]:
         parts.append(
-            f"{d['missing']} missing (left out): {100 * matched_fraction(spec):.3g} % matched"
+            f"{d['missing']} missing (left out): "
+            f"{100 * (matched_fraction(spec) or 0.0):.3g} % matched"
         )
     lines = [
         f"prediction  {printable(doc['prediction'])}",
@@ -143,7 +144,7 @@ def pair_table(doc: dict[str, Any], console) -> None:
     for i, h in enumerate(head):
         table.add_column(h, justify="left" if i < 2 or h == "Result" else "right")
     for row in rows:
-        styled = list(row)
+        styled: list[str | Text] = list(row)
         if row[-1] in ("pass", "FAIL") and len(row) == len(head) and "Result" in head:
             styled[-1] = Text(row[-1], style="green" if row[-1] == "pass" else "bold red")
         table.add_row(*styled)

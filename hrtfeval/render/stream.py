@@ -35,8 +35,8 @@ class Progress:
     def __init__(self, enabled: bool, stream=None):
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
-        self._progress = None
-        self._task = None
+        self._progress: Any = None  # a rich Progress while drawing
+        self._task: Any = None
 
     def start(self, total: int) -> None:
         if not self.enabled:

@@ -54,7 +54,7 @@ class MetricScore:
 
     def to_dict(self) -> dict[str, Any]:
         """The score as stored in a document's ``scores``."""
-        out = {
+        out: dict[str, Any] = {
             "unit": self.unit,
             "left": self.left,
             "right": self.right,
