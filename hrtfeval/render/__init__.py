@@ -13,6 +13,7 @@ from __future__ import annotations
 from .common import (
     LOW_MATCHED_FRACTION,
     WARNING_STYLE,
+    csv_value,
     fmt,
     low_coverage,
     markdown_lines,
@@ -33,6 +34,7 @@ from .pair import (
 )
 
 __all__ = [
+    "csv_value",
     "fmt",
     "low_coverage",
     "LOW_MATCHED_FRACTION",

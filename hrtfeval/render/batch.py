@@ -19,6 +19,7 @@ from ..results import reference_name, thresholds_of
 from .common import (
     LOW_MATCHED_FRACTION,
     WARNING_STYLE,
+    csv_value,
     fmt,
     low_coverage,
     markdown_lines,
@@ -357,14 +358,6 @@ def render_markdown(doc: dict[str, Any], per_ear: bool = False) -> str:
     return intro + "\n\n" + markdown_table(head, rows + bold) + "\n" + foot + "\n"
 
 
-def _csv_value(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return repr(v) if isinstance(v, float) else str(v)
-
-
 def render_csv(doc: dict[str, Any]) -> str:
     """One row per pair: ``prediction,reference,<m>_left,<m>_right,<m>_overall[,<m>_delta],...,
     passed,error``; files without a partner follow as rows with only an error."""
@@ -382,12 +375,12 @@ def render_csv(doc: dict[str, Any]) -> str:
     for e in doc["pairs"]:
         row = [e["prediction"], reference_name(e)]
         for m in metrics:
-            row += [_csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
+            row += [csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
             if reg:
-                row.append(_csv_value(_value(e, m, "delta")))
+                row.append(csv_value(_value(e, m, "delta")))
             if m in LOCALISATION:
-                row += [_csv_value(_value(e, m, f)) for f in ("baseline", "model_delta")]
-        row += [_csv_value(e.get("passed")), e.get("error", "")]
+                row += [csv_value(_value(e, m, f)) for f in ("baseline", "model_delta")]
+        row += [csv_value(e.get("passed")), e.get("error", "")]
         w.writerow(row)
     blanks = [""] * (len(head) - 4)
     un = doc.get("unmatched") or {}

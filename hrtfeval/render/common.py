@@ -71,6 +71,15 @@ def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def csv_value(v) -> str:
+    """A cell of a CSV output: empty for None, ``true``/``false``, full-precision floats."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     def esc(cell: str) -> str:
         return str(cell).replace("|", "\\|")

@@ -12,6 +12,7 @@ from typing import Any
 from ..results import reference_name, thresholds_of
 from .common import (
     WARNING_STYLE,
+    csv_value,
     fmt,
     low_coverage,
     markdown_lines,
@@ -173,26 +174,18 @@ def pair_csv(doc: dict[str, Any]) -> str:
         + ["threshold", "passed"]
     )
     for name, s in doc["scores"].items():
-        extra = [_csv(s.get("baseline")), _csv(s.get("delta")), ""] if base else []
+        extra = [csv_value(s.get("baseline")), csv_value(s.get("delta")), ""] if base else []
         w.writerow(
-            [name, s["unit"], _csv(s["left"]), _csv(s["right"]), _csv(s["overall"])]
+            [name, s["unit"], csv_value(s["left"]), csv_value(s["right"]), csv_value(s["overall"])]
             + extra
-            + [_csv(s["threshold"]), _csv(s["passed"])]
+            + [csv_value(s["threshold"]), csv_value(s["passed"])]
         )
         for lam, v in (s.get("by_lateral") or {}).items():
             w.writerow(
-                [name, s["unit"], "", "", _csv(v["overall"]), _csv(v["baseline"])]
-                + [_csv(v["delta"]), lam, "", ""]
+                [name, s["unit"], "", "", csv_value(v["overall"]), csv_value(v["baseline"])]
+                + [csv_value(v["delta"]), lam, "", ""]
             )
     return buf.getvalue()
-
-
-def _csv(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return repr(v) if isinstance(v, float) else str(v)
 
 
 def pair_markdown(doc: dict[str, Any]) -> str:
