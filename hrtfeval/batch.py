@@ -1144,8 +1144,8 @@ def merge_documents(
             raise HrtfevalError("is a single-pair document; merge takes batch documents", name)
     batches = [BatchDocument.from_dict(doc) for doc in docs]
     first = comparable_spec(batches[0].spec)
-    for doc, name in zip(batches[1:], names[1:]):
-        keys = spec_differences(first, comparable_spec(doc.spec))
+    for other, name in zip(batches[1:], names[1:]):
+        keys = spec_differences(first, comparable_spec(other.spec))
         if keys:
             what = "definitions" if set(keys) & set(SCORING_SPEC_KEYS) else "options"
             raise HrtfevalError(
@@ -1163,28 +1163,28 @@ def merge_documents(
                 f"some documents are shards (--shard: {', '.join(part[:3])}) and some are not "
                 f"({', '.join(whole[:3])}); merge the shards of one run"
             )
-        parsed = [parse_shard_set(s, name) for s, name in zip(shards, names)]
+        parsed = [parse_shard_set(str(s), name) for s, name in zip(shards, names)]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
             raise HrtfevalError(
                 "the shards split the run differently: "
-                + ", ".join(sorted(set(shards)))
+                + ", ".join(sorted({str(s) for s in shards}))
                 + " ("
                 + ", ".join(f"{name}: {s}" for s, name in zip(shards, names))
                 + ")"
             )
         total = batches[0].spec.get("pairs_total")
         seen: dict[int, str] = {}
-        for (ks, _), doc, name in zip(parsed, batches, names):
+        for (ks, _), shard_doc, name in zip(parsed, batches, names):
             for k in sorted(ks):
                 if k in seen:
                     raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
                 seen[k] = name
             if isinstance(total, int):
                 expected = sum(shard_size(k, n, total) for k in ks)
-                if len(doc.pairs) != expected:
+                if len(shard_doc.pairs) != expected:
                     raise HrtfevalError(
-                        f"holds {len(doc.pairs)} pair(s), but shard {doc.shard} of "
+                        f"holds {len(shard_doc.pairs)} pair(s), but shard {shard_doc.shard} of "
                         f"a run of {total} pairs has {expected}: the document is incomplete",
                         name,
                     )
@@ -1203,8 +1203,8 @@ def merge_documents(
             shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
     where: dict[tuple[str, str], str] = {}
     entries: list[PairEntry] = []
-    for doc, name in zip(batches, names):
-        for e in doc.pairs:
+    for batch, name in zip(batches, names):
+        for e in batch.pairs:
             key = e.key
             if key in where:
                 raise HrtfevalError(
@@ -1258,5 +1258,6 @@ def merge_documents(
             )
         from .gates import regression_block
 
-        merged["regression"] = regression_block(pairs, regs[0]["baseline"], regs[0]["max"])
+        first_reg = regs[0] or {}  # every document has one (the configurations agree)
+        merged["regression"] = regression_block(pairs, first_reg["baseline"], first_reg["max"])
     return finish(merged)

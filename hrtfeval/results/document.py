@@ -77,8 +77,8 @@ class BatchDocument:
         default_factory=lambda: {"prediction": [], "target": []}
     )
     aggregate: dict[str, Any] = field(default_factory=dict)
-    region_aggregate: dict[str, Any] | None = None
-    band_aggregate: dict[str, Any] | None = None
+    region_aggregate: Any = None  # regions.aggregate_regions, when pairs have regions
+    band_aggregate: Any = None  # bands.aggregate_bands, when pairs have bands
     regression: dict[str, Any] | None = None
     has_regression: bool = False
     counts: dict[str, int] = field(default_factory=dict)
