@@ -26,9 +26,9 @@ import statistics
 import warnings
 from typing import Any
 
-from .batch import pair_key
 from .errors import HrtfevalError
-from .gates import PAIR_FACTS, SIGNED_METRICS, _dotted, error_size, scoring_spec
+from .gates import PAIR_FACTS, SIGNED_METRICS, _dotted, scoring_spec
+from .results import entry_key, error_size, reference_name
 
 #: Bootstrap resamples of the paired differences (percentile method).
 DEFAULT_RESAMPLES = 10000
@@ -92,17 +92,17 @@ def pair_up(
     """
     ea, eb = list(a["pairs"]), list(b["pairs"])
     keyed = None
-    for key in (pair_key, lambda e: e["target"]):
+    for key in (entry_key, reference_name):
         ka = {key(e): e for e in ea}
         kb = {key(e): e for e in eb}
         if len(ka) == len(ea) and len(kb) == len(eb) and ka.keys() == kb.keys():
             keyed = (ka, kb)
             break
     if keyed is None:
-        ka = {e["target"]: e for e in ea}
-        kb = {e["target"]: e for e in eb}
-        only_a = sorted(ka.keys() - kb.keys())
-        only_b = sorted(kb.keys() - ka.keys())
+        by_a = {reference_name(e): e for e in ea}
+        by_b = {reference_name(e): e for e in eb}
+        only_a = sorted(by_a.keys() - by_b.keys())
+        only_b = sorted(by_b.keys() - by_a.keys())
         parts = []
         for side, only in ((names[0], only_a), (names[1], only_b)):
             if only:
@@ -114,12 +114,12 @@ def pair_up(
         )
     ka, kb = keyed
     out = []
-    for k in sorted(ka, key=lambda k: pair_key(ka[k])):
+    for k in sorted(ka, key=lambda k: entry_key(ka[k])):
         x, y = ka[k], kb[k]
         for entry, name in ((x, names[0]), (y, names[1])):
             if "scores" not in entry:
                 raise HrtfevalError(
-                    f"the pair {entry['prediction']}, {entry['target']} was not scored "
+                    f"the pair {entry['prediction']}, {reference_name(entry)} was not scored "
                     f"({entry.get('error', 'no scores')}); compare needs every pair scored in both",
                     name,
                 )
@@ -144,7 +144,7 @@ def _check_pair_facts(x: dict[str, Any], y: dict[str, Any], names: tuple[str, st
             )
     if diffs:
         raise HrtfevalError(
-            f"the pair {x['target']} was scored differently in {names[0]} and {names[1]} "
+            f"the pair {reference_name(x)} was scored differently in {names[0]} and {names[1]} "
             f"({'; '.join(diffs)}); its values cannot be compared"
         )
 
@@ -304,7 +304,7 @@ def compare_documents(
                 {
                     "prediction_a": rows[i][0]["prediction"],
                     "prediction_b": rows[i][1]["prediction"],
-                    "target": rows[i][0]["target"],
+                    "target": reference_name(rows[i][0]),
                     "a": va[i],
                     "b": vb[i],
                     "delta": delta,

@@ -34,6 +34,7 @@ import numpy as np
 
 from .errors import HrtfevalError
 from .model import spherical_to_unit
+from .results import Threshold, region_checks  # noqa: F401 - region_checks: its old home
 
 NAMED = ("horizontal", "median", "frontal", "upper", "lower", "front", "back")
 RANGES = ("elevation", "azimuth")
@@ -211,16 +212,6 @@ def region_scores(values: dict[str, Any], units: dict[str, str], aligned, option
             scores[m] = reduce_pair(rows, m, units[m], sub_opts, w).as_dict()
         out[region.name] = {"directions": n, "scores": scores}
     return out
-
-
-def region_checks(regions: dict[str, Any]) -> list[bool]:
-    """The verdicts of the region checks of a pair's ``regions`` block."""
-    return [
-        s["passed"]
-        for r in (regions or {}).values()
-        for s in r.get("scores", {}).values()
-        if s.get("passed") is not None
-    ]
 
 
 def aggregate_regions(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -438,9 +429,6 @@ def apply_region_fail_above(doc: dict[str, Any], limits: dict[str, float]) -> No
                 )
             s = block["scores"][metric]
             s["threshold"] = float(limit)
-            s["passed"] = s["overall"] <= float(limit)
-        spec.setdefault("thresholds", {})[f"{region}.{metric}"] = {
-            "limit": float(limit),
-            "rule": "passes when value <= limit",
-            "source": "fail-above",
-        }
+            s["passed"] = Threshold(float(limit)).passes(s["overall"], metric)
+        name = f"{region}.{metric}"
+        spec.setdefault("thresholds", {})[name] = Threshold(float(limit)).to_spec(name)

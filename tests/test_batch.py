@@ -230,7 +230,7 @@ def test_clean_run_scores_every_pair_like_single_pair_score(clean):
     assert doc["spec"]["kind"] == "batch" and doc["spec"]["pairs_total"] == 5
     assert doc["unmatched"] == {"prediction": [], "target": []}
     for entry in doc["pairs"]:
-        assert set(entry) == {"prediction", "target", "spec", "scores", "passed"}
+        assert set(entry) == {"prediction", "reference", "target", "spec", "scores", "passed"}
         single, _ = run_json(
             "score",
             clean / "pred" / entry["prediction"],
@@ -257,7 +257,7 @@ def test_corrupt_pair_is_reported_and_the_run_goes_on(messy):
     (bad,) = [e for e in doc["pairs"] if "error" in e]
     assert bad["prediction"] == "s1b.sofa"
     assert "s1b.sofa" in bad["error"] and "SOFA" in bad["error"]
-    assert set(bad) == {"prediction", "target", "error"}
+    assert set(bad) == {"prediction", "reference", "target", "error"}
     assert doc["unmatched"] == {"prediction": ["orphan.sofa"], "target": []}
     assert "orphan.sofa" in result.stderr and "s1b.sofa" in result.stderr
     # --ignore-unmatched does not hide an error
@@ -413,7 +413,7 @@ def test_csv_markdown_and_table(messy):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == [
         "prediction",
-        "target",
+        "reference",
         "lsd_left",
         "lsd_right",
         "lsd_overall",

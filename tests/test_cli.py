@@ -67,7 +67,7 @@ def numpy_lsd_lap(pred, ref, fs):
 def test_sample_data_lsd_json_and_table_agree():
     pred, ref = SAMPLE / "prediction.sofa", SAMPLE / "reference.sofa"
     doc = score_json(pred, ref, "--metric", "lsd")
-    assert set(doc) == {"prediction", "target", "spec", "scores", "passed"}
+    assert set(doc) == {"prediction", "reference", "target", "spec", "scores", "passed"}
     lsd = doc["scores"]["lsd"]
     assert lsd["unit"] == "dB" and 1.0 < lsd["overall"] < 8.0
     assert lsd["overall"] == pytest.approx((lsd["left"] + lsd["right"]) / 2, rel=1e-12)

@@ -404,7 +404,10 @@ def _malformed(run) -> dict[str, tuple[str, str]]:
             edited(lambda d: d["pairs"][0].__setitem__("scores", [1])),
             "pairs[0].scores is a list",
         ),
-        "no target": (edited(lambda d: d["pairs"][2].pop("target")), "pairs[2].target is missing"),
+        "no target": (
+            edited(lambda d: [d["pairs"][2].pop(k) for k in ("reference", "target")]),
+            "pairs[2].target is missing",
+        ),
         "bad shard": (edited(lambda d: d["spec"].__setitem__("shard", "x")), "spec.shard"),
         "regression list": (
             edited(lambda d: d["pairs"][0].__setitem__("regression", [])),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hrtfeval import synth
 from hrtfeval.cli import app
 from hrtfeval.render import fmt
-from hrtfeval.render_batch import batch_table
+from hrtfeval.render.batch import batch_table
 
 runner = CliRunner()
 

@@ -362,6 +362,36 @@ def test_score_plot_dir_writes_the_standard_views(pair, tmp_path):
         assert float(np.var(matplotlib_image.imread(out / name)[..., :3])) > 0.0
 
 
+def test_score_plot_draws_the_scored_values(pair, tmp_path, monkeypatch):
+    """score --plot computes the numbers once: one tensor build per set and one per-direction
+    pass per metric; the views draw the score's values and tensors."""
+    from hrtfeval import scoring
+    from hrtfeval.represent import SetTensors
+
+    builds: list[str] = []
+    passes: list[str] = []
+    from_set = SetTensors.from_set.__func__
+    per_direction = scoring.per_direction
+
+    def counted_from_set(cls, hrtf, *args, **kwargs):
+        builds.append(hrtf.path)
+        return from_set(cls, hrtf, *args, **kwargs)
+
+    def counted_per_direction(pred, ref, metric, options):
+        passes.append(metric)
+        return per_direction(pred, ref, metric, options)
+
+    monkeypatch.setattr(SetTensors, "from_set", classmethod(counted_from_set))
+    monkeypatch.setattr(scoring, "per_direction", counted_per_direction)
+    out = tmp_path / "plots"
+    args = ("score", pair["pred"], pair["ref"], "--preset", "lap", "-f", "json", "--plot", out)
+    result = invoke(*args, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    assert len(builds) == 2 and {Path(b).name for b in builds} == {"pred.sofa", "ref.sofa"}
+    assert sorted(passes) == ["ild", "itd", "lsd"]
+    assert len(list(out.iterdir())) == 5
+
+
 def test_help_does_not_import_matplotlib():
     code = (
         "import sys; from typer.testing import CliRunner; from hrtfeval.cli import app; "

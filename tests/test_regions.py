@@ -247,7 +247,7 @@ def test_batch_merge_and_gates(tmp_path):
     limit = float(np.median(vals))
     gated = json.loads(cli(*args, "--fail-above", f"horizontal.lsd={limit}", code=1).stdout)
     assert gated["counts"]["failed"] == sum(v > limit for v in vals)
-    from hrtfeval.gates import junit_cases
+    from hrtfeval.render.junit import junit_cases
 
     failures = [c for c in junit_cases(gated) if c["outcome"] == "failure"]
     assert len(failures) == gated["counts"]["failed"]

@@ -105,8 +105,8 @@ def test_fail_above_eb_checks_the_size_of_the_bias():
     check = opts.threshold_map["eb"]
     assert check.passes(4.0, "eb") and check.passes(-4.0, "eb")
     assert not check.passes(-40.0, "eb") and not check.passes(40.0, "eb")
-    assert check.as_spec("eb")["rule"] == "passes when |value| <= limit"
-    assert ScoreOptions.build(["lsd"], fail_above={"lsd": 5.0}).threshold_map["lsd"].as_spec(
+    assert check.to_spec("eb")["rule"] == "passes when |value| <= limit"
+    assert ScoreOptions.build(["lsd"], fail_above={"lsd": 5.0}).threshold_map["lsd"].to_spec(
         "lsd"
     )["rule"] == "passes when value <= limit"
     doc = {
@@ -278,7 +278,7 @@ def test_merge_errors_name_the_documents(baselines):
         merge_documents([copy(shard="1/2"), copy(shard="2/3")], ["one.json", "two.json"])
     assert "one.json: 1/2" in str(info.value) and "two.json: 2/3" in str(info.value)
     a, b = copy(shard="1/2", pairs_total=2), copy(shard="2/2", pairs_total=2)
-    b["pairs"][0]["prediction"] = b["pairs"][0]["target"] = "s1.sofa"
+    b["pairs"][0]["prediction"] = b["pairs"][0]["reference"] = b["pairs"][0]["target"] = "s1.sofa"
     a["regression"] = {"baseline": "old.json", "max": {"lsd": 0.1}}
     with pytest.raises(HrtfevalError) as info:
         merge_documents([a, b], ["one.json", "two.json"])

@@ -282,7 +282,7 @@ def test_every_lap_threshold_is_strict():
     """Mutant: one LAP threshold with ``<=``. LAP: a metric passes *below* its threshold."""
     for metric, limit in (("itd", 100.0), ("ild", 4.4), ("lsd", 7.4)):
         check = LAP_THRESHOLDS[metric]
-        assert (check.limit, check.rule) == (limit, "<")
+        assert (check.limit, check.op) == (limit, "<")
         assert not check.passes(limit)
         assert check.passes(limit - 1e-9)
         assert not check.passes(limit + 1e-9)

@@ -11,7 +11,6 @@ from typing import Any
 from ..errors import HrtfevalError
 from ..gates import RUN_SPEC_KEYS
 from .jobs import PairResult
-from .pairing import pair_key
 from .shards import parse_shard_set, shard_size
 
 #: Per-pair ``spec`` keys of the single-pair spec: facts about the two files. Every other key of
@@ -55,7 +54,7 @@ def batch_spec(
     from .. import __version__
     from ..scoring import definitions
 
-    thresholds = {m: t.as_spec(m) for m, t in options.thresholds}
+    thresholds = {m: t.to_spec(m) for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
         for m in ("rmse", "mae"):
@@ -110,13 +109,15 @@ def batch_spec(
 
 def make_entry(result: PairResult) -> dict[str, Any]:
     """A pair's entry in the batch document (names relative, per-pair spec only)."""
+    from ..results import pair_names
+
     pair = result.pair
+    names = pair_names(pair.prediction, pair.target)
     if result.score is None:
-        return {"prediction": pair.prediction, "target": pair.target, "error": result.error}
+        return {**names, "error": result.error}
     spec = result.score["spec"]
     return {
-        "prediction": pair.prediction,
-        "target": pair.target,
+        **names,
         "spec": {k: spec[k] for k in PAIR_SPEC_KEYS if k in spec},
         "scores": result.score["scores"],
         "passed": result.score["passed"],
@@ -184,23 +185,22 @@ def finish(doc: dict[str, Any]) -> dict[str, Any]:
                 f"({a['unit'][7:]}); set --domain to score all pairs alike"
             )
     doc["spec"]["notes"] = notes
-    ordered = {
-        "spec": doc["spec"],
-        "pairs": doc["pairs"],
-        "unmatched": doc.get("unmatched") or {"prediction": [], "target": []},
-        "aggregate": agg,
-    }
-    if any("regions" in e for e in doc["pairs"]):
-        from ..regions import aggregate_regions
+    from ..bands import aggregate_bands
+    from ..regions import aggregate_regions
+    from ..results import BatchDocument, PairEntry
 
-        ordered["region_aggregate"] = aggregate_regions(doc["pairs"])
-    if any("bands" in e for e in doc["pairs"]):
-        from ..bands import aggregate_bands
-
-        ordered["band_aggregate"] = aggregate_bands(doc["pairs"])
-    if "regression" in doc:
-        ordered["regression"] = doc["regression"]
-    ordered["counts"] = count(doc)
+    pairs = doc["pairs"]
+    ordered = BatchDocument(
+        doc["spec"],
+        [PairEntry.from_dict(e) for e in pairs],
+        doc.get("unmatched") or {"prediction": [], "target": []},
+        agg,
+        aggregate_regions(pairs) if any("regions" in e for e in pairs) else None,
+        aggregate_bands(pairs) if any("bands" in e for e in pairs) else None,
+        doc.get("regression"),
+        "regression" in doc,
+        count(doc),
+    ).to_dict()
     doc.clear()
     doc.update(ordered)
     return doc
@@ -244,6 +244,7 @@ def merge_documents(
         is in two documents, or (without ``allow_missing_shards``) a shard is missing.
     """
     from ..gates import SCORING_SPEC_KEYS, spec_differences, validate_document
+    from ..results import BatchDocument, PairEntry
 
     if not docs:
         raise HrtfevalError("merge needs at least one batch document")
@@ -251,9 +252,10 @@ def merge_documents(
         validate_document(doc, name)
         if "pairs" not in doc:
             raise HrtfevalError("is a single-pair document; merge takes batch documents", name)
-    first = comparable_spec(docs[0]["spec"])
-    for doc, name in zip(docs[1:], names[1:]):
-        keys = spec_differences(first, comparable_spec(doc["spec"]))
+    batches = [BatchDocument.from_dict(doc) for doc in docs]
+    first = comparable_spec(batches[0].spec)
+    for other, name in zip(batches[1:], names[1:]):
+        keys = spec_differences(first, comparable_spec(other.spec))
         if keys:
             what = "definitions" if set(keys) & set(SCORING_SPEC_KEYS) else "options"
             raise HrtfevalError(
@@ -261,7 +263,7 @@ def merge_documents(
                 f"{', '.join(keys)}); merge only shards of one run",
                 name,
             )
-    shards = [d["spec"].get("shard") for d in docs]
+    shards = [d.shard for d in batches]
     shard_text, missing_shards = None, []
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
@@ -271,34 +273,34 @@ def merge_documents(
                 f"some documents are shards (--shard: {', '.join(part[:3])}) and some are not "
                 f"({', '.join(whole[:3])}); merge the shards of one run"
             )
-        parsed = [parse_shard_set(s, name) for s, name in zip(shards, names)]
+        parsed = [parse_shard_set(str(s), name) for s, name in zip(shards, names)]
         n = parsed[0][1]
         if any(p[1] != n for p in parsed):
             raise HrtfevalError(
                 "the shards split the run differently: "
-                + ", ".join(sorted(set(shards)))
+                + ", ".join(sorted({str(s) for s in shards}))
                 + " ("
                 + ", ".join(f"{name}: {s}" for s, name in zip(shards, names))
                 + ")"
             )
-        total = docs[0]["spec"].get("pairs_total")
+        total = batches[0].spec.get("pairs_total")
         seen: dict[int, str] = {}
-        for (ks, _), doc, name in zip(parsed, docs, names):
+        for (ks, _), shard_doc, name in zip(parsed, batches, names):
             for k in sorted(ks):
                 if k in seen:
                     raise HrtfevalError(f"shard {k}/{n} is given twice: {seen[k]} and {name}")
                 seen[k] = name
             if isinstance(total, int):
                 expected = sum(shard_size(k, n, total) for k in ks)
-                if len(doc["pairs"]) != expected:
+                if len(shard_doc.pairs) != expected:
                     raise HrtfevalError(
-                        f"holds {len(doc['pairs'])} pair(s), but shard {doc['spec']['shard']} of "
+                        f"holds {len(shard_doc.pairs)} pair(s), but shard {shard_doc.shard} of "
                         f"a run of {total} pairs has {expected}: the document is incomplete",
                         name,
                     )
         missing_shards = [f"{k}/{n}" for k in range(1, n + 1) if k not in seen]
         if missing_shards:
-            covered = sum(len(d["pairs"]) for d in docs)
+            covered = sum(len(d.pairs) for d in batches)
             message = (
                 f"shard(s) {', '.join(missing_shards)} missing: the documents cover {covered} "
                 f"of {total} pairs"
@@ -310,10 +312,10 @@ def merge_documents(
                 )
             shard_text = ",".join(str(k) for k in sorted(seen)) + f"/{n}"
     where: dict[tuple[str, str], str] = {}
-    entries: list[dict[str, Any]] = []
-    for doc, name in zip(docs, names):
-        for e in doc["pairs"]:
-            key = pair_key(e)
+    entries: list[PairEntry] = []
+    for batch, name in zip(batches, names):
+        for e in batch.pairs:
+            key = e.key
             if key in where:
                 raise HrtfevalError(
                     f"the pair {key[0]}, {key[1]} is in {where[key]} and in "
@@ -321,11 +323,11 @@ def merge_documents(
                 )
             where[key] = name
             entries.append(e)
-    entries.sort(key=pair_key)
-    sources = {str(d["spec"].get("source")) for d in docs}
+    entries.sort(key=lambda e: e.key)
+    sources = {str(d.spec.get("source")) for d in batches}
     if len(sources) > 1:
         warn("the documents scored different folders or pairs files: " + "; ".join(sorted(sources)))
-    spec = dict(docs[0]["spec"])
+    spec = dict(batches[0].spec)
     spec["shard"] = shard_text
     spec.pop("missing_shards", None)
     spec["notes"] = [n for n in spec.get("notes", []) if not n.startswith("shard(s) ")]
@@ -333,17 +335,18 @@ def merge_documents(
         spec["missing_shards"] = missing_shards
         spec["notes"].append(
             f"shard(s) {', '.join(missing_shards)} missing (--allow-missing-shards): "
-            f"{sum(len(d['pairs']) for d in docs)} of {spec.get('pairs_total')} pairs scored"
+            f"{sum(len(d.pairs) for d in batches)} of {spec.get('pairs_total')} pairs scored"
         )
-    devices = sorted({str(d["spec"].get("device")) for d in docs})
+    devices = sorted({str(d.spec.get("device")) for d in batches})
     spec["device"] = devices[0] if len(devices) == 1 else ", ".join(devices)
-    spec["ignore_unmatched"] = all(d["spec"].get("ignore_unmatched") for d in docs)
+    spec["ignore_unmatched"] = all(d.spec.get("ignore_unmatched") for d in batches)
     unmatched = {
-        side: sorted({f for d in docs for f in (d.get("unmatched") or {}).get(side, [])})
+        side: sorted({f for d in batches for f in d.unmatched.get(side, [])})
         for side in ("prediction", "target")
     }
-    merged = {"spec": spec, "pairs": entries, "unmatched": unmatched}
-    regs = [d.get("regression") for d in docs]
+    pairs = [e.to_dict() for e in entries]
+    merged = {"spec": spec, "pairs": pairs, "unmatched": unmatched}
+    regs = [d.regression for d in batches]
     if any(r is not None for r in regs):
         configs = {
             None if r is None else (r.get("baseline"), tuple(sorted(r.get("max", {}).items())))
@@ -365,5 +368,6 @@ def merge_documents(
             )
         from ..gates import regression_block
 
-        merged["regression"] = regression_block(entries, regs[0]["baseline"], regs[0]["max"])
+        first_reg = regs[0] or {}  # every document has one (the configurations agree)
+        merged["regression"] = regression_block(pairs, first_reg["baseline"], first_reg["max"])
     return finish(merged)

@@ -87,7 +87,7 @@ def score_aligned_dict(aligned: AlignedPair, options: ScoreOptions, device: Any)
     from ..scoring import resolve_device, score_aligned
 
     dev = resolve_device(device) if isinstance(device, str) else device
-    return score_aligned(aligned, options, dev).as_dict()
+    return score_aligned(aligned, options, dev, with_definitions=False).as_dict()
 
 
 def _load_and_score(job: Job) -> dict[str, Any]:

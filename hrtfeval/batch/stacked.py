@@ -101,7 +101,10 @@ def _row_score(
     from ..scoring import score_values
 
     row = {m: v[b] for m, v in values.items()}
-    return score_values(aligned, options, device, pred_t, ref_t, row, stacked=True).as_dict()
+    score = score_values(
+        aligned, options, device, pred_t, ref_t, row, stacked=True, with_definitions=False
+    )
+    return score.as_dict()
 
 
 def stacked_tensors(

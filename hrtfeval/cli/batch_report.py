@@ -38,7 +38,7 @@ def _finish_batch(
     code. ``output``, ``junit`` and ``plot_dir`` are targets of ``plan`` (see
     :func:`plan_outputs`); all files are written together, after the run."""
     from ..gates import exit_code
-    from ..render_batch import batch_table, error_line, jsonl_summary, render_batch, summary_line
+    from ..render.batch import batch_table, error_line, jsonl_summary, render_batch, summary_line
 
     for e in doc["pairs"]:  # also with --quiet: an error is not an info message
         if "error" in e:
@@ -59,7 +59,7 @@ def _finish_batch(
     elif fmt != "table":
         text = render_batch(doc, fmt, per_ear)
     if junit is not None:
-        from ..gates import junit_xml
+        from ..render.junit import junit_xml
 
         plan.put(junit, junit_xml(doc))
     if plot_dir is not None:

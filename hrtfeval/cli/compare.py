@@ -72,11 +72,11 @@ def compare(
         worst=worst,
     )
     if fmt == "table" and output is None:
-        from ..render_compare import compare_table
+        from ..render.compare import compare_table
 
         compare_table(doc, stdout_console())
     else:
-        from ..render_compare import render_compare
+        from ..render.compare import render_compare
 
         emit(render_compare(doc, fmt), out_t, plan)
         commit_outputs(plan, quiet)

@@ -23,7 +23,7 @@ def score_batch(
     (``run_batch``), render and write the document; returns the exit code."""
     options, per_direction, quiet, fmt = run.options, run.per_direction, run.quiet, run.fmt
     from ..batch import find_pairs, parse_shard, run_batch
-    from ..render_batch import JsonlWriter, Progress
+    from ..render.stream import JsonlWriter, Progress
 
     shard_kn = parse_shard(shard) if shard is not None else None
     pair_list = find_pairs(

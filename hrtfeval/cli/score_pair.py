@@ -73,11 +73,11 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
             emit(text, out_t, plan)
             text = None
     if junit_t is not None:
-        from ..gates import junit_xml
+        from ..render.junit import junit_xml
 
         plan.put(junit_t, junit_xml(doc))
     if plot_f is not None:
-        write_pair_plots(aligned, options, dev, plot_f, plan)
+        write_pair_plots(aligned, options, dev, plot_f, plan, result)
     commit_outputs(plan, quiet)
     if text is not None:
         emit(text)
@@ -86,15 +86,15 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
 
         console = stdout_console()
         pair_table(doc, console)
-        if "regression" in doc:  # only then (render_batch imports the batch modules)
-            from ..render_batch import regression_lines
+        if "regression" in doc:  # only then (render.batch imports the batch modules)
+            from ..render.batch import regression_lines
 
             for line in regression_lines(doc):
                 console.print(printable(line), markup=False)
     return EXIT_CHECK_FAILED if doc["passed"] is False else EXIT_OK
 
 
-def write_pair_plots(aligned, options, device, folder, plan) -> None:
+def write_pair_plots(aligned, options, device, folder, plan, score=None) -> None:
     """The standard views of one scored pair, handed to ``plan`` for its ``folder`` (a planned
     ``--plot DIR``); views that cannot be drawn are noted on stderr."""
     from ..plot import standard_views, view_bytes
@@ -106,4 +106,5 @@ def write_pair_plots(aligned, options, device, folder, plan) -> None:
         device,
         warn=lambda message: say(f"note: {message}"),
         save=lambda view, path, dpi: plan.put_in(folder, path.name, view_bytes(view, dpi)),
+        score=score,
     )

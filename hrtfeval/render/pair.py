@@ -5,75 +5,24 @@ and the JSON written from one run always hold the same numbers (the table rounds
 digits; JSON keeps full float precision).
 """
 
-from __future__ import annotations
-
 import csv
 import io
-import json
-import math
-import re
 from typing import Any
 
-#: Below this fraction of the reference directions matched (``--allow-missing``), the table
-#: shows the matched fraction in a warning colour.
-LOW_MATCHED_FRACTION = 0.9
-WARNING_STYLE = "bold yellow"
-
-
-def matched_fraction(spec: dict[str, Any]) -> float | None:
-    """``spec.directions.matched_fraction`` (matched / reference directions), or None."""
-    d = spec.get("directions") or {}
-    if d.get("matched_fraction") is not None:
-        return float(d["matched_fraction"])
-    if d.get("reference") and d.get("matched") is not None:  # None: each set on its own grid
-        return d["matched"] / d["reference"]
-    return None
-
-
-def low_coverage(spec: dict[str, Any]) -> bool:
-    """True when fewer than :data:`LOW_MATCHED_FRACTION` of the reference directions matched."""
-    fraction = matched_fraction(spec)
-    return fraction is not None and fraction < LOW_MATCHED_FRACTION
-
-
-def fmt(value: float | None, digits: int = 6) -> str:
-    """A number for people: ``digits`` significant digits, ``-`` for a missing value."""
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.{digits}g}"
-
-
-def printable(text: str, keep_whitespace: bool = False) -> str:
-    """``text`` safe to print on a terminal: control characters (ESC, BEL, C1 codes, ...) and
-    undecodable bytes of file names are written as ``\\x1b``-style escapes.
-
-    With ``keep_whitespace`` newlines and tabs stay (a caller joins the lines itself).
-    """
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if keep_whitespace and ch in "\n\t\r":
-            out.append(ch)
-        elif code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029):
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def verdict(passed: bool | None) -> str:
-    return "-" if passed is None else ("pass" if passed else "FAIL")
-
-
-def to_json(document: dict[str, Any]) -> str:
-    """Stable, strict JSON (no NaN/Infinity tokens) with a trailing newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+from ..results import reference_name, thresholds_of
+from .common import (
+    WARNING_STYLE,
+    csv_value,
+    fmt,
+    low_coverage,
+    markdown_lines,
+    markdown_table,
+    matched_fraction,
+    printable,
+    table_to_text,
+    to_json,
+    verdict,
+)
 
 
 def pair_header_lines(doc: dict[str, Any]) -> list[str]:
@@ -96,11 +45,12 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     ]
     if d["missing"]:
         parts.append(
-            f"{d['missing']} missing (left out): {100 * matched_fraction(spec):.3g} % matched"
+            f"{d['missing']} missing (left out): "
+            f"{100 * (matched_fraction(spec) or 0.0):.3g} % matched"
         )
     lines = [
         f"prediction  {printable(doc['prediction'])}",
-        f"reference   {printable(doc['target'])}",
+        f"reference   {printable(reference_name(doc))}",
         " · ".join(parts),
     ]
     how = []
@@ -123,7 +73,7 @@ def pair_header_lines(doc: dict[str, Any]) -> list[str]:
     if spec.get("preset"):
         how.append(f"preset {spec['preset']}")
     if spec.get("localisation"):
-        from .perceptual import spec_line
+        from ..perceptual import spec_line
 
         how.append(spec_line(spec["localisation"]))
     lines.append(" · ".join(how))
@@ -144,12 +94,12 @@ def replaced_thresholds(spec: dict[str, Any]) -> list[str]:
     """``lsd <= 5 (--fail-above, replaces preset lap's < 7.4)`` for every preset threshold that
     ``--fail-above`` replaced."""
     out = []
-    for m, t in (spec.get("thresholds") or {}).items():
-        old = t.get("replaces")
+    for m, t in thresholds_of(spec).items():
+        old = t.replaces
         if old:
             out.append(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g} (--{t['source']}, replaces preset "
-                f"{old['source']}'s {old['rule'].split()[-2]} {old['limit']:g})"
+                f"{t.shown(m)} (--{t.source}, replaces preset {old.source}'s {old.op} "
+                f"{old.limit:g})"
             )
     return out
 
@@ -195,13 +145,13 @@ def pair_table(doc: dict[str, Any], console) -> None:
     for i, h in enumerate(head):
         table.add_column(h, justify="left" if i < 2 or h == "Result" else "right")
     for row in rows:
-        styled = list(row)
+        styled: list[str | Text] = list(row)
         if row[-1] in ("pass", "FAIL") and len(row) == len(head) and "Result" in head:
             styled[-1] = Text(row[-1], style="green" if row[-1] == "pass" else "bold red")
         table.add_row(*styled)
     console.print(table)
     if doc.get("bands") or doc.get("regions"):
-        from .render_analyses import extra_tables
+        from .analyses import extra_tables
 
         extra_tables(doc, console)
     if doc.get("passed") is not None:
@@ -224,63 +174,36 @@ def pair_csv(doc: dict[str, Any]) -> str:
         + ["threshold", "passed"]
     )
     for name, s in doc["scores"].items():
-        extra = [_csv(s.get("baseline")), _csv(s.get("delta")), ""] if base else []
+        extra = [csv_value(s.get("baseline")), csv_value(s.get("delta")), ""] if base else []
         w.writerow(
-            [name, s["unit"], _csv(s["left"]), _csv(s["right"]), _csv(s["overall"])]
+            [name, s["unit"], csv_value(s["left"]), csv_value(s["right"]), csv_value(s["overall"])]
             + extra
-            + [_csv(s["threshold"]), _csv(s["passed"])]
+            + [csv_value(s["threshold"]), csv_value(s["passed"])]
         )
         for lam, v in (s.get("by_lateral") or {}).items():
             w.writerow(
-                [name, s["unit"], "", "", _csv(v["overall"]), _csv(v["baseline"])]
-                + [_csv(v["delta"]), lam, "", ""]
+                [name, s["unit"], "", "", csv_value(v["overall"]), csv_value(v["baseline"])]
+                + [csv_value(v["delta"]), lam, "", ""]
             )
     return buf.getvalue()
-
-
-def _csv(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return repr(v) if isinstance(v, float) else str(v)
-
-
-def markdown_table(head: list[str], rows: list[list[str]]) -> str:
-    def esc(cell: str) -> str:
-        return str(cell).replace("|", "\\|")
-
-    lines = [
-        "| " + " | ".join(esc(h) for h in head) + " |",
-        "|" + "|".join("---:" if i >= 2 else "---" for i in range(len(head))) + "|",
-    ]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def markdown_lines(lines: list[str]) -> str:
-    """Context lines as visible Markdown (a CI job summary hides HTML comments): special
-    characters escaped, one hard line break per line."""
-    special = re.compile(r"([\\`*_\[\]<>#|~])")
-    return "  \n".join(special.sub(r"\\\1", line) for line in lines)
 
 
 def pair_markdown(doc: dict[str, Any]) -> str:
     head, rows = _pair_rows(doc)
     lines = pair_header_lines(doc)
-    checks = doc["spec"].get("thresholds") or {}
+    checks = thresholds_of(doc["spec"])
     if checks:  # the table's Threshold column has the limits; the rule and source are here
         lines = lines + [
             "thresholds "
             + ", ".join(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g} ({t['source']})"
+                f"{t.shown(m)} ({t.source})"
                 for m, t in checks.items()
             )
         ]
     intro = markdown_lines(lines)
     text = intro + "\n\n" + markdown_table(head, rows)
     if doc.get("bands") or doc.get("regions"):
-        from .render_analyses import extra_markdown
+        from .analyses import extra_markdown
 
         text += "\n" + extra_markdown(doc)
     return text
@@ -298,20 +221,3 @@ def render_text(doc: dict[str, Any], fmt_name: str, kind: str = "pair") -> str:
         if fmt_name == "table":
             return table_to_text(lambda console: pair_table(doc, console))
     raise ValueError(f"unknown format {fmt_name!r} for a {kind} document")
-
-
-def table_to_text(draw, width: int = 120) -> str:
-    """Render a rich drawing function to plain text (for ``--output FILE`` with table format)."""
-    from rich.console import Console
-
-    buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=width,
-        no_color=True,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-    )
-    draw(console)
-    return buf.getvalue()

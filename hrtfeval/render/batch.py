@@ -10,15 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from typing import Any
 
-from .batch import stats
-from .constants import AGGREGATES, INTERAURAL, LOCALISATION
-from .constants import BATCH_FORMATS as FORMATS
-from .render import (
+from ..batch import stats
+from ..constants import AGGREGATES, INTERAURAL, LOCALISATION
+from ..constants import BATCH_FORMATS as FORMATS
+from ..results import reference_name, thresholds_of
+from .common import (
     LOW_MATCHED_FRACTION,
     WARNING_STYLE,
+    csv_value,
     fmt,
     low_coverage,
     markdown_lines,
@@ -59,12 +60,12 @@ def _has_regression(doc: dict[str, Any]) -> bool:
 
 
 def _show_target(doc: dict[str, Any]) -> bool:
-    """A Target column only when some target is not named like its prediction."""
+    """A Reference column only when some reference is not named like its prediction."""
 
     def stem(name: str) -> str:
         return name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
 
-    return any(stem(e["prediction"]) != stem(e["target"]) for e in doc["pairs"])
+    return any(stem(e["prediction"]) != stem(reference_name(e)) for e in doc["pairs"])
 
 
 def _columns(doc: dict[str, Any], per_ear: bool) -> list[tuple[str, str, str]]:
@@ -120,11 +121,12 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False, digits: int = 6):
     significant digits)."""
     cols = _columns(doc, per_ear)
     show_target = _show_target(doc)
-    head = ["Prediction"] + (["Target"] if show_target else []) + [c[0] for c in cols] + ["Result"]
+    names = ["Prediction"] + (["Reference"] if show_target else [])
+    head = names + [c[0] for c in cols] + ["Result"]
     rows = []
     for e in doc["pairs"]:
         # Names are escaped: a control character in a file name must not reach the terminal.
-        row = [printable(e["prediction"])] + ([printable(e["target"])] if show_target else [])
+        row = [printable(e["prediction"])] + ([printable(reference_name(e))] if show_target else [])
         for _, m, f in cols:
             v = _value(e, m, f)
             row.append(_delta_text(v) if f == "delta" else fmt(v, digits))
@@ -149,7 +151,7 @@ def batch_rows(doc: dict[str, Any], per_ear: bool = False, digits: int = 6):
 def error_line(entry: dict[str, Any]) -> str:
     """A pair's error, prefixed with its name unless the message already names a file of it."""
     msg = entry["error"]
-    if entry["prediction"] in msg or entry["target"] in msg:
+    if entry["prediction"] in msg or reference_name(entry) in msg:
         return msg
     return f"{entry['prediction']}: {msg}"
 
@@ -195,18 +197,17 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         how.append(
             "thresholds "
             + ", ".join(
-                f"{m} {t['rule'].split()[-2]} {t['limit']:g}"
+                t.shown(m)
                 + (
-                    f" (--{t['source']}, replaces preset {t['replaces']['source']}'s "
-                    f"{t['replaces']['limit']:g})"
-                    if t.get("replaces")
+                    f" (--{t.source}, replaces preset {t.replaces.source}'s {t.replaces.limit:g})"
+                    if t.replaces
                     else ""
                 )
-                for m, t in spec["thresholds"].items()
+                for m, t in thresholds_of(spec).items()
             )
         )
     if spec.get("localisation"):
-        from .perceptual import spec_line
+        from ..perceptual import spec_line
 
         how.append(spec_line(spec["localisation"]))
     reg = doc.get("regression")
@@ -220,7 +221,7 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
     """Summary, aggregate regression, errors, unmatched files, pairs missing from the baseline."""
     lines = [summary_line(doc)]
     if doc.get("region_aggregate"):
-        from .render_analyses import region_aggregate_lines
+        from .analyses import region_aggregate_lines
 
         lines += region_aggregate_lines(doc["region_aggregate"])
     reg = doc.get("regression")
@@ -246,7 +247,8 @@ def footer_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(
             f"directions matched below {100 * LOW_MATCHED_FRACTION:g} % ({len(low)}): "
             + ", ".join(
-                f"{e['prediction']} ({100 * matched_fraction(e['spec']):.3g} %)" for e in low
+                f"{e['prediction']} ({100 * (matched_fraction(e['spec']) or 0.0):.3g} %)"
+                for e in low
             )
         )
     errors = [e for e in doc["pairs"] if "error" in e]
@@ -271,7 +273,7 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
         console.print(Text(line, style="dim"))
     head, rows, agg_rows, widths, pad, fits = _fitting_rows(doc, per_ear, console.width)
     table = Table(show_edge=True, header_style="bold", padding=(0, pad))
-    n_names = 2 if head[1] == "Target" else 1
+    n_names = 2 if head[1] == "Reference" else 1
     for i, h in enumerate(head):
         # Text, not str: "[dB]" and file names must not be read as rich markup. A value column
         # is as wide as its widest number, so numbers never wrap; headers and names fold.
@@ -300,13 +302,13 @@ def batch_table(doc: dict[str, Any], console, per_ear: bool = False) -> None:
             or "FAIL" in line
             or "MISSING" in line
         )
-        style = "bold red" if bad else ("bold" if i == 0 else None)
+        style = "bold red" if bad else ("bold" if i == 0 else "")
         if line.startswith("directions matched below"):
             style = WARNING_STYLE
         console.print(Text(line, style=style))
 
 
-#: Fewest characters a name column (Prediction, Target) keeps when the table is squeezed.
+#: Fewest characters a name column (Prediction, Reference) keeps when the table is squeezed.
 NAME_MIN_WIDTH = 8
 
 
@@ -317,7 +319,7 @@ def _fitting_rows(doc: dict[str, Any], per_ear: bool, width: int | None):
     whether the table fits. Widths are None where the natural width fits."""
     for digits, pad in ((6, 1), (5, 1), (4, 1), (4, 0), (3, 0)):
         head, rows, agg_rows = batch_rows(doc, per_ear, digits)
-        n_names = 2 if head[1] == "Target" else 1
+        n_names = 2 if head[1] == "Reference" else 1
         cells = [[r[i] for r in rows + agg_rows] + [head[i]] for i in range(len(head))]
         natural = [max(len(c) for c in col) for col in cells]
         numbers = [max([len(c) for c in col[:-1]] + [1]) for col in cells]
@@ -356,20 +358,12 @@ def render_markdown(doc: dict[str, Any], per_ear: bool = False) -> str:
     return intro + "\n\n" + markdown_table(head, rows + bold) + "\n" + foot + "\n"
 
 
-def _csv_value(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return repr(v) if isinstance(v, float) else str(v)
-
-
 def render_csv(doc: dict[str, Any]) -> str:
-    """One row per pair: ``prediction,target,<m>_left,<m>_right,<m>_overall[,<m>_delta],...,
+    """One row per pair: ``prediction,reference,<m>_left,<m>_right,<m>_overall[,<m>_delta],...,
     passed,error``; files without a partner follow as rows with only an error."""
     metrics = _metrics(doc)
     reg = _has_regression(doc)
-    head = ["prediction", "target"]
+    head = ["prediction", "reference"]
     for m in metrics:
         head += [f"{m}_left", f"{m}_right", f"{m}_overall"] + ([f"{m}_delta"] if reg else [])
         if m in LOCALISATION:
@@ -379,14 +373,14 @@ def render_csv(doc: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
     for e in doc["pairs"]:
-        row = [e["prediction"], e["target"]]
+        row = [e["prediction"], reference_name(e)]
         for m in metrics:
-            row += [_csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
+            row += [csv_value(_value(e, m, f)) for f in ("left", "right", "overall")]
             if reg:
-                row.append(_csv_value(_value(e, m, "delta")))
+                row.append(csv_value(_value(e, m, "delta")))
             if m in LOCALISATION:
-                row += [_csv_value(_value(e, m, f)) for f in ("baseline", "model_delta")]
-        row += [_csv_value(e.get("passed")), e.get("error", "")]
+                row += [csv_value(_value(e, m, f)) for f in ("baseline", "model_delta")]
+        row += [csv_value(e.get("passed")), e.get("error", "")]
         w.writerow(row)
     blanks = [""] * (len(head) - 4)
     un = doc.get("unmatched") or {}
@@ -430,80 +424,3 @@ def regression_lines(doc: dict[str, Any]) -> list[str]:
             f"Δ {r['delta']:+.4g}{check}".replace("  ", " ")
         )
     return lines
-
-
-class JsonlWriter:
-    """``--format jsonl`` on stdout: each pair's line is written (and flushed) as soon as it is
-    scored, the summary line by :meth:`finish`. (A ``--output`` file gets the whole document at
-    the end of the run, with the other outputs: see :mod:`hrtfeval.outputs`.)"""
-
-    def __init__(self, stream):
-        self._fh = stream
-
-    def write(self, obj: dict[str, Any]) -> None:
-        self._fh.write(jsonl_line(obj))
-        self._fh.flush()
-
-    def finish(self, summary: dict[str, Any]) -> None:
-        self.write(summary)
-
-
-# ----------------------------------------------------------------------------------------------
-# Progress
-
-
-class Progress:
-    """Pairs done / total, rate and ETA on stderr; draws nothing unless ``enabled`` (a TTY)."""
-
-    def __init__(self, enabled: bool, stream=None):
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self._progress = None
-        self._task = None
-
-    def start(self, total: int) -> None:
-        if not self.enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import (
-            Progress as RichProgress,
-        )
-
-        class RateColumn(TextColumn):
-            def render(self, task):
-                from rich.text import Text
-
-                speed = task.finished_speed or task.speed
-                return Text("" if speed is None else f"{speed:.1f} pairs/s")
-
-        self._progress = RichProgress(
-            TextColumn("scoring"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            RateColumn(""),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(file=self.stream),
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("scoring", total=total)
-
-    def advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None

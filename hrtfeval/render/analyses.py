@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import fmt, markdown_table, verdict
+from .common import fmt, markdown_table, verdict
 
 
 def _hz(value: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import fmt, markdown_table, table_to_text, to_json
+from .common import fmt, markdown_table, table_to_text, to_json
 
 
 def _signed(value: float | None, digits: int = 4) -> str:
