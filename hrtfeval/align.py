@@ -32,7 +32,8 @@ __all__ = [
 
 #: ``"error"``: IR lengths must agree; ``"truncate"``: cut both to the shorter; ``"pad"``:
 #: zero-pad the shorter.
-LENGTH_POLICIES = ("error", "truncate", "pad")
+from .constants import LENGTH_POLICIES
+
 _FREQUENCY_DOMAINS = (TF, MAGNITUDE, DB)
 _RATE_RTOL = 1e-6
 _FREQ_RTOL = 1e-6

@@ -41,9 +41,8 @@ from ._itd_lags import (
     _torch,
     lowpass_impulse_response,
 )
+from .constants import ITD_METHODS
 from .validate import check_option
-
-ITD_METHODS = ("maxiacce", "threshold")
 
 __all__ = [
     "ITD_METHODS",

@@ -19,7 +19,8 @@ from typing import Any
 from .errors import HrtfevalError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-INTERAURAL = ("itd", "ild")
+from .constants import INTERAURAL
+
 UNIT_SUFFIX = {"lsd": "_db", "itd": "_us", "ild": "_db"}
 
 

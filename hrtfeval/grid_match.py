@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .coords import wrap_azimuth
 from .errors import HrtfevalError
 from .model import spherical_to_unit
 
@@ -111,7 +112,7 @@ def _distance_labels(positions: np.ndarray) -> np.ndarray:
 
 
 def _azimuth_labels(positions: np.ndarray) -> np.ndarray:
-    az = np.round(np.mod(np.asarray(positions[:, 0], dtype=np.float64), 360.0) * _LABEL_SCALE)
+    az = np.round(wrap_azimuth(positions[:, 0]) * _LABEL_SCALE)
     return np.mod(az.astype(np.int64), _FULL_TURN)
 
 

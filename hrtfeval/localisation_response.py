@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .coords import wrap_signed
 from .errors import HrtfevalError
 from .localisation_params import (
     BINAURAL_WEIGHTING,
@@ -125,7 +126,7 @@ def localisation_errors(
     tau = np.asarray(target_polar, dtype=np.float64)
     d = tau[None, :] - RESPONSE_POLAR[:, None]  # (72, I)
     outside = (d < -180) | (d > 180)
-    d = np.where(outside, np.mod(d + 180, 360) - 180, d)
+    d = np.where(outside, wrap_signed(d), d)
     d = np.abs(d)
     far = d >= QUADRANT
     qe = np.where(far, p, 0.0).sum(axis=0)

@@ -11,11 +11,9 @@ install hint at the first call.
 
 from __future__ import annotations
 
+from .constants import INPUT_SCALES, REDUCTIONS
+from .constants import LOSS_METRICS as METRICS
 from .validate import check_epsilon, check_option
-
-METRICS = ("rmse", "mae", "lsd")
-INPUT_SCALES = ("db", "linear")
-REDUCTIONS = ("mean", "rms")
 
 __all__ = [
     "METRICS",

@@ -27,10 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .constants import DATA_SUFFIXES as PROTECTED_SUFFIXES  # never replaced by an output
 from .errors import HrtfevalError
 
-#: Files an output must never replace, even when they are not inputs of this run.
-PROTECTED_SUFFIXES = (".sofa", ".pt")
 #: The longest name of one path component on the file systems we write to (bytes).
 NAME_MAX = 255
 #: Characters of the target's name kept in its temporary file's name (which must fit NAME_MAX).

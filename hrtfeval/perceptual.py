@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from .constants import LOCALISATION as LOCALISATION_METRICS
 from .errors import HrtfevalError
 
-#: The localisation metrics and their units.
-LOCALISATION_METRICS = ("qe", "pe", "eb")
+#: The units of the localisation metrics.
 UNITS = {"qe": "%", "pe": "deg", "eb": "deg"}
 
 

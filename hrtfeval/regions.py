@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .coords import wrap_azimuth
 from .errors import HrtfevalError
 from .model import spherical_to_unit
 from .results import Threshold, region_checks  # noqa: F401 - region_checks: its old home
@@ -137,7 +138,7 @@ def region_mask(region: Region, positions: np.ndarray, tol: float) -> np.ndarray
         return np.ones(len(u), dtype=bool)
     span %= 360.0
     az = np.degrees(np.arctan2(y, x))
-    offset = np.mod(az - lo, 360.0)
+    offset = wrap_azimuth(az - lo)
     return (offset <= span + s) | (offset >= 360.0 - s)
 
 

@@ -22,7 +22,8 @@ import time
 from typing import Any
 
 #: Exit status of a process stopped by signal ``s``: ``128 + s`` (as a shell reports it).
-SIGNAL_EXIT_BASE = 128
+from .constants import SIGNAL_EXIT_BASE
+
 _HANDLED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )

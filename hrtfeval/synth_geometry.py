@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .coords import wrap_azimuth
+
 #: Default head radius in metres (Brown & Duda's average adult head).
 HEAD_RADIUS = 0.0875
 #: Source distance in metres written into the grids.
@@ -30,12 +32,6 @@ _MEASURED_RINGS = (
 # --------------------------------------------------------------------------------------------
 # Grids
 # --------------------------------------------------------------------------------------------
-
-
-def _wrap_azimuth(azimuth: np.ndarray) -> np.ndarray:
-    """Azimuth in degrees wrapped to [0, 360) (``np.mod`` can round -1e-15 up to 360.0)."""
-    az = np.mod(azimuth, 360.0)
-    return np.where(az >= 360.0, 0.0, az)
 
 
 def sphere_grid(n_directions: int, distance: float = DEFAULT_DISTANCE) -> np.ndarray:
@@ -69,7 +65,7 @@ def sphere_grid(n_directions: int, distance: float = DEFAULT_DISTANCE) -> np.nda
     # the committed sample data must regenerate byte for byte everywhere.
     elevation = np.round(np.rad2deg(np.arcsin(z)), GRID_DECIMALS)
     golden_angle = 180.0 * (3.0 - np.sqrt(5.0))
-    azimuth = _wrap_azimuth(i * golden_angle)
+    azimuth = wrap_azimuth(i * golden_angle)
     return np.stack([azimuth, elevation, np.full(n, float(distance))], axis=1)
 
 

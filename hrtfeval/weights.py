@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import WEIGHTINGS as SCHEMES
 from .errors import HrtfevalError
 from .model import spherical_to_unit
 from .validate import check_option
 
-SCHEMES = ("none", "area")
 #: Directions closer than this (degrees) are one direction sharing one Voronoi cell.
 DUPLICATE_DEG = 1e-6
 #: Largest step (degrees) between samples of a cell edge in the clipped-area computation.
