@@ -72,6 +72,7 @@ from .localisation_spectra import (
     sagittal_plane,
 )
 from .model import HRTFSet
+from .validate import check_laterals, check_sensitivity
 
 __all__ = [
     "BAND_LIMITS",
@@ -253,32 +254,6 @@ def _sector(
         probabilities=p,
         errors=errors,
     )
-
-
-def check_laterals(laterals) -> tuple[float, ...]:
-    """Lateral angles as a tuple of floats in [-90, 90], duplicates removed (order kept)."""
-    if laterals is None:
-        laterals = (LATERAL,)
-    elif np.isscalar(laterals):
-        laterals = (laterals,)
-    out: list[float] = []
-    for value in laterals:
-        v = float(value)
-        if not (-90.0 <= v <= 90.0):
-            raise HrtfevalError(f"a lateral angle must lie in -90 ... 90 degrees, got {value!r}")
-        v = v + 0.0  # -0.0 -> 0.0
-        if v not in out:
-            out.append(v)
-    if not out:
-        raise HrtfevalError("give at least one lateral angle")
-    return tuple(out)
-
-
-def check_sensitivity(sensitivity) -> float:
-    s = float(sensitivity)
-    if not (np.isfinite(s) and s > 0):
-        raise HrtfevalError(f"the sensitivity must be a positive number, got {sensitivity!r}")
-    return s
 
 
 def predict_arrays(

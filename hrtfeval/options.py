@@ -7,9 +7,17 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .constants import COMPARISON_DOMAINS, ITD_METHODS, LOCALISATION, METRICS
-from .loss import check_epsilon, check_option
+from .constants import (
+    COMPARISON_DOMAINS,
+    ITD_METHODS,
+    LENGTH_POLICIES,
+    LOCALISATION,
+    METRICS,
+    REDUCTIONS,
+    WEIGHTINGS,
+)
 from .results import Threshold
+from .validate import check_epsilon, check_laterals, check_option, check_sensitivity
 
 #: Old name of :data:`hrtfeval.constants.COMPARISON_DOMAINS` (what rmse/mae compare).
 DOMAINS = COMPARISON_DOMAINS
@@ -174,7 +182,7 @@ class ScoreOptions:
     def validate(self) -> None:
         check_epsilon(self.epsilon)
         self.check_localisation_options()
-        check_option("reduction", self.reduction, ("mean", "rms"))
+        check_option("reduction", self.reduction, REDUCTIONS)
         check_option("itd method", self.itd_method, ITD_METHODS)
         if self.domain is not None:
             check_option("domain", self.domain, DOMAINS)
@@ -188,10 +196,8 @@ class ScoreOptions:
                 "the band needs 0 <= freq-min < freq-max; got "
                 f"{self.freq_min:g} and {self.freq_max:g}"
             )
-        check_option("length policy", self.length_policy, ("error", "truncate", "pad"))
-        from .weights import check_scheme
-
-        check_scheme(self.weighting)
+        check_option("length policy", self.length_policy, LENGTH_POLICIES)
+        check_option("--weighting", self.weighting, WEIGHTINGS)
         if self.bands is not None:
             from .bands import check_kind
 
@@ -213,8 +219,6 @@ class ScoreOptions:
                 f"--n-fft must be at least 2 and at most {MAX_N_FFT} (the largest FFT length "
                 f"hrtfeval takes); got {self.n_fft}"
             )
-        from .localisation import check_laterals, check_sensitivity
-
         object.__setattr__(self, "laterals", check_laterals(self.laterals))
         object.__setattr__(self, "sensitivity", check_sensitivity(self.sensitivity))
         object.__setattr__(self, "dtf", bool(self.dtf))

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["check_epsilon", "check_option"]
+from .errors import HrtfevalError
+
+__all__ = ["check_epsilon", "check_laterals", "check_option", "check_sensitivity"]
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -39,3 +41,33 @@ def check_epsilon(epsilon: Any) -> float:
     if not math.isfinite(value) or value <= 0.0:
         raise ValueError(f"epsilon must be a finite positive real number; got {epsilon!r}")
     return value
+
+
+def check_laterals(laterals: Any) -> tuple[float, ...]:
+    """Lateral angles of the localisation model as a tuple of floats in [-90, 90] degrees,
+    duplicates removed (order kept); None is the model's default (0)."""
+    if laterals is None:
+        from .localisation_params import LATERAL
+
+        laterals = (LATERAL,)
+    elif isinstance(laterals, (str, bytes)) or not hasattr(laterals, "__iter__"):
+        laterals = (laterals,)
+    out: list[float] = []
+    for value in laterals:
+        v = float(value)
+        if not (-90.0 <= v <= 90.0):
+            raise HrtfevalError(f"a lateral angle must lie in -90 ... 90 degrees, got {value!r}")
+        v = v + 0.0  # -0.0 -> 0.0
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise HrtfevalError("give at least one lateral angle")
+    return tuple(out)
+
+
+def check_sensitivity(sensitivity: Any) -> float:
+    """The localisation model's sensitivity as a positive finite float."""
+    s = float(sensitivity)
+    if not (math.isfinite(s) and s > 0):
+        raise HrtfevalError(f"the sensitivity must be a positive number, got {sensitivity!r}")
+    return s
