@@ -147,6 +147,24 @@ def die_with_parent(parent_pid: int | None = None) -> None:
     threading.Thread(target=watch, name="hrtfeval-parent-watch", daemon=True).start()
 
 
+def import_holding_signals(name: str):
+    """Import module ``name`` with the stop signals held back until the import is done.
+
+    A Python signal handler that raises (:func:`signals_as_exceptions`) while a C++ extension
+    runs its module code (torch's import calls back into Python through pybind11) aborts the
+    whole process ("terminate called after throwing ..."), leaving the reading child behind.
+    Held back, the signal is delivered right after the import, in Python code, and ends the
+    run as any stop does (exit 128 + signal).
+    """
+    import importlib
+
+    previous = _block_signals()
+    try:
+        return importlib.import_module(name)
+    finally:
+        _unblock_signals(previous)
+
+
 def _block_signals():
     """Block the stop signals around a fork: the child must not run the parent's handlers
     before it has set its own."""

@@ -298,7 +298,8 @@ def test_the_reader_child_dies_with_a_killed_main_process(tmp_path, one_pair, ho
 
 
 @pytest.mark.slow
-def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env):
+@pytest.mark.parametrize("delay", [0.0, 0.5])  # 0: while the main process still imports torch
+def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env, delay):
     stall = tmp_path / "stall.sofa"
     shutil.copy(one_pair["pred"], stall)
     out = tmp_path / "out.json"
@@ -313,7 +314,7 @@ def test_a_stop_signal_during_one_pair(tmp_path, one_pair, hook_env):
     try:
         wait_for(lambda: os.listdir(tmp_path / "stalled"), 120, "the reader child to be stuck")
         assert len(group_members(proc.pid)) >= 2  # the main process and its reading child
-        time.sleep(0.5)
+        time.sleep(delay)
         os.kill(proc.pid, signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
     finally:

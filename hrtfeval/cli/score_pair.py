@@ -37,6 +37,9 @@ def score_pair(reading: Any, run: ScoreRun) -> int:
     """Score the pair ``reading`` reads (see :func:`start_reading`), render and write the
     document; returns the exit code (1 when a check failed)."""
     options, per_direction, quiet = run.options, run.per_direction, run.quiet
+    from ..stop_signals import import_holding_signals
+
+    import_holding_signals("torch")  # while the child reads; a stop signal waits for the import
     from ..scoring import align_sets, resolve_device, score_aligned
 
     plan, out_t, junit_t, plot_f = plan_outputs(
