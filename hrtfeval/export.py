@@ -17,7 +17,6 @@ import os
 from typing import Any
 
 from .errors import HrtfevalError
-
 from .metrics import Field, get
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
