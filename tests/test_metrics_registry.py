@@ -156,3 +156,20 @@ def test_toy_plots_with_its_labels(toy, pair):
     text = " ".join(t.get_text() for t in view.figure.findobj(Text))
     assert "peak dB error by direction" in text and "max|ΔdB|" in text
     assert view.data["values"].shape[-1] == 2
+
+
+def test_an_interaural_entry_by_module_path(monkeypatch, pair, tmp_path):
+    """An interaural metric named by ``"module:function"`` (imported on first call): one value
+    per direction, one per-direction column, no per-ear values."""
+    twin = Metric("ild2", "interaural", "dB", "a copy of ild", ".pair_metrics:ild_errors")
+    use_registry(monkeypatch, {**metrics.REGISTRY, "ild2": twin})
+    out = tmp_path / "dirs.csv"
+    args = ["score", *pair, "-m", "ild", "-m", "ild2", "-f", "json", "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--per-direction", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)["scores"]
+    assert scores["ild2"]["left"] is None and scores["ild2"]["unit"] == "dB"
+    assert scores["ild2"]["overall"] == scores["ild"]["overall"]
+    assert json.loads(result.stdout)["spec"]["definitions"]["ild2"] == "a copy of ild"
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[-2:] == ["ild_db", "ild2"]
