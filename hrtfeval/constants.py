@@ -1,24 +1,27 @@
 """The names every layer shares: one home for each constant.
 
-Metric names, the choices of every option, output formats and exit codes live here and nowhere
-else; modules import them from here. Nothing heavy is imported (the CLI's start-up reads this).
-Option values are normalised (stripped, lower-cased, checked) by
-:func:`hrtfeval.validate.check_option`.
+Metric names (derived from the registry, :mod:`hrtfeval.metrics`), the choices of every option,
+output formats and exit codes live here and nowhere else; modules import them from here.
+Nothing heavy is imported (the CLI's start-up reads this). Option values are normalised
+(stripped, lower-cased, checked) by :func:`hrtfeval.validate.check_option`.
 """
 
 from __future__ import annotations
 
+from . import metrics as _metrics
+
 # --- metrics -------------------------------------------------------------------------------
+# Derived from the metric registry (hrtfeval.metrics): a new metric is one entry there.
 #: Per-vector metrics of ``hrtf_loss`` (and of the spectral scores).
 LOSS_METRICS = ("rmse", "mae", "lsd")
 #: Interaural cues: one value per direction, not per ear.
-INTERAURAL = ("itd", "ild")
+INTERAURAL = _metrics.names("interaural")
 #: Metrics of the localisation model (hrtfeval.perceptual): each set on its own grid, not per ear.
-LOCALISATION = ("qe", "pe", "eb")
+LOCALISATION = _metrics.names("localisation")
 #: Every metric ``score`` knows, in the order tables and documents list them.
-METRICS = ("lsd", "rmse", "mae", *INTERAURAL, *LOCALISATION)
+METRICS = _metrics.names()
 #: Metrics whose sign carries meaning (a bias): checks compare their absolute value.
-SIGNED_METRICS = ("eb",)
+SIGNED_METRICS = _metrics.signed_names()
 
 # --- option choices ------------------------------------------------------------------------
 #: What rmse/mae compare (``--domain``): not the data's own domain (:data:`hrtfeval.model.DOMAINS`).

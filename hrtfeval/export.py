@@ -17,11 +17,11 @@ import os
 from typing import Any
 
 from .errors import HrtfevalError
+from .metrics import Field, get
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-from .constants import INTERAURAL
-
-UNIT_SUFFIX = {"lsd": "_db", "itd": "_us", "ild": "_db"}
+#: The unit suffix of each metric's columns (a live view of the registry, :mod:`hrtfeval.metrics`).
+UNIT_SUFFIX = Field("suffix")
 
 
 def export_format(path: str | os.PathLike) -> str:
@@ -43,14 +43,23 @@ def columns(metrics: tuple[str, ...], batch: bool) -> list[str]:
         "distance_m",
     ]
     for m in metrics:
-        if m in INTERAURAL:
-            cols.append(f"{m}{UNIT_SUFFIX[m]}")
-        else:
-            suffix = UNIT_SUFFIX.get(m, "")
-            cols += [f"{m}_left{suffix}", f"{m}_right{suffix}"]
-    if any(m in ("rmse", "mae") for m in metrics):
+        cols += _metric_columns(m)
+    if _has_domain(metrics):
         cols.append("rmse_domain")
     return cols
+
+
+def _metric_columns(metric: str) -> list[str]:
+    """``[itd_us]`` (interaural) or ``[lsd_left_db, lsd_right_db]`` (per ear)."""
+    entry = get(metric)
+    if entry.per_ear:
+        return [f"{metric}_left{entry.suffix}", f"{metric}_right{entry.suffix}"]
+    return [f"{metric}{entry.suffix}"]
+
+
+def _has_domain(metrics: tuple[str, ...]) -> bool:
+    """Some metric is computed on the rmse/mae domain (the ``rmse_domain`` column)."""
+    return any(get(m).kind == "time-or-spectral" for m in metrics)
 
 
 def per_direction_block(values: dict[str, Any], positions, domain: str | None) -> dict[str, Any]:
@@ -78,12 +87,9 @@ def rows(block: dict[str, Any], metrics: tuple[str, ...], names: tuple[str, str]
         row["distance_m"] = p[2] if len(p) > 2 else None
         for m in metrics:
             v = block["values"][m][i]
-            if m in INTERAURAL:
-                row[f"{m}{UNIT_SUFFIX[m]}"] = v
-            else:
-                suffix = UNIT_SUFFIX.get(m, "")
-                row[f"{m}_left{suffix}"], row[f"{m}_right{suffix}"] = v[0], v[1]
-        if any(m in ("rmse", "mae") for m in metrics):
+            keys = _metric_columns(m)
+            row.update(zip(keys, v) if len(keys) == 2 else [(keys[0], v)])
+        if _has_domain(metrics):
             row["rmse_domain"] = block["domain"]
         yield row
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import LOCALISATION
 from .errors import HrtfevalError
 from .loss import metric_values
+from .metrics import get
 from .model import IR
 from .options import ScoreOptions
 
 
 def metric_unit(metric: str, domain: str) -> str:
-    if metric in ("lsd", "ild"):
-        return "dB"
-    if metric == "itd":
-        return "µs"
-    if metric in LOCALISATION:
-        return "%" if metric == "qe" else "deg"
-    return "dB" if domain == "db" else ""
+    """The unit of ``metric``'s values when rmse/mae compare ``domain`` (the registry's)."""
+    return get(metric).unit_in(domain)
 
 
 def effective_domain(options: ScoreOptions, pred_domain: str, ref_domain: str) -> str:
@@ -41,66 +36,81 @@ def per_direction(pred, ref, metric: str, options: ScoreOptions):
     """Per-direction errors for one metric from two :class:`~hrtfeval.represent.SetTensors`.
 
     Returns a tensor ``(..., M, 2)`` for lsd/rmse/mae and ``(..., M)`` for itd (|dITD| in µs)
-    and ild (|dILD| in dB); leading axes are stacked pairs.
+    and ild (|dILD| in dB); leading axes are stacked pairs. Dispatched through the metric
+    registry (:mod:`hrtfeval.metrics`) to the metric's own function.
     """
+    return get(metric).per_direction(pred, ref, options)
+
+
+def band_index(pred, ref, options: ScoreOptions):
+    """The last-axis index of the scored band's bins (``--freq-min``/``--freq-max``)."""
     from .represent import band_bins, check_same_bins
 
-    eps = options.epsilon
-    if metric == "lsd" or (
-        metric in ("rmse", "mae") and effective_domain(options, pred.domain, ref.domain) != "time"
-    ):
-        freqs = check_same_bins(pred, ref)
-        bins = _bins_index(
-            band_bins(
-                freqs,
-                options.freq_min,
-                options.freq_max,
-                ref.sampling_rate or pred.sampling_rate,
-                file=_pair_label(pred, ref),
-            ),
-            pred,
-        )
-        if metric == "lsd":
-            return metric_values(
-                pred.spectrum[..., bins], ref.spectrum[..., bins], "lsd", "linear", eps
-            )
-        if effective_domain(options, pred.domain, ref.domain) == "db":
-            return metric_values(
-                pred.magnitude_db(bins, eps), ref.magnitude_db(bins, eps), metric, "db", eps
-            )
-        return metric_values(
-            pred.spectrum[..., bins].abs(), ref.spectrum[..., bins].abs(), metric, "db", eps
-        )
-    if metric in ("rmse", "mae"):
-        return metric_values(pred.ir, ref.ir, metric, "db", eps)
-    if metric == "itd":
-        from .cues import itd_seconds_many
+    freqs = check_same_bins(pred, ref)
+    return _bins_index(
+        band_bins(
+            freqs,
+            options.freq_min,
+            options.freq_max,
+            ref.sampling_rate or pred.sampling_rate,
+            file=_pair_label(pred, ref),
+        ),
+        pred,
+    )
 
-        fs = _rate_for_itd(pred, ref)
-        irs = [pred.impulse_responses(), ref.impulse_responses()]
-        for s, ir in zip((pred, ref), irs):
-            if ir.shape[-1] < 2:
-                raise HrtfevalError(
-                    f"has impulse responses of {ir.shape[-1]} sample; the ITD needs at least 2",
-                    s.path,
-                )
-        if irs[0].shape[-1] != irs[1].shape[-1]:
+
+def lsd_errors(pred, ref, metric: str, options: ScoreOptions):
+    """Per direction and ear log-spectral distance (dB) over the band, ``(..., M, 2)``."""
+    bins = band_index(pred, ref, options)
+    eps = options.epsilon
+    return metric_values(pred.spectrum[..., bins], ref.spectrum[..., bins], "lsd", "linear", eps)
+
+
+def rmse_mae_errors(pred, ref, metric: str, options: ScoreOptions):
+    """Per direction and ear rmse or mae on the rmse/mae domain, ``(..., M, 2)``."""
+    eps = options.epsilon
+    domain = effective_domain(options, pred.domain, ref.domain)
+    if domain == "time":
+        return metric_values(pred.ir, ref.ir, metric, "db", eps)
+    bins = band_index(pred, ref, options)
+    if domain == "db":
+        return metric_values(
+            pred.magnitude_db(bins, eps), ref.magnitude_db(bins, eps), metric, "db", eps
+        )
+    return metric_values(
+        pred.spectrum[..., bins].abs(), ref.spectrum[..., bins].abs(), metric, "db", eps
+    )
+
+
+def itd_errors(pred, ref, metric: str, options: ScoreOptions):
+    """Per direction |ITD_pred - ITD_ref| in µs, ``(..., M)``."""
+    from .cues import itd_seconds_many
+
+    fs = _rate_for_itd(pred, ref)
+    irs = [pred.impulse_responses(), ref.impulse_responses()]
+    for s, ir in zip((pred, ref), irs):
+        if ir.shape[-1] < 2:
             raise HrtfevalError(
-                f"the ITD compares impulse responses of one length, but {pred.path} gives "
-                f"{irs[0].shape[-1]} samples and {ref.path} {irs[1].shape[-1]} (from "
-                f"{pred.domain} and {ref.domain} data)"
+                f"has impulse responses of {ir.shape[-1]} sample; the ITD needs at least 2",
+                s.path,
             )
-        try:
-            # The readers rejected non-finite data already; skip the second scan.
-            itd_p, itd_r = itd_seconds_many(irs, fs, options.itd_method, check_finite=False)
-        except ValueError as exc:  # e.g. a rate too low for the 3 kHz low-pass
-            raise HrtfevalError(
-                f"the ITD cannot be computed: {exc}", _rate_file(pred, ref)
-            ) from None
-        return (itd_p - itd_r).abs() * 1e6
-    if metric == "ild":
-        return (_ild(pred) - _ild(ref)).abs()
-    raise ValueError(f"unknown metric {metric!r}")  # pragma: no cover - options are validated
+    if irs[0].shape[-1] != irs[1].shape[-1]:
+        raise HrtfevalError(
+            f"the ITD compares impulse responses of one length, but {pred.path} gives "
+            f"{irs[0].shape[-1]} samples and {ref.path} {irs[1].shape[-1]} (from "
+            f"{pred.domain} and {ref.domain} data)"
+        )
+    try:
+        # The readers rejected non-finite data already; skip the second scan.
+        itd_p, itd_r = itd_seconds_many(irs, fs, options.itd_method, check_finite=False)
+    except ValueError as exc:  # e.g. a rate too low for the 3 kHz low-pass
+        raise HrtfevalError(f"the ITD cannot be computed: {exc}", _rate_file(pred, ref)) from None
+    return (itd_p - itd_r).abs() * 1e6
+
+
+def ild_errors(pred, ref, metric: str, options: ScoreOptions):
+    """Per direction |ILD_pred - ILD_ref| in dB, ``(..., M)``."""
+    return (_ild(pred) - _ild(ref)).abs()
 
 
 def _bins_index(idx: np.ndarray, like):

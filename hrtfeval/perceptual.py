@@ -13,9 +13,10 @@ from typing import Any
 
 from .constants import LOCALISATION as LOCALISATION_METRICS
 from .errors import HrtfevalError
+from .metrics import Field
 
-#: The units of the localisation metrics.
-UNITS = {"qe": "%", "pe": "deg", "eb": "deg"}
+#: The units of the localisation metrics (a live view of the registry, :mod:`hrtfeval.metrics`).
+UNITS = Field("unit", "localisation")
 
 
 def lateral_key(value: float) -> str:
@@ -127,13 +128,6 @@ def spec_line(localisation: dict[str, Any]) -> str:
 
 
 def definitions() -> dict[str, str]:
-    """One-line definitions of qe, pe and eb for the output's ``spec.definitions``."""
-    return {
-        "qe": "predicted quadrant error rate (%): response probability >= 90 deg polar from the "
-        "target, mean over targets (Baumgartner et al. 2014; REF = listener's template, PRED = "
-        "targets); chance level about 51 %",
-        "pe": "predicted local polar RMS error (deg) over responses < 90 deg from the target, "
-        "mean over targets; chance level about 50 deg",
-        "eb": "predicted elevation bias (deg): mean local response minus target polar angle, "
-        "targets below 80 deg polar; positive = heard higher",
-    }
+    """One-line definitions of the localisation metrics (qe, pe, eb) for the output's
+    ``spec.definitions``, from their registry entries."""
+    return dict(Field("definition", "localisation"))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .metrics import DefinitionContext, get, names
 from .model import IR
 from .options import ScoreOptions
 from .pair_metrics import effective_domain
 
 
 def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[str, str]:
-    """Human-readable definition of every scored metric, for the output's spec."""
+    """Human-readable definition of every scored metric, for the output's spec (each built by
+    its registry entry, :mod:`hrtfeval.metrics`)."""
     band = f"{options.freq_min:g} Hz <= f_k <= {options.freq_max:g} Hz, f_k < fs/2"
     if n_bins is not None:
         band += f" ({n_bins} bins)"
@@ -25,32 +27,8 @@ def definitions(options: ScoreOptions, domain: str, n_bins: int | None) -> dict[
             if options.reduction == "mean"
             else "sqrt(sum(w v^2) / sum(w) + eps) over directions"
         ) + ", w = solid-angle weight of the direction (spec.weighting)"
-    text = {
-        "lsd": f"per direction and ear sqrt(mean_k (20log10|P_k| - 20log10|T_k|)^2 + eps) over "
-        f"{band}, |.| floored at eps; {red}",
-        "itd": f"|ITD_pred - ITD_ref| per direction ({options.itd_method}: 3 kHz order-10 "
-        f"Butterworth low-pass, "
-        + (
-            "max of |xcorr| of Hilbert envelopes"
-            if options.itd_method == "maxiacce"
-            else "-10 dB onset of the energy envelope"
-        )
-        + f"), in microseconds; {red}",
-        "ild": f"|ILD_pred - ILD_ref| per direction, ILD = 20log10(rms_left) - 20log10(rms_right); "
-        f"{red}",
-    }
-    for m in ("rmse", "mae"):
-        what = {
-            "time": "impulse response samples",
-            "magnitude": f"|H_k| over {band}",
-            "db": f"20log10|H_k| over {band}",
-        }[domain]
-        core = "sqrt(mean(|p - t|^2) + eps)" if m == "rmse" else "mean(|p - t|)"
-        text[m] = f"per direction and ear {core} on {what}; {red}"
-    from .perceptual import definitions as perceptual_definitions
-
-    text.update(perceptual_definitions())
-    return {m: text[m] for m in options.metrics}
+    context = DefinitionContext(options, domain, band, red)
+    return {m: get(m).define(context) for m in options.metrics}
 
 
 def spec_dict(
@@ -70,11 +48,13 @@ def spec_dict(
 
     p, r = aligned.prediction, aligned.reference
     domain = None
-    if any(m in ("rmse", "mae") for m in options.metrics):
+    on_domain = names("time-or-spectral")
+    if any(m in on_domain for m in options.metrics):
         domain = effective_domain(options, p.domain, r.domain)
     n_bins = None
+    spectral = names("spectral")
     if ref_t is not None and any(
-        m == "lsd" or (m in ("rmse", "mae") and domain != "time") for m in options.metrics
+        m in spectral or (m in on_domain and domain != "time") for m in options.metrics
     ):
         n_bins = int(
             band_bins(ref_t.frequencies(), options.freq_min, options.freq_max, r.sampling_rate).size

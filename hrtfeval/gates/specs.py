@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..metrics import names
+
 #: Batch-``spec`` keys that describe one run rather than how pairs are scored: ``merge`` accepts
 #: shards that differ in these, and no comparison looks at them.
 RUN_SPEC_KEYS = (
@@ -132,11 +134,12 @@ def _comparable_keys(keys, base_metrics: set[str], run_metrics: set[str]) -> lis
     skip = set()
     if "itd" not in both:
         skip.add("itd_method")
-    if not both & {"rmse", "mae"}:
+    if not both & set(names("time-or-spectral")):
         skip.add("domain")
-    if not both & {"lsd", "rmse", "mae"}:
+    if not both & set(names("spectral", "time-or-spectral")):
         skip |= {"band_hz", "n_fft", "bins"}
-    if not both & {"lsd", "rmse", "mae", "itd", "ild"}:  # qe/pe/eb: each set on its own grid
+    # qe/pe/eb: each set on its own grid
+    if not both & set(names("spectral", "time-or-spectral", "interaural")):
         skip |= {"tolerance_deg", "allow_missing", "max_missing", "directions.tolerance_deg"}
     return [k for k in keys if k not in skip]
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HrtfevalError
+from ..metrics import Field
 
 #: Image formats ``-o FILE`` may name, by file extension.
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -27,14 +28,9 @@ CMAP = "viridis"
 BAND_COLOUR = "0.88"
 DEFAULT_DPI = 150
 
-_LABELS = {"lsd": "LSD", "rmse": "RMSE", "mae": "MAE", "itd": "|ΔITD|", "ild": "|ΔILD|"}
-_NAMES = {
-    "lsd": "log-spectral distance",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "itd": "ITD error",
-    "ild": "ILD error",
-}
+#: Short metric labels and names in plot titles: live views of the registry (hrtfeval.metrics).
+_LABELS = Field("label")
+_NAMES = Field("title")
 
 
 @dataclass
