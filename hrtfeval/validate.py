@@ -8,14 +8,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["check_epsilon", "check_option"]
+__all__ = ["check_epsilon", "check_option", "normalise_name"]
+
+
+def normalise_name(text: str) -> str:
+    """An option's name or value as it is compared and stored: stripped and lower-cased
+    (``" LSD "`` -> ``"lsd"``, ``"Horizontal.LSD"`` -> ``"horizontal.lsd"``)."""
+    return text.strip().lower()
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` stripped and lower-cased if it is one of ``allowed``, else raise
-    ValueError."""
+    """Return ``value`` normalised (:func:`normalise_name`) if it is one of ``allowed``, else
+    raise ValueError."""
     if isinstance(value, str):
-        key = value.strip().lower()
+        key = normalise_name(value)
         if key in allowed:
             return key
     options = ", ".join(repr(a) for a in allowed)
