@@ -1,5 +1,6 @@
 """Argument validators shared by the scoring core and its callers: an option among a fixed set
-of names, a positive tolerance. Each raises ``ValueError`` naming the argument, what was given and
+of names (the one normaliser of option values), a positive tolerance, the localisation model's
+lateral angles and sensitivity. Each raises ``ValueError`` naming the argument, what was given and
 what is allowed. Re-exported by :mod:`hrtfeval.loss`.
 """
 
@@ -10,14 +11,26 @@ from typing import Any
 
 from .errors import HrtfevalError
 
-__all__ = ["check_epsilon", "check_laterals", "check_option", "check_sensitivity"]
+__all__ = [
+    "check_epsilon",
+    "check_laterals",
+    "check_option",
+    "check_sensitivity",
+    "normalise_name",
+]
+
+
+def normalise_name(text: str) -> str:
+    """An option's name or value as it is compared and stored: stripped and lower-cased
+    (``" LSD "`` -> ``"lsd"``, ``"Horizontal.LSD"`` -> ``"horizontal.lsd"``)."""
+    return text.strip().lower()
 
 
 def check_option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` stripped and lower-cased if it is one of ``allowed``, else raise
-    ValueError."""
+    """Return ``value`` normalised (:func:`normalise_name`) if it is one of ``allowed``, else
+    raise ValueError."""
     if isinstance(value, str):
-        key = value.strip().lower()
+        key = normalise_name(value)
         if key in allowed:
             return key
     options = ", ".join(repr(a) for a in allowed)

@@ -4,12 +4,17 @@ aliases), and :func:`build_options`, which turns the scoring options into ``Scor
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import HrtfevalError
+from ..validate import normalise_name
+
+if TYPE_CHECKING:
+    from ..options import ScoreOptions
 
 
 def parse_assignments(items: list[str] | None, option: str) -> dict[str, float]:
@@ -34,7 +39,7 @@ def parse_assignments(items: list[str] | None, option: str) -> dict[str, float]:
                 f"{option} {item}: the limit must be a finite number >= 0 (errors are never "
                 f"negative); got {value.strip()}"
             )
-        out[name.strip().lower()] = number
+        out[normalise_name(name)] = number
     return out
 
 
@@ -368,60 +373,51 @@ PerDirectionOpt = Annotated[
 ]
 
 
-def build_options(
-    metric,
-    preset,
-    freq_min,
-    freq_max,
-    n_fft,
-    domain,
-    reduction,
-    epsilon,
-    itd_method,
-    position_tolerance,
-    allow_missing,
-    length_policy,
-    fail_above,
-    lateral=None,
-    sensitivity=0.7,
-    dtf=True,
-    weighting="none",
-    bands=None,
-    regions=None,
-    region_tolerance=None,
-    exclude=None,
-    max_missing=0.5,
-    ignore_delay=False,
-    exclude_silent=False,
-    max_memory=None,
-):
+#: The scoring parameters of the commands (``score``, ``plot``) that :func:`build_options`
+#: hands to ``ScoreOptions.build`` as they are, by the same name.
+_AS_GIVEN = (
+    "freq_min",
+    "freq_max",
+    "n_fft",
+    "domain",  # domain, reduction, itd_method, length_policy: ScoreOptions normalises
+    "reduction",
+    "epsilon",
+    "itd_method",
+    "allow_missing",
+    "length_policy",
+    "sensitivity",
+    "dtf",
+    "weighting",
+    "bands",
+    "region_tolerance",
+    "max_missing",
+    "ignore_delay",
+    "exclude_silent",
+)
+
+
+def build_options(metric: list[str] | None, given: Mapping[str, Any]) -> ScoreOptions:
+    """The validated ``ScoreOptions`` of a command's scoring parameters.
+
+    Parameters
+    ----------
+    metric : list of str or None
+        The metrics to score (``--metric``).
+    given : mapping
+        The command's parameters by name (its ``locals()`` on entry): the scoring options are
+        read from it; one the command does not have (``plot`` has no ``--preset``) keeps the
+        ``ScoreOptions`` default.
+    """
     from ..memory import parse_size
     from ..scoring import ScoreOptions
 
-    return ScoreOptions.build(
-        metric,
-        preset=preset,
-        fail_above=parse_assignments(fail_above, "--fail-above"),
-        freq_min=freq_min,
-        freq_max=freq_max,
-        n_fft=n_fft,
-        domain=domain,  # domain, reduction, itd_method, length_policy: ScoreOptions normalises
-        reduction=reduction,
-        epsilon=epsilon,
-        itd_method=itd_method,
-        tolerance_deg=position_tolerance,
-        allow_missing=allow_missing,
-        length_policy=length_policy,
-        laterals=tuple(lateral) if lateral else (0.0,),
-        sensitivity=sensitivity,
-        dtf=dtf,
-        weighting=weighting,
-        bands=bands,
-        regions=tuple(regions or ()),
-        region_tolerance=region_tolerance,
-        exclude=None if exclude is None else str(exclude),
-        max_missing=max_missing,
-        ignore_delay=ignore_delay,
-        exclude_silent=exclude_silent,
-        max_memory=None if max_memory is None else parse_size(max_memory),
-    )
+    kwargs = {name: given[name] for name in _AS_GIVEN if name in given}
+    fail_above = parse_assignments(given.get("fail_above"), "--fail-above")
+    if "position_tolerance" in given:
+        kwargs["tolerance_deg"] = given["position_tolerance"]
+    kwargs["laterals"] = tuple(given.get("lateral") or (0.0,))
+    kwargs["regions"] = tuple(given.get("region") or ())
+    exclude, max_memory = given.get("exclude"), given.get("max_memory")
+    kwargs["exclude"] = None if exclude is None else str(exclude)
+    kwargs["max_memory"] = None if max_memory is None else parse_size(max_memory)
+    return ScoreOptions.build(metric, preset=given.get("preset"), fail_above=fail_above, **kwargs)

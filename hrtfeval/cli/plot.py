@@ -119,6 +119,7 @@ def plot_command(
     hrtfeval plot RESULTS.json -o FILE (the batch view). Exit code 2 when the picture cannot be
     made (e.g. the ITD of magnitude-only data).
     """
+    given = dict(locals())  # the parameters by name, for build_options
     from ..loss import check_option
     from ..plot import VIEWS, image_format, view_bytes
     from ..procs import check_timeout
@@ -141,26 +142,7 @@ def plot_command(
             raise HrtfevalError(
                 f"the batch view takes one results JSON of 'hrtfeval score', not {len(files)} files"
             )
-        options = build_options(
-            ["qe", "pe", "eb"] if chosen == "localisation" else [metric],
-            None,
-            freq_min,
-            freq_max,
-            n_fft,
-            domain,
-            reduction,
-            epsilon,
-            itd_method,
-            position_tolerance,
-            allow_missing,
-            length_policy,
-            None,
-            lateral,
-            sensitivity,
-            dtf,
-            exclude_silent=exclude_silent,
-            max_memory=max_memory,
-        )
+        options = build_options(["qe", "pe", "eb"] if chosen == "localisation" else [metric], given)
         from ..plot import pair_view
         from ..scoring import load_aligned, resolve_device
 

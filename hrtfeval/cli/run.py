@@ -3,7 +3,8 @@ pair path (:mod:`.score_pair`) and the batch path (:mod:`.score_batch`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,15 @@ class ScoreRun:
     limits: dict[str, float]
     exclude: Path | None
     timeout: float | None
+
+    @classmethod
+    def of(cls, given: Mapping[str, Any], **computed: Any) -> ScoreRun:
+        """The run of the command parameters ``given`` (by name, the command's ``locals()`` on
+        entry), with the values the command worked out (``options``, ``fmt`` ...) in
+        ``computed``: each field takes the computed value, else the parameter of its name."""
+        return cls(
+            **{
+                f.name: computed[f.name] if f.name in computed else given[f.name]
+                for f in fields(cls)
+            }
+        )

@@ -130,6 +130,7 @@ def score(
     regression), 2 on bad input (in a batch: a pair that could not be scored, or a file without
     a partner).
     """
+    given = dict(locals())  # the parameters by name, for build_options and ScoreRun.of
     if workers is not None:  # a usage error comes before any file is looked at
         from ..batch import check_workers
 
@@ -150,53 +151,11 @@ def score(
         if batch
         else start_reading(prediction, reference, ignore_delay, max_memory, n_fft, limit_s)
     )
-    options = build_options(
-        metric,
-        preset,
-        freq_min,
-        freq_max,
-        n_fft,
-        domain,
-        reduction,
-        epsilon,
-        itd_method,
-        position_tolerance,
-        allow_missing,
-        length_policy,
-        fail_above,
-        lateral,
-        sensitivity,
-        dtf,
-        weighting,
-        bands,
-        region,
-        region_tolerance,
-        exclude,
-        max_missing,
-        ignore_delay,
-        exclude_silent=exclude_silent,
-        max_memory=max_memory,
-    )
+    options = build_options(metric, given)
     options, limits, base = _check_outputs_and_gates(
         options, device, per_direction, baseline, max_regression
     )
-    run = ScoreRun(
-        prediction=prediction,
-        reference=reference,
-        options=options,
-        device=device,
-        fmt=fmt,
-        output=output,
-        junit=junit,
-        plot_dir=plot_dir,
-        per_direction=per_direction,
-        quiet=quiet,
-        base=base,
-        baseline=baseline,
-        limits=limits,
-        exclude=exclude,
-        timeout=limit_s,
-    )
+    run = ScoreRun.of(given, options=options, fmt=fmt, base=base, limits=limits, timeout=limit_s)
     if batch:
         raise typer.Exit(
             score_batch(
