@@ -17,7 +17,13 @@ from .constants import (
     WEIGHTINGS,
 )
 from .results import Threshold
-from .validate import check_epsilon, check_laterals, check_option, check_sensitivity
+from .validate import (
+    check_epsilon,
+    check_laterals,
+    check_option,
+    check_sensitivity,
+    normalise_name,
+)
 
 #: Old name of :data:`hrtfeval.constants.COMPARISON_DOMAINS` (what rmse/mae compare).
 DOMAINS = COMPARISON_DOMAINS
@@ -102,7 +108,7 @@ class ScoreOptions:
             for key, fixed in PRESETS[preset]["definitions"].items():
                 given = kwargs.get(key, fixed)
                 if isinstance(given, str):
-                    given = given.strip().lower()
+                    given = normalise_name(given)
                 if given != fixed:
                     option = "--" + key.replace("_", "-")
                     shown = {"n_fft": "the IR length", "domain": "unset"}.get(
@@ -168,7 +174,7 @@ class ScoreOptions:
         # Stored normalised: the spec's definitions and batch_spec compare them as written.
         for key in ("domain", "reduction", "itd_method", "length_policy", "weighting"):
             if isinstance(kwargs.get(key), str):
-                kwargs[key] = kwargs[key].strip().lower()
+                kwargs[key] = normalise_name(kwargs[key])
         if kwargs.get("bands") is not None:
             from .bands import check_kind
 

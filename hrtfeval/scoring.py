@@ -27,6 +27,7 @@ from .checks import (  # re-exported (__all__)
 from .constants import INTERAURAL, LOCALISATION, METRICS
 from .errors import HrtfevalError, warnings_about
 from .loss import check_option, reduce_values
+from .metrics import names
 from .options import (
     DOMAINS,
     LAP_DEFINITIONS,
@@ -45,8 +46,12 @@ from .prepare import align_sets, load_aligned
 from .results import MetricScore, PairScore, PerDirection, Threshold
 from .spec import definitions, spec_dict
 
+#: The metrics computed on the representation --domain picks (rmse, mae).
+ON_DOMAIN = names("time-or-spectral")
+
 #: The public names of scoring, those defined here and those re-exported from the modules the
 #: pipeline's stages live in (options, per-direction metrics, spec, checks, results).
+
 __all__ = [
     "DOMAINS",
     "INTERAURAL",
@@ -323,7 +328,7 @@ def pair_units(options: ScoreOptions, pred_t, ref_t, metrics=None) -> dict[str, 
     return {
         m: metric_unit(
             m,
-            effective_domain(options, pred_t.domain, ref_t.domain) if m in ("rmse", "mae") else "",
+            effective_domain(options, pred_t.domain, ref_t.domain) if m in ON_DOMAIN else "",
         )
         for m in (options.metrics if metrics is None else metrics)
         if m not in LOCALISATION
@@ -351,7 +356,7 @@ def pair_extras(
 
         domain = (
             effective_domain(options, pred_t.domain, ref_t.domain)
-            if any(m in ("rmse", "mae") for m in options.metrics)
+            if any(m in ON_DOMAIN for m in options.metrics)
             else None
         )
         extras["per_direction"] = per_direction_block(

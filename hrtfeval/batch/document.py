@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import HrtfevalError
 from ..gates import RUN_SPEC_KEYS
+from ..metrics import names
 from .jobs import PairResult
 from .shards import parse_shard_set, shard_size
 
@@ -57,7 +58,7 @@ def batch_spec(
     thresholds = {m: t.to_spec(m) for m, t in options.thresholds}
     defs = definitions(options, options.domain or "time", None)
     if options.domain is None:
-        for m in ("rmse", "mae"):
+        for m in names("time-or-spectral"):
             if m in defs:
                 defs[m] += (
                     "; domain per pair (time when both files hold impulse responses, "

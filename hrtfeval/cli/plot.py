@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..constants import LOCALISATION
 from ..errors import HrtfevalError
 from ..procs import DEFAULT_TIMEOUT_S
 from .options import (
@@ -142,7 +143,7 @@ def plot_command(
             raise HrtfevalError(
                 f"the batch view takes one results JSON of 'hrtfeval score', not {len(files)} files"
             )
-        options = build_options(["qe", "pe", "eb"] if chosen == "localisation" else [metric], given)
+        options = build_options(list(LOCALISATION) if chosen == "localisation" else [metric], given)
         from ..plot import pair_view
         from ..scoring import load_aligned, resolve_device
 
