@@ -105,13 +105,13 @@ def _pair_cases(cases: _Cases, e: PairEntry, ops: dict[str, str]) -> None:
 def junit_cases(doc: dict[str, Any] | BatchDocument) -> list[dict[str, Any]]:
     """The checks of a document as test cases: ``{"classname", "name", "outcome", "message",
     "detail"}`` with outcome ``pass``, ``failure``, ``error`` or ``skipped``."""
-    batch = doc if isinstance(doc, BatchDocument) else None
-    if batch is None and is_batch(doc):
-        batch = BatchDocument.from_dict(doc)
-    if batch is None:
-        entries, spec = [pair_entry(doc)], Spec.from_dict(doc.get("spec"))
+    if isinstance(doc, BatchDocument) or is_batch(doc):
+        whole = BatchDocument.of(doc)
+        batch: BatchDocument | None = whole
+        entries, spec = whole.pairs, whole.settings
     else:
-        entries, spec = batch.pairs, batch.settings
+        batch = None
+        entries, spec = [pair_entry(doc)], Spec.from_dict(doc.get("spec"))
     cases = _Cases()
     ops = {m: t.op for m, t in spec.thresholds.items()}
     for e in entries:
