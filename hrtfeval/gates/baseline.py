@@ -8,7 +8,7 @@ from typing import Any
 
 from ..constants import SIGNED_METRICS
 from ..errors import HrtfevalError
-from ..results import error_size, pair_passed, reference_name
+from ..results import PairEntry, error_size, pair_passed, reference_name, verdict
 from .documents import is_batch, load_document, validate_document
 from .specs import (
     PAIR_FACTS,
@@ -156,13 +156,13 @@ def annotate_pair(
     metric both have (``passed`` is None for metrics without a ``max``), or None when the pair
     is not in the baseline.
     """
-    if "scores" not in entry:
+    pair = PairEntry.from_dict(entry)
+    if not pair.scored:
         return
-    base = baseline.lookup(entry["prediction"], reference_name(entry), single_run)
+    base = baseline.lookup(pair.prediction, pair.reference, single_run)
     if base is None and single_run:
         raise HrtfevalError(
-            f"has no pair {entry['prediction']}, {reference_name(entry)} (nor its target) to "
-            "compare "
+            f"has no pair {pair.prediction}, {pair.reference} (nor its target) to compare "
             "this run with; give the baseline of these files",
             baseline.name,
         )
@@ -170,17 +170,14 @@ def annotate_pair(
         entry["regression"] = None
     else:
         _check_pair_spec(entry, base, baseline)
-        reg = {}
-        for m, s in entry["scores"].items():
-            if m not in base["scores"]:
-                continue
-            reg[m] = _delta(
-                float(base["scores"][m]["overall"]),
-                float(s["overall"]),
-                max_regression.get(m),
-                m in SIGNED_METRICS,
+        old = PairEntry.from_dict(base).scores()
+        entry["regression"] = {
+            m: _delta(
+                float(old[m].overall), float(s.overall), max_regression.get(m), m in SIGNED_METRICS
             )
-        entry["regression"] = reg
+            for m, s in pair.scores().items()
+            if m in old
+        }
     entry["passed"] = pair_passed(entry)
 
 
@@ -215,10 +212,11 @@ def regression_block(
     the pairs with a failing regression check; ``passed`` is the verdict of the aggregate checks
     (None without ``--max-regression``).
     """
-    matched = [e for e in entries if e.get("regression")]
-    scored = [e for e in entries if "scores" in e]
+    pairs = [PairEntry.from_dict(e) for e in entries]
+    matched = [e for e in pairs if e.regression]
+    scored = [e for e in pairs if e.scored]
     if scored and not matched:
-        shown = ", ".join(reference_name(e) for e in scored[:3])
+        shown = ", ".join(e.reference for e in scored[:3])
         more = f" and {len(scored) - 3} more" if len(scored) > 3 else ""
         raise HrtfevalError(
             f"has none of the run's {len(scored)} scored pair(s) ({shown}{more}), so nothing "
@@ -227,32 +225,31 @@ def regression_block(
         )
     metrics: list[str] = []
     for e in matched:
-        metrics += [m for m in e["regression"] if m not in metrics]
+        metrics += [m for m in e.regression or {} if m not in metrics]
     agg = {}
     for m in metrics:
-        rows = [e["regression"][m] for e in matched if m in e["regression"]]
+        rows = [(e.regression or {})[m] for e in matched if m in (e.regression or {})]
         # A signed metric: the mean of the pairs' sizes (opposite biases must not cancel).
         b = math.fsum(error_size(m, r["baseline"]) for r in rows) / len(rows)
         v = math.fsum(error_size(m, r["value"]) for r in rows) / len(rows)
         agg[m] = {**_delta(b, v, max_regression.get(m), m in SIGNED_METRICS), "n": len(rows)}
     checks = [a["passed"] for a in agg.values() if a["passed"] is not None]
+    failed = {
+        e.key: [m for m, r in (e.regression or {}).items() if r["passed"] is False] for e in matched
+    }
     return {
         "baseline": baseline_name,
         "max": dict(max_regression),
         "aggregate": agg,
         "missing": [
-            {"prediction": e["prediction"], "target": reference_name(e)}
-            for e in entries
-            if "scores" in e and e.get("regression") is None
+            {"prediction": e.prediction, "target": e.reference}
+            for e in scored
+            if e.regression is None
         ],
         "regressed": [
-            {
-                "prediction": e["prediction"],
-                "target": reference_name(e),
-                "metrics": [m for m, r in e["regression"].items() if r["passed"] is False],
-            }
+            {"prediction": e.prediction, "target": e.reference, "metrics": failed[e.key]}
             for e in matched
-            if any(r["passed"] is False for r in e["regression"].values())
+            if failed[e.key]
         ],
-        "passed": all(checks) if checks else None,
+        "passed": verdict(checks),
     }

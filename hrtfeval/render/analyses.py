@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..results import PairEntry, pair_entry
 from .common import fmt, markdown_table, verdict
 
 
@@ -59,46 +60,46 @@ def region_rows(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-def _notes(doc: dict[str, Any]) -> list[str]:
-    out = []
-    if "bands" in doc:
-        out += [f"bands: {n}" for n in doc["bands"]["notes"]]
-    return out
+def _blocks(entry: PairEntry) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    """(title, (head, rows)) of the entry's ``regions`` and non-empty ``bands`` blocks."""
+    blocks = []
+    if entry.regions:
+        blocks.append(("regions (overall values; per ear in the JSON)", region_rows(entry.regions)))
+    if entry.bands and entry.bands["bands"]:
+        blocks.append((f"{entry.bands['kind']} bands (dB)", band_rows(entry.bands)))
+    return blocks
 
 
-def extra_tables(doc: dict[str, Any], console) -> None:
+def _notes(entry: PairEntry) -> list[str]:
+    return [f"bands: {n}" for n in entry.bands["notes"]] if entry.bands is not None else []
+
+
+def extra_tables(doc: dict[str, Any] | PairEntry, console) -> None:
     """Print the ``regions`` and ``bands`` blocks of a pair document as rich tables."""
     from rich.table import Table
     from rich.text import Text
 
-    blocks = []
-    if doc.get("regions"):
-        blocks.append(
-            ("regions (overall values; per ear in the JSON)", region_rows(doc["regions"]))
-        )
-    if doc.get("bands") and doc["bands"]["bands"]:
-        blocks.append((f"{doc['bands']['kind']} bands (dB)", band_rows(doc["bands"])))
-    for title, (head, rows) in blocks:
+    entry = pair_entry(doc)
+    for title, (head, rows) in _blocks(entry):
         table = Table(title=title, show_edge=True, header_style="bold", title_justify="left")
         for i, h in enumerate(head):
             table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    for line in _notes(doc):
+    for line in _notes(entry):
         console.print(Text(line, style="dim"))
 
 
-def extra_markdown(doc: dict[str, Any]) -> str:
+def extra_markdown(doc: dict[str, Any] | PairEntry) -> str:
     """The ``regions`` and ``bands`` blocks as Markdown tables ('' when there are none)."""
-    parts = []
-    if doc.get("regions"):
-        parts.append("**Regions**\n\n" + markdown_table(*region_rows(doc["regions"])))
-    if doc.get("bands") and doc["bands"]["bands"]:
-        parts.append(
-            f"**{doc['bands']['kind']} bands (dB)**\n\n" + markdown_table(*band_rows(doc["bands"]))
-        )
-    parts += [f"{line}  \n" for line in _notes(doc)]
+    entry = pair_entry(doc)
+    titles = {"regions (overall values; per ear in the JSON)": "Regions"}
+    parts = [
+        f"**{titles.get(title, title)}**\n\n" + markdown_table(*table)
+        for title, table in _blocks(entry)
+    ]
+    parts += [f"{line}  \n" for line in _notes(entry)]
     return "\n".join(parts)
 
 

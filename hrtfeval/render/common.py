@@ -9,23 +9,20 @@ import math
 import re
 from typing import Any
 
+from ..results import Spec
+
 #: Below this fraction of the reference directions matched (``--allow-missing``), the table
 #: shows the matched fraction in a warning colour.
 LOW_MATCHED_FRACTION = 0.9
 WARNING_STYLE = "bold yellow"
 
 
-def matched_fraction(spec: dict[str, Any]) -> float | None:
+def matched_fraction(spec: dict[str, Any] | Spec) -> float | None:
     """``spec.directions.matched_fraction`` (matched / reference directions), or None."""
-    d = spec.get("directions") or {}
-    if d.get("matched_fraction") is not None:
-        return float(d["matched_fraction"])
-    if d.get("reference") and d.get("matched") is not None:  # None: each set on its own grid
-        return d["matched"] / d["reference"]
-    return None
+    return (spec if isinstance(spec, Spec) else Spec(spec)).matched_fraction
 
 
-def low_coverage(spec: dict[str, Any]) -> bool:
+def low_coverage(spec: dict[str, Any] | Spec) -> bool:
     """True when fewer than :data:`LOW_MATCHED_FRACTION` of the reference directions matched."""
     fraction = matched_fraction(spec)
     return fraction is not None and fraction < LOW_MATCHED_FRACTION
@@ -104,13 +101,28 @@ def table_to_text(draw, width: int = 120) -> str:
     from rich.console import Console
 
     buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=width,
-        no_color=True,
-        color_system=None,
-        force_terminal=False,
-        highlight=False,
-    )
-    draw(console)
+    plain: dict[str, Any] = {"no_color": True, "color_system": None, "force_terminal": False}
+    draw(Console(file=buf, width=width, highlight=False, **plain))
     return buf.getvalue()
+
+
+def print_verdict(console, passed: bool | None, good: str, bad: str) -> None:
+    """The closing line of a table: ``good`` in green when ``passed``, ``bad`` in bold red when
+    not, nothing when there was no check."""
+    from rich.text import Text
+
+    if passed is not None:
+        console.print(Text(good if passed else bad, style="green" if passed else "bold red"))
+
+
+def markdown_section(lines: list[str], head: list[str], rows: list[list[str]]) -> str:
+    """Context lines (:func:`markdown_lines`), a blank line, then the table."""
+    return markdown_lines(lines) + "\n\n" + markdown_table(head, rows)
+
+
+def render_as(fmt_name: str, renderers: dict[str, Any], what: str) -> str:
+    """The text of the renderer (a function of no argument) for ``fmt_name``; ``what`` names the
+    document (and the formats) in the error for any other format."""
+    if fmt_name not in renderers:
+        raise ValueError(f"unknown format {fmt_name!r}{what}")
+    return renderers[fmt_name]()

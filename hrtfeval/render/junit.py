@@ -6,7 +6,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..gates import is_batch
-from ..results import reference_name, thresholds_of
+from ..results import BatchDocument, MetricScore, PairEntry, Spec, pair_entry
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -20,14 +20,11 @@ def _signed(value: float, unit: str = "") -> str:
     return (f"{value:+.6g} {unit}").rstrip()
 
 
-def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The checks of a document as test cases: ``{"classname", "name", "outcome", "message",
-    "detail"}`` with outcome ``pass``, ``failure``, ``error`` or ``skipped``."""
-    cases: list[dict[str, Any]] = []
-    entries = doc["pairs"] if is_batch(doc) else [doc]
+class _Cases(list):
+    """The test cases, as ``{"classname", "name", "outcome", "message", "detail"}``."""
 
-    def add(classname, name, outcome="pass", message="", detail=""):
-        cases.append(
+    def add(self, classname, name, outcome="pass", message="", detail="") -> None:
+        self.append(
             {
                 "classname": classname,
                 "name": name,
@@ -37,108 +34,103 @@ def junit_cases(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
-    rules = {m: t.op for m, t in thresholds_of(doc.get("spec")).items()}
-    for e in entries:
-        reference = reference_name(e)
-        label = e["prediction"]
-        if label != reference:
-            label = f"{label} vs {reference}"
-        if "error" in e:
-            add(label, "score", "error", e["error"], e["error"])
+    def check(self, label: str, name: str, passed: bool, message: str, detail: str = "") -> None:
+        """A check's case: a pass, or a failure with ``message`` (and ``detail``)."""
+        if passed:
+            self.add(label, name)
+        else:
+            self.add(label, name, "failure", message, detail)
+
+
+def _threshold_cases(
+    cases: _Cases, label: str, where: str, scores: dict[str, MetricScore], ops, block=None
+) -> bool:
+    """The cases of the threshold checks of ``scores`` (a region's when ``block`` is its block);
+    whether any check was made."""
+    checked = False
+    for m, s in scores.items():
+        if s.passed is None:
             continue
-        checked = False
-        for m, s in e["scores"].items():
-            if s.get("passed") is None:
-                continue
-            checked = True
-            unit = s.get("unit") or ""
-            op = rules.get(m, "<=")
-            name = f"{m} {op} {_num(s['threshold'], unit)}"
-            if s["passed"]:
-                add(label, name)
-            else:
-                add(
-                    label,
-                    name,
-                    "failure",
-                    f"{m} {_num(s['overall'], unit)} fails the threshold: value {op} "
-                    f"{_num(s['threshold'], unit)}",
-                    f"left {_num(s.get('left'))}, right {_num(s.get('right'))}, overall "
-                    f"{_num(s['overall'])} {unit}".rstrip(),
-                )
-        for region, block in (e.get("regions") or {}).items():
-            for m, s in block.get("scores", {}).items():
-                if s.get("passed") is None:
-                    continue
-                checked = True
-                unit = s.get("unit") or ""
-                op = rules.get(f"{region}.{m}", "<=")
-                name = f"{region}.{m} {op} {_num(s['threshold'], unit)}"
-                if s["passed"]:
-                    add(label, name)
-                else:
-                    add(
-                        label,
-                        name,
-                        "failure",
-                        f"{m} {_num(s['overall'], unit)} over the {block['directions']} "
-                        f"directions of the region {region} fails the threshold: value {op} "
-                        f"{_num(s['threshold'], unit)}",
-                    )
-        if "regression" in e:
-            if e["regression"] is None:
-                checked = True
-                add(label, "regression", "skipped", "not in the baseline")
-            else:
-                for m, r in e["regression"].items():
-                    if r["passed"] is None:
-                        continue
-                    checked = True
-                    unit = e["scores"][m].get("unit") or ""
-                    name = f"{m} regression <= {_signed(r['max'], unit)}"
-                    if r["passed"]:
-                        add(label, name)
-                    else:
-                        add(
-                            label,
-                            name,
-                            "failure",
-                            f"{m} grew by {_signed(r['delta'], unit)} (from "
-                            f"{_num(r['baseline'], unit)} to {_num(r['value'], unit)}), more "
-                            f"than {_signed(r['max'], unit)}",
-                        )
-        if not checked:
-            add(label, "score")
-    unmatched = doc.get("unmatched") or {}
-    ignored = doc.get("spec", {}).get("ignore_unmatched")
+        checked = True
+        op = ops.get(where + m, "<=")
+        limit = f"value {op} {_num(s.threshold, s.unit)}"
+        if block is None:
+            message = f"{m} {_num(s.overall, s.unit)} fails the threshold: {limit}"
+            detail = (
+                f"left {_num(s.left)}, right {_num(s.right)}, overall {_num(s.overall)} {s.unit}"
+            ).rstrip()
+        else:
+            message = (
+                f"{m} {_num(s.overall, s.unit)} over the {block['directions']} directions of "
+                f"the region {where[:-1]} fails the threshold: {limit}"
+            )
+            detail = ""
+        cases.check(
+            label, f"{where}{m} {op} {_num(s.threshold, s.unit)}", s.passed, message, detail
+        )
+    return checked
+
+
+def _grew(what: str, r: dict[str, Any], unit: str) -> str:
+    return (
+        f"{what} grew by {_signed(r['delta'], unit)} (from {_num(r['baseline'], unit)} to "
+        f"{_num(r['value'], unit)}), more than {_signed(r['max'], unit)}"
+    )
+
+
+def _pair_cases(cases: _Cases, e: PairEntry, ops: dict[str, str]) -> None:
+    label = e.prediction if e.prediction == e.reference else f"{e.prediction} vs {e.reference}"
+    if e.error is not None:
+        cases.add(label, "score", "error", e.error, e.error)
+        return
+    scores = e.scores()
+    checked = _threshold_cases(cases, label, "", scores, ops)
+    for region, block in (e.regions or {}).items():
+        region_scores = {m: MetricScore.from_dict(m, s) for m, s in block.get("scores", {}).items()}
+        checked |= _threshold_cases(cases, label, f"{region}.", region_scores, ops, block)
+    if e.has_regression and e.regression is None:
+        checked = True
+        cases.add(label, "regression", "skipped", "not in the baseline")
+    for m, r in (e.regression or {}).items():
+        if r["passed"] is None:
+            continue
+        checked = True
+        unit = scores[m].unit
+        name = f"{m} regression <= {_signed(r['max'], unit)}"
+        cases.check(label, name, r["passed"], _grew(m, r, unit))
+    if not checked:
+        cases.add(label, "score")
+
+
+def junit_cases(doc: dict[str, Any] | BatchDocument) -> list[dict[str, Any]]:
+    """The checks of a document as test cases: ``{"classname", "name", "outcome", "message",
+    "detail"}`` with outcome ``pass``, ``failure``, ``error`` or ``skipped``."""
+    if isinstance(doc, BatchDocument) or is_batch(doc):
+        whole = BatchDocument.of(doc)
+        batch: BatchDocument | None = whole
+        entries, spec = whole.pairs, whole.settings
+    else:
+        batch = None
+        entries, spec = [pair_entry(doc)], Spec.from_dict(doc.get("spec"))
+    cases = _Cases()
+    ops = {m: t.op for m, t in spec.thresholds.items()}
+    for e in entries:
+        _pair_cases(cases, e, ops)
+    unmatched = batch.unmatched if batch is not None else {}
     for side, other in (("prediction", "target"), ("target", "prediction")):
         for f in unmatched.get(side, []):
             msg = f"{side} file without a {other} file"
-            add(f, "pairing", "skipped" if ignored else "error", msg, msg)
-    for shard in (doc.get("spec") or {}).get("missing_shards") or []:
-        add(
-            "shards",
-            f"shard {shard}",
-            "skipped",
-            "shard missing from the merge (--allow-missing-shards)",
-        )
-    reg = doc.get("regression") if is_batch(doc) else None
+            cases.add(f, "pairing", "skipped" if spec.ignore_unmatched else "error", msg, msg)
+    for shard in spec.missing_shards:
+        message = "shard missing from the merge (--allow-missing-shards)"
+        cases.add("shards", f"shard {shard}", "skipped", message)
+    reg = batch.regression if batch is not None else None
     for m, a in ((reg or {}).get("aggregate") or {}).items():
         if a["passed"] is None:
             continue
-        unit = ((doc.get("aggregate") or {}).get(m) or {}).get("unit") or ""
+        unit = (batch.aggregate.get(m) or {}).get("unit") or "" if batch is not None else ""
         name = f"mean {m} regression <= {_signed(a['max'], unit)}"
-        if a["passed"]:
-            add("aggregate", name)
-        else:
-            add(
-                "aggregate",
-                name,
-                "failure",
-                f"mean {m} over {a['n']} pairs grew by {_signed(a['delta'], unit)} (from "
-                f"{_num(a['baseline'], unit)} to {_num(a['value'], unit)}), more than "
-                f"{_signed(a['max'], unit)}",
-            )
+        cases.check("aggregate", name, a["passed"], _grew(f"mean {m} over {a['n']} pairs", a, unit))
     return cases
 
 
@@ -157,7 +149,7 @@ def junit_xml(doc: dict[str, Any], suite: str = "hrtfeval") -> str:
     root = ET.Element("testsuites", attrs)
     ts = ET.SubElement(root, "testsuite", attrs)
     props = ET.SubElement(ts, "properties")
-    spec = doc.get("spec", {})
+    spec = doc.spec if isinstance(doc, BatchDocument) else doc.get("spec", {})
     for key in ("hrtfeval", "metrics", "preset", "shard", "device"):
         if spec.get(key) is not None:
             value = spec[key]

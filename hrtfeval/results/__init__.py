@@ -7,7 +7,7 @@ batch's exit code) is decided by :mod:`.verdicts`.
 
 from __future__ import annotations
 
-from .document import BatchDocument, PairEntry
+from .document import BatchDocument, PairEntry, pair_entry
 from .scores import (
     MetricScore,
     PairScore,
@@ -16,6 +16,7 @@ from .scores import (
     pair_names,
     reference_name,
 )
+from .spec import Spec
 from .verdicts import (
     OPS,
     Threshold,
@@ -37,10 +38,12 @@ __all__ = [
     "PairEntry",
     "PairScore",
     "PerDirection",
+    "Spec",
     "Threshold",
     "entry_key",
     "error_size",
     "exit_code",
+    "pair_entry",
     "pair_names",
     "pair_passed",
     "pair_verdict",

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scores import MetricScore, pair_names, reference_name
-from .verdicts import Threshold, exit_code, pair_passed, thresholds_of
+from .scores import MetricScore, PairScore, pair_names, reference_name
+from .spec import Spec
+from .verdicts import Threshold, exit_code, pair_passed
 
 _NAME_KEYS = ("prediction", "reference", "target")
 
@@ -60,6 +61,51 @@ class PairEntry:
     def passed(self) -> bool | None:
         """The pair's verdict from its checks (:func:`hrtfeval.results.pair_passed`)."""
         return pair_passed(self.blocks)
+
+    @property
+    def stated_passed(self) -> bool | None:
+        """The ``passed`` the entry states (None for an entry that errored)."""
+        return self.blocks.get("passed")
+
+    @property
+    def spec(self) -> Spec | None:
+        """The pair's spec (a batch entry: its per-pair facts), or None."""
+        spec = self.blocks.get("spec")
+        return None if spec is None else Spec(spec)
+
+    @property
+    def has_regression(self) -> bool:
+        """Whether the entry was compared with a baseline (its block may be null)."""
+        return "regression" in self.blocks
+
+    @property
+    def regression(self) -> dict[str, dict[str, Any]] | None:
+        """``{metric: {baseline, value, delta, max, passed}}``; None: not in the baseline."""
+        return self.blocks.get("regression")
+
+    @property
+    def regions(self) -> dict[str, Any] | None:
+        return self.blocks.get("regions")
+
+    @property
+    def bands(self) -> dict[str, Any] | None:
+        return self.blocks.get("bands")
+
+    def failed_checks(self) -> list[str]:
+        """The names of the checks that failed: metrics, then ``Δmetric`` regressions."""
+        out = [m for m, s in self.scores().items() if s.passed is False]
+        out += [f"Δ{m}" for m, r in (self.regression or {}).items() if r["passed"] is False]
+        return out
+
+
+def pair_entry(doc: dict[str, Any] | PairScore | PairEntry) -> PairEntry:
+    """A single-pair document (or batch entry) as a :class:`PairEntry`: read once, at the top of
+    a renderer."""
+    if isinstance(doc, PairEntry):
+        return doc
+    if isinstance(doc, PairScore):
+        doc = doc.to_dict()
+    return PairEntry.from_dict(doc)
 
 
 @dataclass
@@ -113,9 +159,19 @@ class BatchDocument:
         out["counts"] = self.counts
         return out
 
+    @classmethod
+    def of(cls, doc: dict[str, Any] | BatchDocument) -> BatchDocument:
+        """``doc`` as a :class:`BatchDocument` (read once, at the top of a renderer)."""
+        return doc if isinstance(doc, BatchDocument) else cls.from_dict(doc)
+
+    @property
+    def settings(self) -> Spec:
+        """The batch spec through its typed accessors."""
+        return Spec(self.spec)
+
     @property
     def thresholds(self) -> dict[str, Threshold]:
-        return thresholds_of(self.spec)
+        return self.settings.thresholds
 
     @property
     def shard(self) -> str | None:
