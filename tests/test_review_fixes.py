@@ -290,13 +290,16 @@ def test_merge_errors_name_the_documents(baselines):
 # 9. one home: weighting schemes, row selection
 
 
-def test_weighting_scheme_checked_by_weights_check_scheme(monkeypatch):
-    from hrtfeval import weights
+def test_weighting_schemes_have_one_home():
+    # ScoreOptions and the weights module check --weighting against the one list of schemes.
+    from hrtfeval import constants, weights
 
-    with pytest.raises(ValueError, match="--weighting"):
+    assert weights.SCHEMES is constants.WEIGHTINGS
+    with pytest.raises(ValueError, match="--weighting must be one of 'none', 'area'; got 'volume'"):
         ScoreOptions.build(["lsd"], weighting="volume")
-    monkeypatch.setattr(weights, "SCHEMES", ("none", "area", "volume"))
-    assert ScoreOptions.build(["lsd"], weighting="volume").weighting == "volume"
+    with pytest.raises(ValueError, match="--weighting"):
+        weights.check_scheme("volume")
+    assert ScoreOptions.build(["lsd"], weighting=" Area ").weighting == "area"
 
 
 def test_apply_exclude_keeps_the_silent_mask_in_step(pair):
