@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .constants import LENGTH_POLICIES
 from .errors import HrtfevalError
 from .grid_match import (
     _ANGLE_SLACK_DEG,
@@ -22,6 +23,7 @@ from .grid_match import (
     match_directions,
 )
 from .model import DB, IR, MAGNITUDE, TF, HRTFSet, spherical_to_unit
+from .validate import normalise_name
 
 __all__ = [
     "LENGTH_POLICIES",
@@ -29,10 +31,6 @@ __all__ = [
     "align_pair",
     "match_directions",
 ]
-
-#: ``"error"``: IR lengths must agree; ``"truncate"``: cut both to the shorter; ``"pad"``:
-#: zero-pad the shorter.
-from .constants import LENGTH_POLICIES
 
 _FREQUENCY_DOMAINS = (TF, MAGNITUDE, DB)
 _RATE_RTOL = 1e-6
@@ -123,11 +121,11 @@ def align_pair(
         unmatched directions (without ``allow_missing``), different IR lengths (with
         ``length_policy="error"``) or different frequency bins, or an invalid option.
     """
-    if not isinstance(length_policy, str) or length_policy.strip().lower() not in LENGTH_POLICIES:
+    policy = normalise_name(length_policy) if isinstance(length_policy, str) else None
+    if policy not in LENGTH_POLICIES:
         raise HrtfevalError(
             f"length policy {length_policy!r} is not one of " + ", ".join(LENGTH_POLICIES)
         )
-    policy = length_policy.strip().lower()
     try:
         tolerance = float(tolerance_deg)
     except (TypeError, ValueError):

@@ -28,7 +28,8 @@ SIGNED_METRICS = _metrics.signed_names()
 COMPARISON_DOMAINS = ("time", "magnitude", "db")
 #: ITD estimators (``--itd-method``).
 ITD_METHODS = ("maxiacce", "threshold")
-#: What to do with IRs of different lengths (``--length-policy``).
+#: What to do with IRs of different lengths (``--length-policy``): ``"error"``, the lengths must
+#: agree; ``"truncate"``, cut both to the shorter; ``"pad"``, zero-pad the shorter.
 LENGTH_POLICIES = ("error", "truncate", "pad")
 #: Reductions over directions (``--reduction``).
 REDUCTIONS = ("mean", "rms")

@@ -21,8 +21,7 @@ import sys
 import time
 from typing import Any
 
-#: Exit status of a process stopped by signal ``s``: ``128 + s`` (as a shell reports it).
-from .constants import SIGNAL_EXIT_BASE
+from .constants import SIGNAL_EXIT_BASE  # a process stopped by signal s exits with 128 + s
 
 _HANDLED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)

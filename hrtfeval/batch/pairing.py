@@ -11,9 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import procs
-
-#: File types paired in directories (matched case-insensitively).
-from ..constants import DATA_SUFFIXES as SUFFIXES
+from ..constants import DATA_SUFFIXES as SUFFIXES  # paired in directories, any letter case
 from ..errors import HrtfevalError
 
 #: A text file in a prediction folder naming the reference files the predictions are meant to
