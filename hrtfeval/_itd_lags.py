@@ -273,13 +273,31 @@ def _maxiacce_fast(torch, x, fs: float, tol: float, double: bool = False):
     spectrum = torch.fft.rfft(scaled, n=m).mul_(_lowpass_spectrum(fs, n, m, x.device, double))
     envelope = _hilbert_envelope(torch, torch.fft.irfft(spectrum, n=m)[..., :n])
     circular = _correlation(torch, envelope, n, m)
-    # Indices n .. m - n hold no lag, only rounding: one of them can top the list only where
-    # every real lag is below rounding too, and then the gap is below ``tol`` (not sure).
-    top = circular.abs().topk(2, dim=-1)
+    best, second, index = _top_two(torch, circular)
     norms = torch.linalg.vector_norm(envelope, dim=-1)
-    sure = top.values[..., 0] - top.values[..., 1] > tol * norms[..., 0] * norms[..., 1]
-    index = top.indices[..., 0]
+    sure = best - second > tol * norms[..., 0] * norms[..., 1]
     return torch.where(index < n, index, index - m), sure
+
+
+def _top_two(torch, c):
+    """(largest, second largest, index of the largest) of ``c`` along its last axis.
+
+    ``c`` is a correlation of envelopes (>= 0), so every true value is >= 0 and the largest
+    ``c`` is the largest ``|c|`` unless all of them are below rounding, where the gap is below
+    the tolerance anyway (not sure). The same holds for indices n .. m - n, which hold no lag,
+    only rounding. On the CPU through numpy's argmax and max (several times cheaper than
+    torch's topk there); ``c`` is overwritten.
+    """
+    if c.device.type != "cpu":
+        top = c.topk(2, dim=-1)
+        return top.values[..., 0], top.values[..., 1], top.indices[..., 0]
+    values = c.detach().numpy()
+    index = values.argmax(axis=-1)
+    picked = np.expand_dims(index, -1)
+    best = np.take_along_axis(values, picked, axis=-1)[..., 0]
+    np.put_along_axis(values, picked, -np.inf, axis=-1)
+    second = values.max(axis=-1)
+    return torch.from_numpy(best), torch.from_numpy(second), torch.from_numpy(index)
 
 
 def _blocks(x):
