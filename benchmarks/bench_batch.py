@@ -10,8 +10,11 @@ compressed SOFA as sofar writes it; each pair another synthetic subject) and, in
 * the straightforward per-pair LAP evaluation: ``sofar.read_sofa`` of both files and the
   per-direction definitions of ``tests/lap_reference.py`` (ITD, ILD, LSD in Python loops), on
   ``--reference-pairs`` pairs (the official per-pair code's cost per pair);
-* reading just ``Data.IR`` of both files of every pair with netCDF4 (CPU time per pair; the
-  decompression floor);
+* reading just ``Data.IR`` of both files of every pair with netCDF4 (CPU time per pair);
+* the floor of hrtfeval's own methods (CPU per pair): ``Data.IR`` of both files read as
+  hrtfeval reads it (raw chunks, libdeflate, unshuffle; no other metadata) and only the FFTs of
+  the LAP metrics (the ITD's float32 transforms, LSD's float64 spectrum) -- a single worker,
+  which does all that and more, cannot go below it;
 * ``hrtfeval score --pairs ... --preset lap`` with the default workers and with ``--workers 1``,
   each on ``--small`` and on ``--pairs`` pairs back to back: the marginal wall time per pair of a
   round is (t_large - t_small) / (pairs - small).
@@ -88,9 +91,54 @@ print((time.process_time() - start) / len(pairs))
 """
 
 
+# What a pair costs at the least with hrtfeval's own methods, CPU per pair, one thread: reading
+# Data.IR of both files as hrtfeval does (raw chunks, libdeflate, byte unshuffle; no other
+# metadata), and only the FFTs of the LAP metrics (the ITD's six float32 transforms per block of
+# 256 directions, lengths fixed by the definitions, and LSD's float64 spectrum). The elementwise
+# work, the metadata, alignment and the documents come on top: a single worker cannot go below.
+FLOOR_CODE = r"""
+import sys, time
+import h5py, numpy as np, torch
+from hrtfeval.batch.jobs import keep_heap_memory
+from hrtfeval.io import _h5fast
+torch.set_num_threads(1)
+keep_heap_memory()  # as in a batch worker
+pairs = [line.split(",") for line in open(sys.argv[1]).read().split()[1:]]
+read = fft = 0.0
+for k, pair in enumerate([pairs[0]] + pairs):  # the first pass warms up (not counted)
+    if k == 1:
+        read = fft = 0.0
+    for path in pair:
+        start = time.process_time()
+        fid = h5py.h5f.open(path.encode(), h5py.h5f.ACC_RDONLY)
+        data = _h5fast.read_dataset(h5py.h5d.open(fid, b"Data.IR"))
+        fid.close()
+        read += time.process_time() - start
+        x = torch.from_numpy(data)
+        n = x.shape[-1]
+        m = 2 * n
+        start = time.process_time()
+        for i in range(0, x.shape[0], 256):
+            block = x[i : i + 256].to(torch.float32)
+            y = torch.fft.irfft(torch.fft.rfft(block, n=m), n=m)[..., :n]
+            e = torch.fft.irfft(torch.fft.rfft(y, n=n), n=n)
+            c = torch.fft.rfft(e, n=m)
+            torch.fft.irfft(c[:, 0], n=m)
+        torch.fft.rfft(x, n=n)
+        fft += time.process_time() - start
+print(read / len(pairs), fft / len(pairs))
+"""
+
+
 def run_python(code: str, *args: str) -> float:
     out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def run_python_pair(code: str, *args: str) -> tuple[float, float]:
+    out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, check=True)
+    first, second = out.stdout.strip().splitlines()[-1].split()
+    return float(first), float(second)
 
 
 #: Worker settings timed: the default and one worker process.
@@ -109,6 +157,7 @@ def timed_rounds(args, cli, csvs: dict[str, Path]) -> list[dict[str, float]]:
             ),
             "read": run_python(READ_CODE, str(csvs["large"])),
         }
+        got["floor read"], got["floor fft"] = run_python_pair(FLOOR_CODE, str(csvs["large"]))
         for mode, extra in MODES.items():
             for size in ("small", "large"):
                 got[f"{mode} {size}"] = wall([*batch, *extra, "--pairs", str(csvs[size])])
@@ -117,7 +166,9 @@ def timed_rounds(args, cli, csvs: dict[str, Path]) -> list[dict[str, float]]:
             )
         print(
             f"round {r + 1}/{args.repeats}: reference {got['reference'] * 1e3:.0f} ms, read "
-            f"{got['read'] * 1e3:.1f} ms, marginal default {got['default marginal'] * 1e3:.1f} "
+            f"{got['read'] * 1e3:.1f} ms, floor "
+            f"{(got['floor read'] + got['floor fft']) * 1e3:.1f} ms, marginal default "
+            f"{got['default marginal'] * 1e3:.1f} "
             f"ms, --workers 1 {got['workers 1 marginal'] * 1e3:.1f} ms per pair",
             file=sys.stderr,
         )
@@ -197,6 +248,7 @@ def main() -> None:
         speedup = median_of(rounds, lambda r: r["reference"] / r["default marginal"])
         default_read = median_of(rounds, lambda r: r["default marginal"] / r["read"])
         single_read = median_of(rounds, lambda r: r["workers 1 marginal"] / r["read"])
+        floor_read = median_of(rounds, lambda r: (r["floor read"] + r["floor fft"]) / r["read"])
         rows = [
             (
                 "reference per pair (sofar + per-direction loops), median round",
@@ -207,6 +259,25 @@ def main() -> None:
             (
                 "read Data.IR of both files (netCDF4), CPU per pair, median round",
                 f"{med['read'] * ms:.1f} ms",
+                "",
+                "",
+            ),
+            (
+                "floor: Data.IR of both files as hrtfeval reads it (raw chunks, libdeflate, "
+                "unshuffle), CPU per pair",
+                f"{med['floor read'] * ms:.1f} ms",
+                "",
+                "",
+            ),
+            (
+                "floor: only the FFTs of ITD (float32) and LSD (float64), CPU per pair",
+                f"{med['floor fft'] * ms:.1f} ms",
+                "",
+                "",
+            ),
+            (
+                "floor total / netCDF4 read (what no single worker can go below)",
+                f"{floor_read:.2f}x",
                 "",
                 "",
             ),
