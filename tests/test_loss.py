@@ -973,3 +973,16 @@ def test_reduce_values_converts_or_names_its_argument():
     for bad in ("abc", None, {"a": 1}):
         with pytest.raises(TypeError, match="^values must be a tensor"):
             reduce_values(bad)
+
+
+def test_lsd_overflow_fallback_is_not_hidden_by_a_nan_elsewhere():
+    # The |x|**2 fast path falls back to |x| where a square overflows; a NaN in another vector
+    # (whose own value is NaN) must not hide that overflow from the check.
+    from hrtfeval.loss import metric_values
+
+    c128 = torch.complex128
+    pred = torch.tensor([[complex(math.nan, 0.0), 1 + 0j], [1e200 + 0j, 3 + 4j]], dtype=c128)
+    ref = torch.tensor([[1 + 0j, 1 + 0j], [1e199 + 0j, 5 + 0j]], dtype=c128)
+    values = metric_values(pred, ref, "lsd", "linear")
+    assert math.isnan(float(values[0]))
+    assert float(values[1]) == pytest.approx(math.sqrt(20.0**2 / 2 + EPS), rel=1e-12)
