@@ -90,10 +90,12 @@ def test_reader_uses_it_and_agrees(tmp_path, monkeypatch):
     import h5py
 
     monkeypatch.setattr(
-        h5fast, "read_dataset", lambda dsid: calls.append(h5py.h5i.get_name(dsid)) or real(dsid)
+        h5fast,
+        "read_dataset",
+        lambda dsid, *known: calls.append(h5py.h5i.get_name(dsid)) or real(dsid, *known),
     )
     assert np.array_equal(read_hrtf(path).data, fast) and calls == [b"/Data.IR"]
-    monkeypatch.setattr(h5fast, "read_dataset", lambda ds: None)
+    monkeypatch.setattr(h5fast, "read_dataset", lambda ds, *known: None)
     monkeypatch.setattr(h5fast, "read_variable", lambda *a: None)
     slow = read_hrtf(path).data
     np.testing.assert_array_equal(fast, slow)

@@ -62,13 +62,15 @@ def read_variable(path: str, name: str) -> np.ndarray | None:
         return None
 
 
-def read_dataset(dsid) -> np.ndarray | None:
+def read_dataset(dsid, shape=None, dtype=None) -> np.ndarray | None:
     """The values of an open dataset (an ``h5py.h5d.DatasetID``, the ``.id`` of an
-    ``h5py.Dataset``), or ``None`` when its layout is not handled here."""
+    ``h5py.Dataset``), or ``None`` when its layout is not handled here. ``shape`` and ``dtype``:
+    the dataset's, when the caller has them already."""
     import h5py
 
     plist = dsid.get_create_plist()
-    shape, dtype = dsid.shape, dsid.dtype
+    shape = dsid.shape if shape is None else tuple(shape)
+    dtype = dsid.dtype if dtype is None else dtype
     if plist.get_layout() != h5py.h5d.CHUNKED or dtype.kind not in "fiuc" or len(shape) == 0:
         return None
     chunks = plist.get_chunk()

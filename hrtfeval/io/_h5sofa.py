@@ -121,24 +121,32 @@ class Variable:
     #: add_offset, so a Variable never needs unpacking (the reader skips listing its attributes).
     never_packed = True
 
-    def __init__(self, dsid, name: str, scale_name):
+    def __init__(self, dsid, name: str, scale_name, dtype: np.dtype | None = None):
         self._id = dsid
         self.name = name
         self._scale_name = scale_name
         self._dims: tuple[str, ...] | None = None
+        # Asked for several times a variable; each h5py call builds a new space or type object.
+        # The file is open read-only, so neither can change.
+        self._shape: tuple[int, ...] | None = None
+        self._dtype = dtype
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self._id.shape)
+        if self._shape is None:
+            self._shape = tuple(self._id.shape)
+        return self._shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self._id.dtype
+        if self._dtype is None:
+            self._dtype = self._id.dtype
+        return self._dtype
 
     def get_fill_value(self) -> Any:
         """The value HDF5 returns for never-written elements (netCDF4's ``get_fill_value``)."""
         try:
-            value = np.zeros((1,), dtype=self._id.dtype)
+            value = np.zeros((1,), dtype=self.dtype)
             self._id.get_create_plist().get_fill_value(value)
             return value[0]
         except Exception as exc:  # noqa: BLE001
@@ -201,7 +209,7 @@ class Variable:
         if index is not Ellipsis:
             raise Unhandled(f"{self.name}: only [...] is read here")
         try:
-            values = np.empty(self._id.shape, self._id.dtype.newbyteorder("="))
+            values = np.empty(self.shape, self.dtype.newbyteorder("="))
             if values.size:
                 self._id.read(h5py.h5s.ALL, h5py.h5s.ALL, values)
             return values
@@ -211,7 +219,7 @@ class Variable:
     def read_raw_chunks(self) -> np.ndarray | None:
         """The values through :mod:`hrtfeval._h5fast` (raw chunks, libdeflate), or None."""
         try:
-            return _h5fast.read_dataset(self._id)
+            return _h5fast.read_dataset(self._id, self.shape, self.dtype)
         except Exception:  # noqa: BLE001 - the ordinary read decides
             return None
 
@@ -268,9 +276,10 @@ class _Variables:
                 continue  # a dimension, not a variable
             if any(_has(oid, attr) for attr in _TRANSFORMING_ATTRS):
                 raise Unhandled(f"{name} is packed (scale_factor/add_offset)")
-            if oid.dtype.kind not in "fiub":
-                raise Unhandled(f"{name} has dtype {oid.dtype}")
-            return Variable(oid, name, self._scale_name)
+            dtype = oid.dtype
+            if dtype.kind not in "fiub":
+                raise Unhandled(f"{name} has dtype {dtype}")
+            return Variable(oid, name, self._scale_name, dtype)
         return None
 
 
