@@ -562,3 +562,15 @@ def test_float64_pass_settles_what_float32_cannot_and_only_with_the_exact_lag(fs
     np.testing.assert_array_equal(
         cues.itd_seconds(x, fs).numpy(), ref.reference_itd_seconds(ir, fs, "maxiacce")
     )
+
+
+@pytest.mark.parametrize("count, n", [(0, 256), (1, 256), (793, 256), (11950, 256), (100, 2048)])
+def test_itd_blocks_partition_the_directions_into_equal_bounded_blocks(count, n):
+    x = torch.zeros(count, 2, n)
+    blocks = _itd_lags._blocks(x)
+    sizes = [b.shape[0] for _, b in blocks]
+    assert sum(sizes) == count
+    assert [start for start, _ in blocks] == [sum(sizes[:k]) for k in range(len(sizes))]
+    if sizes:
+        assert max(sizes) - min(sizes) <= 1 or sizes[-1] < sizes[0]  # equal, but the last
+        assert max(sizes) * n <= 1.5 * _itd_lags._ITD_BLOCK_SAMPLES or len(sizes) == 1
