@@ -12,8 +12,9 @@ the left envelope is cross-correlated with the right one (``np.correlate(left, r
 the lag of the largest ``|correlation|`` is the ITD in samples. The per-direction loop of the
 official code is replaced by one call per stage for all directions at once, in
 :mod:`hrtfeval._itd_lags`: a float32 fast path (CPU and CUDA alike) whose lag is kept only where
-it cannot differ from the exact one, and the exact path (``lfilter`` in float64 on the CPU, the
-very recursion of the official code) for the other directions and the ``threshold`` method.
+it cannot differ from the exact one, the same path in float64 for the directions it cannot vouch
+for, and the exact path (``lfilter`` in float64 on the CPU, the very recursion of the official
+code) for the directions neither can vouch for and for the ``threshold`` method.
 
 So the lags are the official code's on every device; a tie within ~1e-16 can still go either
 way, as it can between two correct implementations of the official code.
@@ -130,9 +131,10 @@ def itd_seconds(ir, sampling_rate: float, method: str = "maxiacce", *, check_fin
 
     Notes
     -----
-    MaxIACCe runs in float32 and recomputes in float64 with ``scipy.signal.lfilter`` every
-    direction whose two best lags are too close to call in float32 (see the module notes), so
-    CPU and CUDA give the lags of the per-direction official code.
+    MaxIACCe runs in float32; a direction whose two best lags are too close to call in float32
+    runs again in float64, and one still too close to call is recomputed with
+    ``scipy.signal.lfilter``'s recursion (see the module notes), so CPU and CUDA give the lags
+    of the per-direction official code.
 
     Examples
     --------
@@ -152,8 +154,8 @@ def itd_seconds_many(
     """:func:`itd_seconds` of several sets of IRs at one rate and length, in one go.
 
     The same numbers as one :func:`itd_seconds` call per set; the directions of all sets that
-    the fast MaxIACCe path leaves to the exact one are recomputed together (one call instead of
-    one per set). The scoring pipeline passes a pair's prediction and reference.
+    the float32 MaxIACCe pass cannot vouch for are settled together (one call instead of one
+    per set). The scoring pipeline passes a pair's prediction and reference.
 
     Parameters
     ----------
