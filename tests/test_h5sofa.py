@@ -195,3 +195,32 @@ def test_plain_hdf5_and_other_formats_are_handed_over(tmp_path):
     assert _h5sofa.open_dataset(str(classic)) is None
     (tmp_path / "junk.sofa").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
     assert _h5sofa.open_dataset(str(tmp_path / "junk.sofa")) is None
+
+
+def test_a_damaged_attribute_is_not_taken_for_a_missing_one(tmp_path):
+    # h5py raises KeyError for any failure to open an attribute; only an existence check tells
+    # "absent" from "unreadable". A damaged one must hand the file to netCDF4 (Unhandled), never
+    # read as absent (a silently dropped attribute, a dimension taken for a variable).
+    import h5py
+
+    from hrtfeval.io.backend import Unhandled
+
+    positions = synth.sphere_grid(20)
+    path = synth.write_sofa(
+        tmp_path / "a.sofa", synth.spherical_head_hrirs(positions, 48000, 128), positions, 48000
+    )
+    raw = bytearray(path.read_bytes())
+    name = b"DatabaseName"
+    assert raw.count(name) == 1
+    at = raw.find(name) + len(name)
+    raw[at : at + 12] = bytes(b ^ 0xFF for b in raw[at : at + 12])
+    damaged = tmp_path / "damaged.sofa"
+    damaged.write_bytes(bytes(raw))
+    fid = h5py.h5f.open(str(damaged).encode(), h5py.h5f.ACC_RDONLY)
+    try:
+        with pytest.raises(Unhandled):
+            _h5sofa._attribute(fid, "DatabaseName")
+        with pytest.raises(KeyError):
+            _h5sofa._attribute(fid, "NoSuchAttribute")
+    finally:
+        fid.close()

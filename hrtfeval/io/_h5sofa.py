@@ -68,19 +68,13 @@ def _has(object_id, key: str) -> bool:
 
 
 def _attribute(object_id, key: str) -> Any:
-    """An attribute value as netCDF4 returns it (str for text, a list for several strings).
-
-    Raises KeyError when there is no such attribute (found by opening it: one name lookup
-    instead of an existence check and then the open)."""
+    """An attribute value as netCDF4 returns it (str for text, a list for several strings)."""
     import h5py
 
+    if not _has(object_id, key):
+        raise KeyError(key)
     try:
         aid = h5py.h5a.open(object_id, key.encode())
-    except KeyError:  # h5py's error for "can't locate attribute"
-        raise KeyError(key) from None
-    except Exception as exc:  # noqa: BLE001
-        raise Unhandled(f"attribute {key!r}: {exc}") from None
-    try:
         kind = aid.get_space().get_simple_extent_type()
         dtype = aid.dtype
         if kind == h5py.h5s.NULL:
@@ -268,12 +262,10 @@ class _Variables:
                 raise Unhandled(f"looking up {name}: {exc}") from None
             if not isinstance(oid, h5py.h5d.DatasetID):
                 raise Unhandled(f"{key} is not a dataset")
-            try:
+            if _has(oid, "NAME"):
                 label = _attribute(oid, "NAME")
-            except KeyError:
-                label = None
-            if isinstance(label, str) and label.startswith(_PURE_DIMENSION):
-                continue  # a dimension, not a variable
+                if isinstance(label, str) and label.startswith(_PURE_DIMENSION):
+                    continue  # a dimension, not a variable
             if any(_has(oid, attr) for attr in _TRANSFORMING_ATTRS):
                 raise Unhandled(f"{name} is packed (scale_factor/add_offset)")
             dtype = oid.dtype
