@@ -5,17 +5,21 @@ directions in torch.
 * MaxIACCe, fast path (CPU and CUDA alike): the low-pass as one FFT convolution with the
   filter's first N impulse-response samples (:func:`lowpass_impulse_response`), the Hilbert
   envelope (the same N-point analytic signal as ``scipy.signal.hilbert``) and the full
-  correlation (an FFT of length >= 2N - 1), all in float32 with every ear scaled by a power of
-  two. Its lag is kept only where the largest ``|c|`` beats the second largest by more than this
-  path can be off: ``tol * ||e_left|| * ||e_right||``, which bounds the error of every ``|c|``.
-  ``tol`` is 2e-5 (float32 rounding measured at most 5.3e-7 of that bound) plus 120 times how far
-  the FFT low-pass is from ``lfilter``'s rounded (b, a) recursion at this rate (about 3e-10 at
-  48 kHz, 2e-7 at 96 kHz; at 192 kHz and above the tolerance would be too loose and every
-  direction takes the exact path). Typically 0.5 % of the directions of a measured set fall
-  below it; those are recomputed by the same path in float64, whose tolerance is ``1e-12`` plus
-  the same 120 times the low-pass discrepancy (its ``|c|`` differs from the exact path's by
-  0.8 to 1 times that discrepancy, measured from 44.1 to 96 kHz, 128 to 2048 taps): that
-  settles nearly all of them without the per-sample recursion below.
+  correlation ``c`` (an FFT of length >= 2N - 1), all in float32 with every ear scaled by a
+  power of two. The envelopes are >= 0, so every true ``c`` is >= 0 and the largest ``|c|`` is
+  the largest ``c``. Its lag is kept only where the largest ``c`` beats the second largest by
+  more than this path can be off: ``tol * u_left * u_right`` with ``u = ||e|| + (5e-6 / tol)
+  ||x||`` per ear (envelope and scaled input: float32 rounding in the low-pass is relative to
+  its input, at most 1.83e-7 ||x|| in the envelope, also where nearly all the energy lies above
+  the cut-off). ``tol`` is 2e-5 (float32 rounding of ``c`` measured at most 5.3e-7 of
+  ``||e_left|| ||e_right||``) plus 120 times how far the FFT low-pass is from
+  ``lfilter``'s rounded (b, a) recursion at this rate (about 3e-10 at 48 kHz, 2e-7 at 96 kHz; at
+  192 kHz and above the tolerance would be too loose and every direction takes the exact path).
+  About 2 % of the directions of a measured set fall below it; those are recomputed by the same
+  path in float64, whose tolerance is ``1e-12`` plus the same 120 times the low-pass discrepancy
+  (its ``c`` differs from the exact path's by 0.6 to 1.4 times that discrepancy, measured from
+  44.1 to 96 kHz, 128 to 2048 taps): that settles nearly all of them without the per-sample
+  recursion below.
 * Exact path (directions neither pass vouches for, and the ``threshold`` method):
   ``scipy.signal.lfilter`` in float64 on the CPU -- the very recursion of the per-direction
   official code, bit for bit -- then the envelope and correlation through float64 FFTs, which
@@ -208,14 +212,26 @@ def _exact_lags(torch, x, fs: float, method: str):
 
 
 # The fast MaxIACCe path (float32 FFTs, FFT low-pass) and when its lag is trusted. Its error in
-# the correlation, relative to ||e_left|| * ||e_right|| (which bounds every |c|), comes from
-# float32 rounding -- at most 5.3e-7 measured from 44.1 to 96 kHz, 128 to 4096 taps -- and from the
-# FFT low-pass differing from lfilter's rounded recursion (see _lowpass_discrepancy). A lag is
-# kept when the best |c| beats the second best by more than a tolerance well above both;
-# otherwise that direction is recomputed by _exact_lags.
+# the correlation comes from float32 rounding -- at most 5.3e-7 of ||e_left|| * ||e_right||
+# measured from 44.1 to 96 kHz, 128 to 4096 taps, on sets whose energy is mostly below the
+# cut-off; see _INPUT_ROUNDING for the others -- and from the FFT low-pass differing from lfilter's
+# rounded recursion (see _lowpass_discrepancy). A lag is kept when the best c beats the second
+# best by more than a tolerance well above both; otherwise that direction is settled by the
+# float64 pass or _exact_lags (_settle).
 _FAST_ROUNDING = 2e-5
 _FAST_LOWPASS_MARGIN = 120.0
 _FAST_MAX_TOLERANCE = 1e-3
+# The float32 envelope's error, ||e32 - e_exact||, is at most 1.83e-7 * ||x|| (the scaled input)
+# from float32 rounding, measured on the benchmark's sets, the test suite's synthetic HRIRs
+# (44.1 to 96 kHz, 256 to 2048 taps), decaying white noise and sets whose energy lies 10^4 times
+# above the cut-off (where it is 1.3e-2 * ||e||: a bound on ||e|| alone let such sets through
+# with wrong lags). Through the correlation that is at most 1.83e-7 * (||x_l|| ||e_r|| +
+# ||e_l|| ||x_r||); the gap test adds 5e-6 times that cross term (u = ||e|| + (5e-6 / tol) ||x||),
+# 13.7 times what a gap of twice the error needs. In float64 the same term is ~1e-16.
+# (The low-pass discrepancy is covered by tol's own term: relative to ||x|| it is at most about
+# its probe value, and ||x|| / ||e|| is 2 to 3.5 for measured and synthetic sets.)
+_INPUT_ROUNDING = 5e-6
+_INPUT_ROUNDING64 = 1e-13
 # The same path in float64, for the directions the float32 pass cannot vouch for: float64
 # rounding is ~1e-15 of the bound, so the low-pass discrepancy dominates its tolerance.
 _FAST64_ROUNDING = 1e-12
@@ -263,9 +279,10 @@ def _maxiacce_fast(torch, x, fs: float, tol: float, double: bool = False):
     """MaxIACCe lags of ``x`` (D, 2, N) in float32 (``double``: float64) on its device, and
     which of them are sure.
 
-    Returns ``(lags, sure)``: int64 and bool, shape (D,). Where ``sure`` holds, the best |c|
-    exceeds the second best by more than ``tol * ||e_left|| * ||e_right||``, more than this path
-    can differ from the exact one, so the lag is the exact path's lag.
+    Returns ``(lags, sure)``: int64 and bool, shape (D,). Where ``sure`` holds, the best ``c``
+    exceeds the second best by more than ``tol * u_left * u_right`` (``u = ||e|| + w ||x||``,
+    ``w`` the input rounding over ``tol``), more than this path can differ from the exact one,
+    so the lag is the exact path's lag.
     """
     n = x.shape[-1]
     m = _fast_length(2 * n - 1)
@@ -277,8 +294,14 @@ def _maxiacce_fast(torch, x, fs: float, tol: float, double: bool = False):
     envelope = _hilbert_envelope(torch, torch.fft.irfft(spectrum, n=m)[..., :n])
     circular = _correlation(torch, envelope, n, m)
     best, second, index = _top_two(torch, circular)
-    norms = torch.linalg.vector_norm(envelope, dim=-1)
-    sure = best - second > tol * norms[..., 0] * norms[..., 1]
+    # The gap must beat tol * u_left * u_right, u = ||e|| + (input rounding / tol) * ||x|| per
+    # ear (both scaled): float rounding in the FFT low-pass is relative to the input the filter
+    # sees, not to what it keeps, so an ear whose energy lies mostly above the cut-off carries
+    # envelope errors far above ||e|| * eps (see _INPUT_ROUNDING).
+    weight = (_INPUT_ROUNDING64 if double else _INPUT_ROUNDING) / tol
+    bound = torch.linalg.vector_norm(scaled, dim=-1).mul_(weight)
+    bound.add_(torch.linalg.vector_norm(envelope, dim=-1))
+    sure = best - second > tol * bound[..., 0] * bound[..., 1]
     return torch.where(index < n, index, index - m), sure
 
 
@@ -300,17 +323,23 @@ def _top_two(torch, c):
     best = np.take_along_axis(values, picked, axis=-1)[..., 0]
     np.put_along_axis(values, picked, -np.inf, axis=-1)
     second = values.max(axis=-1)
-    return torch.from_numpy(best), torch.from_numpy(second), torch.from_numpy(index)
+    return torch.from_numpy(best), torch.from_numpy(second), torch.from_numpy(index).long()
 
 
 def _blocks(x):
-    """(start, block) over the directions of ``x`` (D, 2, N): equal blocks of about
-    ``_ITD_BLOCK_SAMPLES`` (at most 1.5 times that)."""
+    """(start, block) over the directions of ``x`` (D, 2, N): blocks of about
+    ``_ITD_BLOCK_SAMPLES`` (at most 1.5 times that, or one direction), whose sizes differ by at
+    most one direction."""
     count = x.shape[0]
     per_block = max(1, _ITD_BLOCK_SAMPLES // x.shape[-1])
-    blocks = max(1, round(count / per_block))
-    step = max(1, -(-count // blocks))
-    return [(i, x[i : i + step]) for i in range(0, count, step)]
+    blocks = max(1, min(count, round(count / per_block)))
+    size, extra = divmod(count, blocks)
+    out, start = [], 0
+    for k in range(blocks if count else 0):
+        stop = start + size + (k < extra)
+        out.append((start, x[start:stop]))
+        start = stop
+    return out
 
 
 def _cat(torch, parts, like):

@@ -90,8 +90,10 @@ def test_fast_maxiacce_lags_it_is_sure_of_are_the_reference_lags(fs, n):
     lags, sure = _itd_lags._maxiacce_fast(torch, x, float(fs), tol)
     expected = ref.reference_itd_seconds(ir, fs)
     np.testing.assert_array_equal((lags.numpy() / fs)[sure.numpy()], expected[sure.numpy()])
-    # The fast path must carry nearly all directions, or it is no faster than the exact one.
-    assert sure.double().mean() > 0.9
+    # The fast path must carry nearly all directions, or it is no faster than the exact one. At
+    # 96 kHz these synthetic sets carry energy up to 38 kHz (||x|| is 3.2-3.5 times ||e||, which
+    # widens the gap test's input term) and the low-pass discrepancy dominates tol.
+    assert sure.double().mean() > (0.9 if fs < 90000 else 0.8)
     # Whatever the data's units: every ear is scaled by a power of two before float32.
     for factor in (1e-30, 1e30):
         scaled_lags, scaled_sure = _itd_lags._maxiacce_fast(torch, x * factor, float(fs), tol)
@@ -564,13 +566,47 @@ def test_float64_pass_settles_what_float32_cannot_and_only_with_the_exact_lag(fs
     )
 
 
-@pytest.mark.parametrize("count, n", [(0, 256), (1, 256), (793, 256), (11950, 256), (100, 2048)])
+@pytest.mark.parametrize(
+    "count, n",
+    [(0, 256), (1, 256), (793, 256), (11950, 256), (100, 2048), (10**6, 256), (3, 2**20)],
+)
 def test_itd_blocks_partition_the_directions_into_equal_bounded_blocks(count, n):
-    x = torch.zeros(count, 2, n)
+    x = torch.zeros(1, 2, n).expand(count, 2, n)  # a view: no memory for 10**6 directions
     blocks = _itd_lags._blocks(x)
     sizes = [b.shape[0] for _, b in blocks]
     assert sum(sizes) == count
     assert [start for start, _ in blocks] == [sum(sizes[:k]) for k in range(len(sizes))]
     if sizes:
-        assert max(sizes) - min(sizes) <= 1 or sizes[-1] < sizes[0]  # equal, but the last
-        assert max(sizes) * n <= 1.5 * _itd_lags._ITD_BLOCK_SAMPLES or len(sizes) == 1
+        assert max(sizes) - min(sizes) <= 1
+        assert max(sizes) * n <= 1.5 * _itd_lags._ITD_BLOCK_SAMPLES or max(sizes) == 1
+    if count == 793:
+        assert sizes == [397, 396]  # two blocks, not three full ones and a small one
+
+
+def test_fast_itd_certificate_holds_when_most_energy_is_above_the_cutoff(monkeypatch):
+    # Two impulses per ear plus a windowed tone above 10 kHz at 10^4 times their level: the
+    # low-pass removes nearly all of the energy, but the float32 rounding stays relative to the
+    # input. A gap test scaled by ||e|| alone vouched for wrong lags on such sets; every lag
+    # must be the exact path's.
+    rng = np.random.default_rng(5)
+    fs, n, count = 48000.0, 256, 2000
+    t = np.arange(n)
+    ir = np.zeros((count, 2, n))
+    rows = np.arange(count)[:, None]
+    ears = np.arange(2)[None, :]
+    ir[rows, ears, rng.integers(10, 200, size=(count, 2))] = 1.0
+    ir[rows, ears, rng.integers(10, 200, size=(count, 2))] += rng.uniform(0.3, 1.0, (count, 2))
+    centre = rng.integers(40, 200, size=(count, 2, 1))
+    width = rng.uniform(5, 40, size=(count, 2, 1))
+    tone = np.sin(
+        2 * np.pi * rng.uniform(10e3, 22e3, (count, 2, 1)) * t / fs
+        + rng.uniform(0, 6.3, (count, 2, 1))
+    )
+    ir += 1e4 * np.exp(-0.5 * ((t - centre) / width) ** 2) * tone
+    x = torch.from_numpy(ir)
+    exact = _itd_lags._exact_lags(torch, x, fs, "maxiacce")
+    np.testing.assert_array_equal(cues.itd_seconds(x, fs).numpy(), exact.numpy() / fs)
+    # The same data through a bound on ||e|| alone: wrong lags it calls sure (the test has teeth).
+    monkeypatch.setattr(_itd_lags, "_INPUT_ROUNDING", 0.0)
+    lags, sure = _itd_lags._maxiacce_fast(torch, x, fs, _itd_lags._fast_tolerance(fs, n))
+    assert bool((lags[sure] != exact[sure]).any())
