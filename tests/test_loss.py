@@ -986,3 +986,12 @@ def test_lsd_overflow_fallback_is_not_hidden_by_a_nan_elsewhere():
     values = metric_values(pred, ref, "lsd", "linear")
     assert math.isnan(float(values[0]))
     assert float(values[1]) == pytest.approx(math.sqrt(20.0**2 / 2 + EPS), rel=1e-12)
+
+
+def test_linear_to_db_of_an_empty_complex_set_is_empty():
+    # No bins selected (e.g. SetTensors.magnitude_db with an empty band): an empty result, as
+    # before the overflow check became one amax (which raises on an empty tensor).
+    from hrtfeval.loss import linear_to_db
+
+    out = linear_to_db(torch, torch.zeros((3, 2, 0), dtype=torch.complex128), 1e-12)
+    assert out.shape == (3, 2, 0) and out.dtype == torch.float64
