@@ -93,12 +93,14 @@ print((time.process_time() - start) / len(pairs))
 
 # What a pair costs at the least with hrtfeval's own methods, CPU per pair, one thread: reading
 # Data.IR of both files as hrtfeval does (raw chunks, libdeflate, byte unshuffle; no other
-# metadata), and only the FFTs of the LAP metrics (the ITD's six float32 transforms per block of
-# 256 directions, lengths fixed by the definitions, and LSD's float64 spectrum). The elementwise
-# work, the metadata, alignment and the documents come on top: a single worker cannot go below.
+# metadata), and only the FFTs of the LAP metrics (the ITD's six float32 transforms per block, in
+# the blocks hrtfeval uses, lengths fixed by the definitions, and LSD's float64 spectrum). The
+# elementwise work, the metadata, alignment and the documents come on top: a single worker
+# cannot go below.
 FLOOR_CODE = r"""
 import sys, time
 import h5py, numpy as np, torch
+from hrtfeval._itd_lags import _blocks
 from hrtfeval.batch.jobs import keep_heap_memory
 from hrtfeval.io import _h5fast
 torch.set_num_threads(1)
@@ -111,15 +113,19 @@ for k, pair in enumerate([pairs[0]] + pairs):  # the first pass warms up (not co
     for path in pair:
         start = time.process_time()
         fid = h5py.h5f.open(path.encode(), h5py.h5f.ACC_RDONLY)
-        data = _h5fast.read_dataset(h5py.h5d.open(fid, b"Data.IR"))
+        dataset = h5py.h5d.open(fid, b"Data.IR")
+        data = _h5fast.read_dataset(dataset)
+        if data is None:  # a layout the raw-chunk path does not decode: HDF5's own read
+            data = np.empty(dataset.shape, dataset.dtype)
+            dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, data)
         fid.close()
         read += time.process_time() - start
         x = torch.from_numpy(data)
         n = x.shape[-1]
         m = 2 * n
         start = time.process_time()
-        for i in range(0, x.shape[0], 256):
-            block = x[i : i + 256].to(torch.float32)
+        for _, block in _blocks(x):
+            block = block.to(torch.float32)
             y = torch.fft.irfft(torch.fft.rfft(block, n=m), n=m)[..., :n]
             e = torch.fft.irfft(torch.fft.rfft(y, n=n), n=n)
             c = torch.fft.rfft(e, n=m)
