@@ -248,7 +248,7 @@ def linear_to_db(torch, x, eps: float):
             power = x.real.square().add_(x.imag.square())
             # power >= 0: without NaNs it holds an inf exactly when its largest value is inf
             # (one reduction; isinf + any costs ~10x more). A NaN makes amax NaN: look then.
-            peak = float(power.amax()) if power.numel() else 0.0
+            peak = float(power.detach().amax()) if power.numel() else 0.0
             overflow = bool(torch.isinf(power).any()) if math.isnan(peak) else peak == math.inf
             if not overflow:
                 # In place on the temporary: the same operations, fewer passes over memory.

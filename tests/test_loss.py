@@ -995,3 +995,20 @@ def test_linear_to_db_of_an_empty_complex_set_is_empty():
 
     out = linear_to_db(torch, torch.zeros((3, 2, 0), dtype=torch.complex128), 1e-12)
     assert out.shape == (3, 2, 0) and out.dtype == torch.float64
+
+
+def test_lsd_of_complex_spectra_that_require_grad_warns_nothing():
+    # The overflow check reads one number from the power; on a tensor that requires grad that
+    # read must not warn (training loops call this every step).
+    import warnings
+
+    from hrtfeval.loss import metric_values
+
+    rng = np.random.default_rng(3)
+    pred = torch.from_numpy(rng.standard_normal((4, 2, 9)) + 1j * rng.standard_normal((4, 2, 9)))
+    ref = torch.from_numpy(rng.standard_normal((4, 2, 9)) + 1j * rng.standard_normal((4, 2, 9)))
+    pred.requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metric_values(pred, ref, "lsd", "linear").sum().backward()
+    assert pred.grad is not None
