@@ -348,6 +348,23 @@ def _cat(torch, parts, like):
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def _exact_in_blocks(torch, x, fs: float, method: str):
+    """:func:`_exact_lags` of ``x`` (D, 2, N), block by block."""
+    return _cat(torch, [_exact_lags(torch, b, fs, method) for _, b in _blocks(x)], x)
+
+
+def _fast_in_blocks(torch, x, fs: float, tol: float, double: bool = False):
+    """:func:`_maxiacce_fast` of ``x`` (D, 2, N), block by block: ``(lags, unsure)``, the lags
+    (D,) and the indices of the rows it cannot vouch for (None when it vouches for all)."""
+    parts, unsure = [], []
+    for start, block in _blocks(x):
+        lags, sure = _maxiacce_fast(torch, block, fs, tol, double)
+        parts.append(lags)
+        if not bool(sure.all()):
+            unsure.append((~sure).nonzero().squeeze(1) + start)
+    return _cat(torch, parts, x), (torch.cat(unsure) if unsure else None)
+
+
 def _itd_lags(torch, sets: list, fs: float, method: str, fast: bool = True) -> list:
     """ITD in whole samples (int64) of every set of IRs in ``sets``, each shaped (D_k, 2, N).
 
@@ -360,23 +377,16 @@ def _itd_lags(torch, sets: list, fs: float, method: str, fast: bool = True) -> l
     n = sets[0].shape[-1]
     tol = _fast_tolerance(fs, n) if fast and method == "maxiacce" else None
     if tol is None:
-        return [
-            _cat(torch, [_exact_lags(torch, b, fs, method) for _, b in _blocks(x)], x) for x in sets
-        ]
+        return [_exact_in_blocks(torch, x, fs, method) for x in sets]
     out, redo, where = [], [], []
     for k, x in enumerate(sets):
-        parts = []
-        for start, block in _blocks(x):
-            lags, sure = _maxiacce_fast(torch, block, fs, tol)
-            parts.append(lags)
-            if not bool(sure.all()):
-                unsure = (~sure).nonzero().squeeze(1)
-                redo.append(block[unsure])
-                where.append((k, unsure + start))
-        out.append(_cat(torch, parts, x))
+        lags, unsure = _fast_in_blocks(torch, x, fs, tol)
+        out.append(lags)
+        if unsure is not None:
+            redo.append(x[unsure])
+            where.append((k, unsure))
     if redo:
-        rows = torch.cat(redo)
-        lags = _settle(torch, rows, fs, n, method)
+        lags = _settle(torch, torch.cat(redo), fs, n, method)
         done = 0
         for k, index in where:
             out[k][index] = lags[done : done + index.numel()]
@@ -390,17 +400,8 @@ def _settle(torch, rows, fs: float, n: int, method: str):
     either (true near-ties; the recursion costs a few ms however few rows it gets)."""
     tol = _fast_tolerance(fs, n, double=True)
     if tol is None:  # pragma: no cover - the float32 pass ran, so this tolerance is smaller
-        return _cat(torch, [_exact_lags(torch, b, fs, method) for _, b in _blocks(rows)], rows)
-    parts, unsure = [], []
-    for start, block in _blocks(rows):
-        lags, sure = _maxiacce_fast(torch, block, fs, tol, double=True)
-        parts.append(lags)
-        if not bool(sure.all()):
-            unsure.append((~sure).nonzero().squeeze(1) + start)
-    lags = _cat(torch, parts, rows)
-    if unsure:
-        index = torch.cat(unsure)
-        left = rows[index]
-        exact = [_exact_lags(torch, b, fs, method) for _, b in _blocks(left)]
-        lags[index] = _cat(torch, exact, left)
+        return _exact_in_blocks(torch, rows, fs, method)
+    lags, unsure = _fast_in_blocks(torch, rows, fs, tol, double=True)
+    if unsure is not None:
+        lags[unsure] = _exact_in_blocks(torch, rows[unsure], fs, method)
     return lags
