@@ -100,7 +100,7 @@ print((time.process_time() - start) / len(pairs))
 FLOOR_CODE = r"""
 import sys, time
 import h5py, numpy as np, torch
-from hrtfeval._itd_lags import _blocks
+from hrtfeval._itd_lags import _blocks, _fast_length
 from hrtfeval.batch.jobs import keep_heap_memory
 from hrtfeval.io import _h5fast
 torch.set_num_threads(1)
@@ -122,7 +122,7 @@ for k, pair in enumerate([pairs[0]] + pairs):  # the first pass warms up (not co
         read += time.process_time() - start
         x = torch.from_numpy(data)
         n = x.shape[-1]
-        m = 2 * n
+        m = _fast_length(2 * n - 1)  # the ITD's transform length
         start = time.process_time()
         for _, block in _blocks(x):
             block = block.to(torch.float32)
@@ -136,15 +136,14 @@ print(read / len(pairs), fft / len(pairs))
 """
 
 
+def run_python_values(code: str, *args: str) -> list[float]:
+    """The numbers on the last line ``code`` prints, run in a fresh interpreter."""
+    out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, check=True)
+    return [float(v) for v in out.stdout.strip().splitlines()[-1].split()]
+
+
 def run_python(code: str, *args: str) -> float:
-    out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def run_python_pair(code: str, *args: str) -> tuple[float, float]:
-    out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, check=True)
-    first, second = out.stdout.strip().splitlines()[-1].split()
-    return float(first), float(second)
+    return run_python_values(code, *args)[0]
 
 
 #: Worker settings timed: the default and one worker process.
@@ -163,7 +162,7 @@ def timed_rounds(args, cli, csvs: dict[str, Path]) -> list[dict[str, float]]:
             ),
             "read": run_python(READ_CODE, str(csvs["large"])),
         }
-        got["floor read"], got["floor fft"] = run_python_pair(FLOOR_CODE, str(csvs["large"]))
+        got["floor read"], got["floor fft"] = run_python_values(FLOOR_CODE, str(csvs["large"]))
         for mode, extra in MODES.items():
             for size in ("small", "large"):
                 got[f"{mode} {size}"] = wall([*batch, *extra, "--pairs", str(csvs[size])])
