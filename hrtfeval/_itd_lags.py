@@ -162,20 +162,25 @@ def _lowpass(torch, x, fs: float):
     return torch.from_numpy(_iir.lfilter(b, a, x.detach().numpy()))
 
 
-def _hilbert_envelope(torch, y):
-    """``|scipy.signal.hilbert(y)|`` along the last axis (in ``y``'s real dtype)."""
+def _hilbert_envelope(torch, y, fused: bool = False):
+    """``|scipy.signal.hilbert(y)|`` along the last axis (in ``y``'s real dtype). ``fused``: the
+    squares summed by one ``addcmul`` (one pass less; its rounding may differ by an ulp, so only
+    the fast path, whose tolerance covers float rounding, asks for it)."""
     n = y.shape[-1]
     # scipy.signal.hilbert multiplies the n-point FFT by h = [1, 2, ..., 2, 1 (n even), 0, ...].
     # h = 1 + sign, so the analytic signal is y + j*H{y} with H{y} = irfft(-j * sign * rfft(y)),
     # sign = [0, 1, ..., 1, 0 (n even)]: two real n-point transforms instead of a complex one.
+    # The sign is applied as zeroed end bins and one scalar product (the same products as a
+    # multiplication by sign * -1j, in one pass less).
     spectrum = torch.fft.rfft(y, n=n)
-    sign = torch.ones(spectrum.shape[-1], dtype=y.dtype, device=y.device)
-    sign[0] = 0.0
+    spectrum[..., 0] = 0.0
     if n % 2 == 0:
-        sign[-1] = 0.0
+        spectrum[..., -1] = 0.0
     # In place where a temporary is not needed again (the same operations, fewer passes over
     # memory): the ITD's blocks are ~1 MB, so every extra buffer costs a pass.
-    quadrature = torch.fft.irfft(spectrum.mul_(sign * -1j), n=n)
+    quadrature = torch.fft.irfft(spectrum.mul_(-1j), n=n)
+    if fused:
+        return quadrature.mul_(quadrature).addcmul_(y, y).sqrt_()
     return quadrature.mul_(quadrature).add_(y * y).sqrt_()
 
 
@@ -275,6 +280,40 @@ def _lowpass_spectrum(fs: float, n: int, m: int, device, double: bool = False):
     return torch.fft.rfft(h, n=m)
 
 
+# Ears whose peak lies in [2**-_SAFE_EXPONENT, 2**_SAFE_EXPONENT] (or is 0) go to float32 as they
+# are; others are first scaled by a power of two. Either way float32 neither overflows nor
+# underflows in the fast path: its largest values are ~N * peak_left * peak_right (< 2**80 for N
+# up to 2**16), its smallest meaningful ones ~1e-7 of that (> 2**-100).
+_SAFE_EXPONENT = 32
+
+
+def _in_range(torch, x, double: bool):
+    """``x`` in the fast path's dtype, every ear within a range where the transforms neither
+    overflow nor underflow.
+
+    Every step of the fast path (FFTs, products with fixed spectra, squares, square roots of
+    squares, the norms and the gap test) commutes with scaling an ear by a power of two, up to
+    subnormal results (far below any tolerance), so scaling changes no lag and no verdict: it
+    is only done where an ear's peak is out of range (the data in units far from 1), in float64
+    before the rounding to float32. The float64 pass (few rows) always scales.
+    """
+    if not double:
+        converted = x.to(torch.float32)
+        peak = converted.abs().amax(dim=-1)
+        small, large = 2.0**-_SAFE_EXPONENT, 2.0**_SAFE_EXPONENT
+        fine = (peak >= small) & (peak <= large)
+        if not bool(fine.all()):
+            # A peak of 0 in float32 is fine only where the ear is silent in x too (float32
+            # also rounds ears below ~1e-45 to 0).
+            zero = ~fine & (peak == 0)
+            fine[zero] = x[zero].abs().amax(dim=-1) == 0
+        if bool(fine.all()):
+            return converted
+    # Each ear scaled by a power of two (exact; |c| is only scaled, its argmax stays).
+    exponent = torch.frexp(x.abs().amax(dim=-1, keepdim=True)).exponent
+    return (x * torch.exp2(-exponent.to(x.dtype))).to(torch.float64 if double else torch.float32)
+
+
 def _maxiacce_fast(torch, x, fs: float, tol: float, double: bool = False):
     """MaxIACCe lags of ``x`` (D, 2, N) in float32 (``double``: float64) on its device, and
     which of them are sure.
@@ -286,12 +325,10 @@ def _maxiacce_fast(torch, x, fs: float, tol: float, double: bool = False):
     """
     n = x.shape[-1]
     m = _fast_length(2 * n - 1)
-    # Each ear scaled by a power of two (exact; |c| is only scaled, its argmax stays) so that
-    # float32 neither underflows nor overflows whatever the data's units.
-    exponent = torch.frexp(x.abs().amax(dim=-1, keepdim=True)).exponent
-    scaled = (x * torch.exp2(-exponent.to(x.dtype))).to(torch.float64 if double else torch.float32)
+    scaled = _in_range(torch, x, double)
     spectrum = torch.fft.rfft(scaled, n=m).mul_(_lowpass_spectrum(fs, n, m, x.device, double))
-    envelope = _hilbert_envelope(torch, torch.fft.irfft(spectrum, n=m)[..., :n])
+    lowpassed = torch.fft.irfft(spectrum, n=m)[..., :n].contiguous()
+    envelope = _hilbert_envelope(torch, lowpassed, fused=True)
     circular = _correlation(torch, envelope, n, m)
     best, second, index = _top_two(torch, circular)
     # The gap must beat tol * u_left * u_right, u = ||e|| + (input rounding / tol) * ||x|| per
@@ -319,9 +356,9 @@ def _top_two(torch, c):
         return top.values[..., 0], top.values[..., 1], top.indices[..., 0]
     values = c.detach().numpy()
     index = values.argmax(axis=-1)
-    picked = np.expand_dims(index, -1)
-    best = np.take_along_axis(values, picked, axis=-1)[..., 0]
-    np.put_along_axis(values, picked, -np.inf, axis=-1)
+    rows = np.arange(index.shape[0])
+    best = values[rows, index]
+    values[rows, index] = -np.inf
     second = values.max(axis=-1)
     return torch.from_numpy(best), torch.from_numpy(second), torch.from_numpy(index).long()
 

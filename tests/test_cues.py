@@ -101,6 +101,26 @@ def test_fast_maxiacce_lags_it_is_sure_of_are_the_reference_lags(fs, n):
         assert torch.equal(scaled_lags, lags)
 
 
+def test_fast_path_scales_only_ears_out_of_range():
+    # In range (or silent): converted as they are; out of range: each ear by a power of two,
+    # before the rounding to float32 (a peak of 2**200 would overflow float32 otherwise).
+    x = torch.from_numpy(np.random.default_rng(5).standard_normal((6, 2, 64)))
+    x[1, 0] = 0.0
+    x[2, 1] *= 2.0 ** (_itd_lags._SAFE_EXPONENT - 3)  # peak below 2**SAFE (|x| < 8 here)
+    assert torch.equal(_itd_lags._in_range(torch, x, False), x.to(torch.float32))
+    for factor in (2.0 ** (_itd_lags._SAFE_EXPONENT + 2), 2.0**200, 2.0**-200):
+        y = x.clone()
+        y[3, 1] *= factor
+        got = _itd_lags._in_range(torch, y, False)
+        assert got.dtype == torch.float32 and bool(torch.isfinite(got).all())
+        peaks = got.abs().amax(dim=-1)
+        assert bool(((peaks >= 0.5) & (peaks <= 1.0) | (peaks == 0)).all())
+        exponent = torch.frexp(y[3, 1].abs().max()).exponent
+        assert torch.equal(got[3, 1], (y[3, 1] * torch.exp2(-exponent.double())).float())
+    # The float64 pass always scales.
+    assert bool((_itd_lags._in_range(torch, x, True).abs().amax(dim=-1) <= 1.0).all())
+
+
 def _near_tie(fs: float, n: int, first: int, second: int, onset: int = 60):
     """IRs whose MaxIACCe correlation has two separate peaks equal to ~1e-9 relative.
 
