@@ -245,7 +245,11 @@ def linear_to_db(torch, x, eps: float):
             # 20*log10(max(|x|, eps)) == 10*log10(max(|x|**2, eps**2)): torch's complex abs is
             # several times slower on the CPU than the two squares. |x|**2 overflows only above
             # 1.3e154; should it, take the modulus after all.
-            power = x.real.square().add_(x.imag.square())
+            # Squared as one contiguous (..., 2) array, then one sum into a contiguous result:
+            # the same two products and one sum per value as x.real**2 + x.imag**2, in ~0.6
+            # of the time (squaring the strided real and imaginary views is the slow part).
+            squares = torch.view_as_real(x).square()
+            power = squares[..., 0] + squares[..., 1]
             # power >= 0: without NaNs it holds an inf exactly when its largest value is inf
             # (one reduction; isinf + any costs ~10x more). A NaN makes amax NaN: look then.
             peak = float(power.detach().amax()) if power.numel() else 0.0
