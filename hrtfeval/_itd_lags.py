@@ -5,8 +5,9 @@ directions in torch.
 * MaxIACCe, fast path (CPU and CUDA alike): the low-pass as one FFT convolution with the
   filter's first N impulse-response samples (:func:`lowpass_impulse_response`), the Hilbert
   envelope (the same N-point analytic signal as ``scipy.signal.hilbert``) and the full
-  correlation ``c`` (an FFT of length >= 2N - 1), all in float32 with every ear scaled by a
-  power of two. The envelopes are >= 0, so every true ``c`` is >= 0 and the largest ``|c|`` is
+  correlation ``c`` (an FFT of length >= 2N - 1), all in float32, an ear whose peak lies
+  outside [2**-32, 2**32] first scaled by a power of two (which changes no lag and no verdict:
+  :func:`_in_range`). The envelopes are >= 0, so every true ``c`` is >= 0 and the largest ``|c|`` is
   the largest ``c``. Its lag is kept only where the largest ``c`` beats the second largest by
   more than this path can be off: ``tol * u_left * u_right`` with ``u = ||e|| + (5e-6 / tol)
   ||x||`` per ear (envelope and scaled input: float32 rounding in the low-pass is relative to
