@@ -185,7 +185,10 @@ def gammatone_coefficients(centre: float, sampling_rate: float) -> tuple[float, 
     fs = float(sampling_rate)
     beta = _GAMMATONE_BW * (24.7 + centre / 9.265)
     pole = np.exp(-2 * np.pi * beta / fs - 1j * 2 * np.pi * centre / fs)
-    b = (1 - np.exp(-2 * np.pi * beta / fs)) ** 4
+    # math.exp (the C library's), not np.exp: numpy's own scalar exp (its SIMD loops)
+    # differs from it by an ulp for some arguments (numpy 2.4), which 1 - r (r near 1) and
+    # the 4th power amplify to ~1e-14 of b and ~1e-10 in the band levels.
+    b = (1 - math.exp(-2 * math.pi * beta / fs)) ** 4
     # (1 - a z^-1)^4 expanded one root at a time, c[1:j+1] -= a * c[:j], as a polynomial's
     # coefficients are usually built from its roots (the repeated pole makes the direct form
     # sensitive to the last bit of its coefficients).
