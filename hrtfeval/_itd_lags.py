@@ -328,7 +328,7 @@ def _maxiacce_fast(torch, x, fs: float, tol: float, double: bool = False):
     m = _fast_length(2 * n - 1)
     scaled = _in_range(torch, x, double)
     spectrum = torch.fft.rfft(scaled, n=m).mul_(_lowpass_spectrum(fs, n, m, x.device, double))
-    lowpassed = torch.fft.irfft(spectrum, n=m)[..., :n].contiguous()
+    lowpassed = torch.fft.irfft(spectrum, n=m)[..., :n]
     envelope = _hilbert_envelope(torch, lowpassed, fused=True)
     circular = _correlation(torch, envelope, n, m)
     best, second, index = _top_two(torch, circular)
