@@ -224,7 +224,6 @@ class _Variables:
     def __init__(self, fid):
         self._fid = fid
         self._cache: dict[str, Variable | None] = {}
-        self._scales: dict = {}
 
     def get(self, name: str, default=None):
         if name not in self._cache:
@@ -242,13 +241,12 @@ class _Variables:
         return self.get(name) is not None
 
     def _scale_name(self, ref) -> str:
-        """The name of the dimension scale ``ref`` points to, looked up once per file."""
+        """The name of the dimension scale ``ref`` points to. (Not cached: h5py gives a new
+        reference object, equal to no other, at every read of a ``DIMENSION_LIST``.)"""
         import h5py
 
-        if ref not in self._scales:
-            path = h5py.h5r.get_name(ref, self._fid).decode("utf-8", "replace")
-            self._scales[ref] = path.rsplit("/", 1)[-1]
-        return self._scales[ref]
+        path = h5py.h5r.get_name(ref, self._fid).decode("utf-8", "replace")
+        return path.rsplit("/", 1)[-1]
 
     def _lookup(self, name: str) -> Variable | None:
         import h5py
